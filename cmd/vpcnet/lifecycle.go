@@ -1,0 +1,453 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vpcnet/vpcnet/dataplane/control"
+	"github.com/vpcnet/vpcnet/netns"
+	"github.com/vpcnet/vpcnet/topology"
+)
+
+// loadTopology reads a topology file, or the embedded default network when
+// path is empty. Validation errors exit with exitUsage.
+func loadTopology(path string) (*topology.Network, []byte, error) {
+	data := topology.Default()
+	if path != "" {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return nil, nil, &exitError{exitUsage, err}
+		}
+	}
+	n, err := topology.Load(data)
+	if err != nil {
+		where := path
+		if where == "" {
+			where = "default network"
+		}
+		return nil, nil, &exitError{exitUsage, fmt.Errorf("%s is not valid:\n%w", where, err)}
+	}
+	return n, data, nil
+}
+
+func requireRoot() error {
+	if os.Geteuid() != 0 {
+		return &exitError{exitFail, fmt.Errorf("this command needs root (network namespaces): run it with sudo")}
+	}
+	return nil
+}
+
+func upCmd() *cobra.Command {
+	var foreground bool
+	c := &cobra.Command{
+		Use:   "up [topo.json]",
+		Short: "Validate a topology and bring it up (the embedded textbook network without a file)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := ""
+			if len(args) == 1 {
+				path = args[0]
+			}
+			n, data, err := loadTopology(path)
+			if err != nil {
+				return err
+			}
+			for _, w := range n.Warnings {
+				fmt.Fprintln(os.Stderr, "warning:", w)
+			}
+			if err := requireRoot(); err != nil {
+				return err
+			}
+			if st, err := control.ReadState(n.Name); err == nil && st.Daemon.Alive() {
+				return &exitError{exitFail, fmt.Errorf("topology %q %w (daemon pid %d); run `vpcnet down %s` first",
+					n.Name, control.ErrAlreadyUp, st.Daemon.PID, n.Name)}
+			}
+			start := time.Now()
+			if foreground {
+				return runForeground(n, data, start)
+			}
+			if err := spawnDaemon(n.Name, data); err != nil {
+				return &exitError{exitFail, err}
+			}
+			var st control.Status
+			if err := control.NewClient(n.Name).Get("/status", &st); err != nil {
+				return &exitError{exitFail, err}
+			}
+			printSummary(os.Stdout, &st, time.Since(start))
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&foreground, "foreground", false, "keep the forwarder attached to this terminal (Ctrl-C takes it down)")
+	return c
+}
+
+// spawnDaemon starts `vpcnet daemon` detached, feeds it the topology on
+// stdin and waits for its first line on fd 3: "ok", or the error.
+func spawnDaemon(name string, data []byte) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(control.RunDir, 0o755); err != nil {
+		return err
+	}
+	logPath := filepath.Join(control.RunDir, name+".log")
+	log, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(exe, "daemon")
+	cmd.Stdin = strings.NewReader(string(data))
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	w.Close()
+	line, _ := bufio.NewReader(r).ReadString('\n')
+	r.Close()
+	cmd.Process.Release()
+	line = strings.TrimSpace(line)
+	if line == "ok" {
+		return nil
+	}
+	if line == "" {
+		b, _ := os.ReadFile(logPath)
+		line = "the daemon exited: " + strings.TrimSpace(string(b))
+	}
+	os.Remove(logPath)
+	return fmt.Errorf("up %s: %s", name, strings.TrimPrefix(line, "error: "))
+}
+
+// daemonCmd is what spawnDaemon runs: build, report on fd 3, then serve.
+func daemonCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    "daemon",
+		Hidden: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ready := os.NewFile(3, "ready")
+			data, err := io.ReadAll(os.Stdin)
+			if err != nil {
+				fmt.Fprintf(ready, "error: %v\n", err)
+				return err
+			}
+			n, err := topology.Load(data)
+			if err != nil {
+				fmt.Fprintf(ready, "error: %v\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+				return err
+			}
+			exe, _ := os.Executable()
+			d, err := control.Up(n, exe, data)
+			if err != nil {
+				fmt.Fprintf(ready, "error: %v\n", err)
+				return err
+			}
+			go handleSignals(d)
+			errc := make(chan error, 1)
+			go func() { errc <- d.Serve() }()
+			if err := waitSocket(n.Name); err != nil {
+				fmt.Fprintf(ready, "error: %v\n", err)
+				d.Shutdown()
+				return err
+			}
+			fmt.Fprintln(ready, "ok")
+			ready.Close()
+			<-d.Done()
+			os.Remove(filepath.Join(control.RunDir, n.Name+".log"))
+			return nil
+		},
+	}
+}
+
+func handleSignals(d *control.Daemon) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+	d.Shutdown()
+}
+
+// waitSocket waits until the control socket answers.
+func waitSocket(name string) error {
+	c := control.NewClient(name)
+	var st control.Status
+	var err error
+	for i := 0; i < 100; i++ {
+		if err = c.Get("/status", &st); err == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return err
+}
+
+func runForeground(n *topology.Network, data []byte, start time.Time) error {
+	exe, _ := os.Executable()
+	d, err := control.Up(n, exe, data)
+	if err != nil {
+		return &exitError{exitFail, err}
+	}
+	go handleSignals(d)
+	go d.Serve()
+	if err := waitSocket(n.Name); err != nil {
+		d.Shutdown()
+		return &exitError{exitFail, err}
+	}
+	var st control.Status
+	control.NewClient(n.Name).Get("/status", &st)
+	printSummary(os.Stdout, &st, time.Since(start))
+	fmt.Println("forwarding in the foreground; Ctrl-C takes the network down")
+	<-d.Done()
+	return nil
+}
+
+func printSummary(out io.Writer, st *control.Status, took time.Duration) {
+	fmt.Fprintf(out, "topology %s is up (forwarder pid %d, %d instances, %d internet hosts, %.2fs)\n",
+		st.Name, st.PID, len(st.Instances), len(st.Hosts), took.Seconds())
+	printStatus(out, st)
+}
+
+func printStatus(out io.Writer, st *control.Status) {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INSTANCE\tNAMESPACE\tSTATE\tDEVICE\tENI\tMAC\tPRIVATE IPS\tPUBLIC IPS\tSUBNET\tGROUPS")
+	for _, i := range st.Instances {
+		for k, e := range i.ENIs {
+			name, ns, state := i.Name, i.Namespace, i.State
+			if k > 0 {
+				name, ns, state = "", "", ""
+			}
+			var pubs []string
+			for _, ip := range e.IPs {
+				if p, ok := e.PublicIPs[ip]; ok {
+					pubs = append(pubs, p)
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, ns, state, e.Device, e.ID, e.MAC,
+				strings.Join(e.IPs, ","), dash(strings.Join(pubs, ",")), e.Subnet, dash(strings.Join(e.Groups, ",")))
+		}
+	}
+	for _, h := range st.Hosts {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Name, h.Namespace, "internet", "eth0", "-", "-", "-", h.IP, "internet", "-")
+	}
+	tw.Flush()
+	for _, w := range st.Warnings {
+		fmt.Fprintln(out, "warning:", w)
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func downCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "down [name]",
+		Short: "Remove everything up made (all topologies without a name); idempotent",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireRoot(); err != nil {
+				return err
+			}
+			names := control.List()
+			if len(args) == 1 {
+				names = args
+			}
+			for _, n := range names {
+				if err := control.Down(n); err != nil {
+					return &exitError{exitFail, err}
+				}
+				os.Remove(filepath.Join(control.RunDir, n+".log"))
+				fmt.Printf("topology %s is down\n", n)
+			}
+			return nil
+		},
+	}
+}
+
+// pickTopology returns the named topology, or the only one that is up.
+func pickTopology(name string) (string, error) {
+	if name != "" {
+		return name, nil
+	}
+	names := control.List()
+	switch len(names) {
+	case 0:
+		return "", &exitError{exitFail, fmt.Errorf("no topology is up: run `sudo vpcnet up` first")}
+	case 1:
+		return names[0], nil
+	}
+	return "", &exitError{exitUsage, fmt.Errorf("topologies %s are up: choose one with --topology", strings.Join(names, ", "))}
+}
+
+func statusCmd() *cobra.Command {
+	var asJSON bool
+	var topo string
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Topologies that are up: per instance its namespace, ENIs (id, device, MAC, IPs) and state",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			names := control.List()
+			if topo != "" {
+				names = []string{topo}
+			}
+			if len(names) == 0 {
+				fmt.Println("no topology is up")
+				return nil
+			}
+			var all []control.Status
+			for _, n := range names {
+				var st control.Status
+				if err := control.NewClient(n).Get("/status", &st); err != nil {
+					return &exitError{exitFail, fmt.Errorf("%w (run `sudo vpcnet down %s` to clean up)", err, n)}
+				}
+				all = append(all, st)
+			}
+			if asJSON {
+				return printJSON(all)
+			}
+			for _, st := range all {
+				fmt.Printf("topology %s (forwarder pid %d)\n", st.Name, st.PID)
+				printStatus(os.Stdout, &st)
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.Flags().StringVar(&topo, "topology", "", "topology name (default: all)")
+	return c
+}
+
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func execCmd() *cobra.Command {
+	var topo string
+	c := &cobra.Command{
+		Use:   "exec NAME -- COMMAND [ARGS...]",
+		Short: "Run a command inside an instance or internet host (same as ip netns exec <topology>-NAME)",
+		Args:  cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t, err := pickTopology(topo)
+			if err != nil {
+				return err
+			}
+			ns := t + "-" + args[0]
+			if !netns.Exists(ns) {
+				return &exitError{exitUsage, fmt.Errorf("no instance or internet host %q in topology %s", args[0], t)}
+			}
+			ip, err := exec.LookPath("ip")
+			if err != nil {
+				return &exitError{exitFail, err}
+			}
+			env := append(os.Environ(), "VPCNET_INSTANCE="+args[0], "VPCNET_TOPOLOGY="+t)
+			return syscall.Exec(ip, append([]string{"ip", "netns", "exec", ns}, args[1:]...), env)
+		},
+	}
+	c.Flags().StringVar(&topo, "topology", "", "topology name (default: the only one up)")
+	c.Flags().SetInterspersed(false)
+	return c
+}
+
+func statsCmd() *cobra.Command {
+	var asJSON bool
+	var topo string
+	c := &cobra.Command{
+		Use:   "stats",
+		Short: "Per ENI and per stage: frames, bytes, drops by reason",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t, err := pickTopology(topo)
+			if err != nil {
+				return err
+			}
+			var s statsDoc
+			if err := control.NewClient(t).Get("/stats", &s); err != nil {
+				return &exitError{exitFail, err}
+			}
+			if asJSON {
+				return printJSON(s)
+			}
+			printStats(os.Stdout, &s)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.Flags().StringVar(&topo, "topology", "", "topology name (default: the only one up)")
+	return c
+}
+
+func printStats(out io.Writer, s *statsDoc) {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENDPOINT\tID\tKIND\tRX FRAMES\tRX BYTES\tTX FRAMES\tTX BYTES\tDROPS")
+	for _, e := range s.Endpoints {
+		var drops []string
+		for r, n := range e.Drops {
+			drops = append(drops, fmt.Sprintf("%s=%d", r, n))
+		}
+		sort.Strings(drops)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", e.Name, e.ID, e.Kind, e.RxFrames, e.RxBytes, e.TxFrames, e.TxBytes, dash(strings.Join(drops, " ")))
+	}
+	tw.Flush()
+	var details []string
+	for _, e := range s.Endpoints {
+		for _, d := range e.Details {
+			rule := ""
+			if d.Rule != "" {
+				rule = " rule " + d.Rule
+			}
+			details = append(details, fmt.Sprintf("  %s: %d dropped by %s%s (%s)", e.Name, d.Count, d.By, rule, d.Reason))
+		}
+	}
+	if len(details) > 0 {
+		fmt.Fprintln(out, "\nwhat rejected frames (OBS-2):")
+		for _, d := range details {
+			fmt.Fprintln(out, d)
+		}
+	}
+	fmt.Fprintln(out, "\nframes per stage:")
+	keys := make([]string, 0, len(s.Stages))
+	for k := range s.Stages {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(out, "  %-20s %d\n", k, s.Stages[k])
+	}
+	if len(s.NAT) > 0 {
+		fmt.Fprintln(out, "\nNAT gateways (NAT-6):")
+		ids := make([]string, 0, len(s.NAT))
+		for id := range s.NAT {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			b, _ := json.Marshal(s.NAT[id])
+			fmt.Fprintf(out, "  %s %s\n", id, b)
+		}
+	}
+}

@@ -1,0 +1,48 @@
+// Command vpcnet brings up an AWS VPC on one Linux machine: real network
+// namespaces for instances and internet hosts, and a userspace forwarder that
+// decides every frame as a VPC would. This package holds flags, output and
+// exit codes only; the work is done in topology/, netns/, dataplane/ and nat/.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// exitError carries an exit code through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// Exit codes.
+const (
+	exitFail  = 1 // the operation failed
+	exitUsage = 2 // bad input: topology file, flags, arguments
+)
+
+func main() {
+	root := &cobra.Command{
+		Use:           "vpcnet",
+		Short:         "An AWS VPC you can touch on one Linux machine",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(upCmd(), downCmd(), statusCmd(), statsCmd(), execCmd(), serveCmd(),
+		ipRangesCmd(), validateCmd(), daemonCmd())
+	addOperationCommands(root)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "vpcnet:", err)
+		var ee *exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
+		os.Exit(exitUsage)
+	}
+}

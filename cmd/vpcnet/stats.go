@@ -1,0 +1,5 @@
+package main
+
+import "github.com/vpcnet/vpcnet/dataplane"
+
+type statsDoc = dataplane.Stats

@@ -1,0 +1,296 @@
+package dataplane
+
+import (
+	"net/netip"
+	"sort"
+
+	"github.com/vpcnet/vpcnet/dataplane/filter"
+	"github.com/vpcnet/vpcnet/nat"
+	"github.com/vpcnet/vpcnet/topology"
+)
+
+// config is an immutable snapshot of the forwarding tables, compiled from a
+// topology.Network. Workers load it once per batch; a change builds a new
+// one and swaps it in (Forwarder.Apply). State that must outlive a swap
+// (counters, connection tracking, NAT mappings, ports) lives in eniState,
+// hostState and natState, which snapshots point at.
+type config struct {
+	enis        []*eniCfg
+	eniByID     map[string]*eniCfg
+	vpcs        []*vpcCfg
+	hosts       map[netip.Addr]*hostCfg
+	hostByName  map[string]*hostCfg
+	publicOwner map[netip.Addr]*vpcCfg // which VPC's IGW owns a public address
+	internetMAC [6]byte
+}
+
+func (c *config) countersOf(id string) *counters {
+	if e := c.eniByID[id]; e != nil {
+		return &e.st.ctr
+	}
+	if h := c.hostByName[id]; h != nil {
+		return h.ctr
+	}
+	return nil
+}
+
+type vpcCfg struct {
+	name, id string
+	cidr     netip.Prefix
+	byIP     map[netip.Addr]*eniCfg
+	igw      *igwCfg
+}
+
+// igwCfg is a VPC's internet gateway: its 1:1 NAT table (IGW-1).
+type igwCfg struct {
+	id      string
+	public  map[netip.Addr]netip.Addr // private → public
+	private map[netip.Addr]netip.Addr // public → private
+}
+
+type subnetCfg struct {
+	name, id  string
+	prefix    netip.Prefix
+	router    netip.Addr
+	routerMAC [6]byte
+	vpc       *vpcCfg
+	routes    []routeCfg // longest prefix first; local first among equals (RT-2)
+	nacl      *naclCfg
+}
+
+type naclCfg struct {
+	id  string
+	acl *filter.ACL
+}
+
+type routeKind uint8
+
+const (
+	routeLocal routeKind = iota
+	routeIGW
+	routeNAT
+	routeENI
+	routePeering
+	routeBlackhole
+)
+
+type routeCfg struct {
+	dst  netip.Prefix
+	kind routeKind
+	eni  *eniCfg
+	nat  *natCfg
+	peer *vpcCfg
+}
+
+// lookup is the longest prefix match of RT-2. Tables are short (AWS allows 50
+// routes by default), so a scan of the sorted slice is both simplest and
+// fastest; it allocates nothing.
+func (s *subnetCfg) lookup(dst netip.Addr) *routeCfg {
+	for i := range s.routes {
+		if s.routes[i].dst.Contains(dst) {
+			return &s.routes[i]
+		}
+	}
+	return nil
+}
+
+// eniState is what an ENI keeps across config swaps.
+type eniState struct {
+	ctr     counters
+	tracker *filter.Tracker
+}
+
+type eniCfg struct {
+	name, id    string
+	vpc         *vpcCfg
+	subnet      *subnetCfg
+	mac         [6]byte
+	ips         []netip.Addr
+	srcDstCheck bool
+	groups      map[filter.GroupID]string // group id → sg- id, for drop details
+	st          *eniState
+	port        Port // nil: not attached to a running instance, or a NAT ENI
+	nat         *natCfg
+}
+
+func (e *eniCfg) hasIP(a netip.Addr) bool {
+	for _, x := range e.ips {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *eniCfg) groupName(g filter.GroupID) string {
+	if n, ok := e.groups[g]; ok {
+		return n
+	}
+	return "security-group"
+}
+
+type natCfg struct {
+	id  string
+	eni *eniCfg
+	gw  *nat.Gateway
+}
+
+type hostCfg struct {
+	name string
+	ip   netip.Addr
+	mac  [6]byte
+	port Port
+	ctr  *counters
+}
+
+// state is everything that outlives a config: per-ENI, per-host and per-NAT
+// objects keyed by id, and the security-group registry.
+type state struct {
+	enis   map[string]*eniState
+	hosts  map[string]*counters
+	nats   map[string]*nat.Gateway
+	ports  map[string]Port // ENI id or host name → port
+	groups *filter.Groups
+	gids   map[string]filter.GroupID // sg- id → registry id
+	acls   map[string]*filter.ACL    // acl- id → compiled ACL
+	opts   Options
+}
+
+func mac6(b []byte) (m [6]byte) { copy(m[:], b); return }
+
+// compile builds a config from n, creating long-lived state on first sight.
+func (st *state) compile(n *topology.Network) *config {
+	c := &config{
+		eniByID:     map[string]*eniCfg{},
+		hosts:       map[netip.Addr]*hostCfg{},
+		hostByName:  map[string]*hostCfg{},
+		publicOwner: map[netip.Addr]*vpcCfg{},
+		internetMAC: [6]byte{0x02, 0x00, 0x5e, 0x00, 0x00, 0x01},
+	}
+	for _, h := range n.Hosts {
+		ctr := st.hosts[h.Name]
+		if ctr == nil {
+			ctr = &counters{}
+			st.hosts[h.Name] = ctr
+		}
+		hc := &hostCfg{name: h.Name, ip: h.IP, mac: mac6(h.MAC), port: st.ports[h.Name], ctr: ctr}
+		c.hosts[h.IP] = hc
+		c.hostByName[h.Name] = hc
+	}
+	vpcOf := map[*topology.VPC]*vpcCfg{}
+	for _, v := range n.VPCs {
+		vc := &vpcCfg{name: v.Name, id: v.ID, cidr: v.CIDR, byIP: map[netip.Addr]*eniCfg{}}
+		vpcOf[v] = vc
+		c.vpcs = append(c.vpcs, vc)
+		st.compileGroups(v)
+	}
+	for _, v := range n.VPCs {
+		vc := vpcOf[v]
+		subnets := map[*topology.Subnet]*subnetCfg{}
+		for _, s := range v.Subnets {
+			subnets[s] = &subnetCfg{name: s.Name, id: s.ID, prefix: s.CIDR, router: s.Router(),
+				routerMAC: mac6(s.RouterMAC), vpc: vc, nacl: st.compileNACL(s.NACL)}
+		}
+		enis := map[*topology.ENI]*eniCfg{}
+		for _, e := range v.ENIs {
+			es := st.enis[e.ID]
+			if es == nil {
+				es = &eniState{}
+				if len(e.Groups) > 0 {
+					es.tracker = st.newTracker(e)
+				}
+				st.enis[e.ID] = es
+			}
+			ec := &eniCfg{name: e.Name, id: e.ID, vpc: vc, subnet: subnets[e.Subnet], mac: mac6(e.MAC),
+				ips: e.IPs(), srcDstCheck: e.SourceDestCheck, st: es, groups: map[filter.GroupID]string{}}
+			if e.Instance != nil {
+				ec.port = st.ports[e.ID]
+			}
+			if es.tracker != nil {
+				ids := make([]filter.GroupID, 0, len(e.Groups))
+				for _, g := range e.Groups {
+					id := st.gids[g.ID]
+					ids = append(ids, id)
+					ec.groups[id] = g.ID
+				}
+				es.tracker.SetGroups(ids)
+			}
+			enis[e] = ec
+			c.enis = append(c.enis, ec)
+			c.eniByID[e.ID] = ec
+			for _, ip := range ec.ips {
+				vc.byIP[ip] = ec
+			}
+		}
+		for _, g := range v.NATs {
+			gw := st.nats[g.ID]
+			if gw == nil {
+				gw = nat.NewGateway(nat.Config{
+					Addrs:             g.ENI.IPs(),
+					MaxPerDestination: n.Settings.NATMaxConnectionsPerDestination,
+					IdleTimeout:       int64(n.Settings.NATIdleTimeoutSeconds) * 1e9,
+				})
+				st.nats[g.ID] = gw
+			}
+			nc := &natCfg{id: g.ID, eni: enis[g.ENI], gw: gw}
+			nc.eni.nat = nc
+		}
+		natOf := func(g *topology.NATGateway) *natCfg {
+			if g == nil {
+				return nil
+			}
+			return enis[g.ENI].nat
+		}
+		if v.IGW != nil {
+			vc.igw = &igwCfg{id: v.IGW.ID, public: map[netip.Addr]netip.Addr{}, private: map[netip.Addr]netip.Addr{}}
+			for _, e := range v.ENIs {
+				for priv, pub := range e.PublicIPs {
+					vc.igw.public[priv] = pub
+					vc.igw.private[pub] = priv
+					c.publicOwner[pub] = vc
+				}
+			}
+		}
+		for _, s := range v.Subnets {
+			sc := subnets[s]
+			for _, r := range s.RouteTable.Routes {
+				rc := routeCfg{dst: r.Dest}
+				switch r.Kind {
+				case topology.TargetLocal:
+					rc.kind = routeLocal
+				case topology.TargetIGW:
+					rc.kind = routeIGW
+				case topology.TargetNAT:
+					rc.kind, rc.nat = routeNAT, natOf(r.NAT)
+				case topology.TargetENI:
+					rc.kind, rc.eni = routeENI, enis[r.ENI]
+				case topology.TargetPeering:
+					rc.kind = routePeering
+					if p := r.Peering; p != nil {
+						other := p.VPCs[0]
+						if other == v {
+							other = p.VPCs[1]
+						}
+						rc.peer = vpcOf[other]
+					}
+				default:
+					rc.kind = routeBlackhole
+				}
+				// RT-3: a route whose target is gone is a blackhole.
+				if (rc.kind == routeENI && rc.eni == nil) || (rc.kind == routeNAT && rc.nat == nil) ||
+					(rc.kind == routePeering && rc.peer == nil) || (rc.kind == routeIGW && v.IGW == nil) {
+					rc.kind = routeBlackhole
+				}
+				sc.routes = append(sc.routes, rc)
+			}
+			sort.SliceStable(sc.routes, func(i, j int) bool {
+				a, b := sc.routes[i], sc.routes[j]
+				if a.dst.Bits() != b.dst.Bits() {
+					return a.dst.Bits() > b.dst.Bits()
+				}
+				return a.kind == routeLocal && b.kind != routeLocal // RT-2: local wins a tie
+			})
+		}
+	}
+	return c
+}

@@ -1,0 +1,189 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/vpcnet/vpcnet/topology"
+)
+
+// Status is what `vpcnet status` shows of a topology.
+type Status struct {
+	Name      string           `json:"name"`
+	PID       int              `json:"pid"`
+	Instances []InstanceStatus `json:"instances"`
+	Hosts     []HostStatus     `json:"internet_hosts,omitempty"`
+	Warnings  []string         `json:"warnings,omitempty"`
+}
+
+// InstanceStatus is one instance.
+type InstanceStatus struct {
+	Name      string      `json:"name"`
+	ID        string      `json:"id"`
+	Namespace string      `json:"namespace"`
+	State     string      `json:"state"`
+	Subnet    string      `json:"subnet"`
+	AZ        string      `json:"az"`
+	ENIs      []ENIStatus `json:"enis"`
+}
+
+// ENIStatus is one ENI as an instance shows it (ENI-7).
+type ENIStatus struct {
+	ID              string            `json:"id"`
+	Name            string            `json:"name"`
+	Device          string            `json:"device"`
+	MAC             string            `json:"mac"`
+	IPs             []string          `json:"private_ips"`
+	PublicIPs       map[string]string `json:"public_ips,omitempty"`
+	Subnet          string            `json:"subnet"`
+	Groups          []string          `json:"security_groups"`
+	SourceDestCheck bool              `json:"source_dest_check"`
+}
+
+// HostStatus is one internet host.
+type HostStatus struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	IP        string `json:"ip"`
+}
+
+// status builds the status of the running network.
+func (d *Daemon) status() Status {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := d.net
+	s := Status{Name: n.Name, PID: os.Getpid(), Warnings: n.Warnings}
+	for _, v := range n.VPCs {
+		for _, i := range v.Instances {
+			is := InstanceStatus{Name: i.Name, ID: i.ID, Namespace: i.Namespace, State: "running", Subnet: i.Subnet.Name, AZ: i.Subnet.AZ}
+			for k, e := range i.ENIs {
+				is.ENIs = append(is.ENIs, eniStatus(fmt.Sprintf("eth%d", k), e))
+			}
+			s.Instances = append(s.Instances, is)
+		}
+	}
+	for _, h := range n.Hosts {
+		s.Hosts = append(s.Hosts, HostStatus{Name: h.Name, Namespace: h.Namespace, IP: h.IP.String()})
+	}
+	return s
+}
+
+func eniStatus(dev string, e *topology.ENI) ENIStatus {
+	es := ENIStatus{ID: e.ID, Name: e.Name, Device: dev, MAC: e.MAC.String(), Subnet: e.Subnet.Name, SourceDestCheck: e.SourceDestCheck}
+	for _, ip := range e.IPs() {
+		es.IPs = append(es.IPs, ip.String())
+	}
+	for priv, pub := range e.PublicIPs {
+		if es.PublicIPs == nil {
+			es.PublicIPs = map[string]string{}
+		}
+		es.PublicIPs[priv.String()] = pub.String()
+	}
+	for _, g := range e.Groups {
+		es.Groups = append(es.Groups, g.Name)
+	}
+	return es
+}
+
+// Serve answers the control API on the topology's unix socket until the
+// daemon shuts down.
+func (d *Daemon) Serve() error {
+	path := SocketPath(d.net.Name)
+	os.Remove(path)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.status()) })
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.fwd.Stats()) })
+	mux.HandleFunc("POST /down", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]string{"status": "shutting down"})
+		go d.Shutdown()
+	})
+	mux.HandleFunc("POST /op/{op}", d.handleOp)
+	srv := &http.Server{Handler: mux}
+	go func() {
+		<-d.done
+		srv.Close()
+	}()
+	err = srv.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+// OpError is an operation's error in AWS shape.
+type OpError struct {
+	Code    string `json:"Code"`
+	Message string `json:"Message"`
+}
+
+func (e *OpError) Error() string { return e.Code + ": " + e.Message }
+
+// Client talks to a topology's daemon.
+type Client struct {
+	name string
+	http *http.Client
+}
+
+// NewClient returns a client for topology name.
+func NewClient(name string) *Client {
+	path := SocketPath(name)
+	return &Client{name: name, http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", path)
+		}}}}
+}
+
+// Get fetches path into out.
+func (c *Client) Get(path string, out any) error {
+	resp, err := c.http.Get("http://vpcnet" + path)
+	if err != nil {
+		return fmt.Errorf("topology %q: daemon not answering: %w", c.name, err)
+	}
+	return decode(resp, out)
+}
+
+// Post sends in as JSON to path and decodes the answer into out.
+func (c *Client) Post(path string, in, out any) error {
+	b, _ := json.Marshal(in)
+	resp, err := c.http.Post("http://vpcnet"+path, "application/json", bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("topology %q: daemon not answering: %w", c.name, err)
+	}
+	return decode(resp, out)
+}
+
+func decode(resp *http.Response, out any) error {
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e OpError
+		if json.Unmarshal(body, &e) == nil && e.Code != "" {
+			return &e
+		}
+		return fmt.Errorf("daemon: %s: %s", resp.Status, bytes.TrimSpace(body))
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(body, out)
+}

@@ -1,0 +1,300 @@
+package control
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/vpcnet/vpcnet/dataplane/filter"
+	"github.com/vpcnet/vpcnet/topology"
+)
+
+// OpRequest is the body of POST /op/{Operation}: the CLI's flags by their
+// AWS CLI names.
+type OpRequest map[string]string
+
+// opFunc runs one operation on the network. It is called with d.mu held, and
+// must change nothing when it returns an error.
+type opFunc func(d *Daemon, req OpRequest) (any, error)
+
+// operations are the live EC2 operations, by their API names.
+var operations = map[string]opFunc{
+	"AuthorizeSecurityGroupIngress": func(d *Daemon, r OpRequest) (any, error) { return d.sgRule(r, true, true) },
+	"AuthorizeSecurityGroupEgress":  func(d *Daemon, r OpRequest) (any, error) { return d.sgRule(r, false, true) },
+	"RevokeSecurityGroupIngress":    func(d *Daemon, r OpRequest) (any, error) { return d.sgRule(r, true, false) },
+	"RevokeSecurityGroupEgress":     func(d *Daemon, r OpRequest) (any, error) { return d.sgRule(r, false, false) },
+	"CreateNetworkAclEntry":         func(d *Daemon, r OpRequest) (any, error) { return d.naclEntry(r, naclCreate) },
+	"ReplaceNetworkAclEntry":        func(d *Daemon, r OpRequest) (any, error) { return d.naclEntry(r, naclReplace) },
+	"DeleteNetworkAclEntry":         func(d *Daemon, r OpRequest) (any, error) { return d.naclEntry(r, naclDelete) },
+}
+
+// handleOp runs a live operation (POST /op/{op}). The change takes effect
+// through Forwarder.Apply: a new snapshot, no pause in traffic.
+func (d *Daemon) handleOp(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("op")
+	fn, ok := operations[name]
+	if !ok {
+		w.WriteHeader(http.StatusBadRequest)
+		writeJSON(w, &OpError{Code: "InvalidAction", Message: "The action " + name + " is not valid for this web service."})
+		return
+	}
+	var req OpRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		writeJSON(w, &OpError{Code: "InvalidParameterValue", Message: err.Error()})
+		return
+	}
+	d.mu.Lock()
+	out, err := fn(d, req)
+	if err == nil {
+		d.fwd.Apply(d.net)
+	}
+	d.mu.Unlock()
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		if oe, ok := err.(*OpError); ok {
+			writeJSON(w, oe)
+		} else {
+			writeJSON(w, &OpError{Code: "InternalError", Message: err.Error()})
+		}
+		return
+	}
+	writeJSON(w, out)
+}
+
+func opErr(code, format string, args ...any) *OpError {
+	return &OpError{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// findSG resolves a group by sg- id or name.
+func (d *Daemon) findSG(ref string) (*topology.SecurityGroup, error) {
+	if ref == "" {
+		return nil, opErr("MissingParameter", "The request must contain the parameter groupId")
+	}
+	for _, v := range d.net.VPCs {
+		for _, g := range v.SGs {
+			if g.ID == ref || g.Name == ref {
+				return g, nil
+			}
+		}
+	}
+	return nil, opErr("InvalidGroup.NotFound", "The security group '%s' does not exist", ref)
+}
+
+// findNACL resolves a network ACL by acl- id or name.
+func (d *Daemon) findNACL(ref string) (*topology.NACL, error) {
+	for _, v := range d.net.VPCs {
+		for _, a := range v.NACLs {
+			if a.ID == ref || a.Name == ref {
+				return a, nil
+			}
+		}
+	}
+	return nil, opErr("InvalidNetworkAclID.NotFound", "The network ACL ID '%s' does not exist", ref)
+}
+
+// ruleMatch parses protocol and port/ICMP fields shared by SG and NACL rules.
+func ruleMatch(r OpRequest, portKey string) (proto, from, to int, err error) {
+	p := r["protocol"]
+	if p == "" {
+		return 0, 0, 0, opErr("MissingParameter", "The request must contain the parameter protocol")
+	}
+	pr, perr := filter.ParseProtocol(p)
+	if perr != nil {
+		return 0, 0, 0, opErr("InvalidParameterValue", "Invalid value '%s' for IP protocol. Unknown protocol.", p)
+	}
+	proto, from, to = int(pr), -1, -1
+	if s := r[portKey]; s != "" && (proto == 6 || proto == 17 || proto == 1) {
+		f, t, perr := filter.ParsePortRange(s)
+		if perr != nil {
+			return 0, 0, 0, opErr("InvalidParameterValue", "Invalid value '%s' for %s: %v", s, portKey, perr)
+		}
+		from, to = int(f), int(t)
+	}
+	if proto == 6 || proto == 17 {
+		if from < 0 {
+			from, to = 0, 65535
+		}
+	}
+	return proto, from, to, nil
+}
+
+func protoName(p int) string {
+	switch p {
+	case -1:
+		return "-1"
+	case 1:
+		return "icmp"
+	case 6:
+		return "tcp"
+	case 17:
+		return "udp"
+	}
+	return fmt.Sprint(p)
+}
+
+// sgRule authorizes or revokes one security-group rule (SG-1, SG-3). A
+// revoke leaves tracked flows alone (SG-5): they live in the trackers,
+// which Apply keeps.
+func (d *Daemon) sgRule(r OpRequest, ingress, authorize bool) (any, error) {
+	g, err := d.findSG(r["group-id"])
+	if err != nil {
+		return nil, err
+	}
+	proto, from, to, err := ruleMatch(r, "port")
+	if err != nil {
+		return nil, err
+	}
+	rule := topology.SGRule{Protocol: proto, FromPort: from, ToPort: to}
+	switch {
+	case r["cidr"] != "" && r["source-group"] != "":
+		return nil, opErr("InvalidParameterCombination", "Specify either a CIDR or a source group, not both")
+	case r["cidr"] != "":
+		p, perr := filter.ParseCIDR(r["cidr"])
+		if perr != nil {
+			return nil, opErr("InvalidParameterValue", "CIDR block %s is malformed", r["cidr"])
+		}
+		rule.CIDR = p
+	case r["source-group"] != "":
+		peer, perr := d.findSG(r["source-group"])
+		if perr != nil {
+			return nil, perr
+		}
+		if peer.VPC != g.VPC {
+			return nil, opErr("InvalidGroup.NotFound", "You have specified a security group '%s' that is not in VPC %s", peer.ID, g.VPC.ID)
+		}
+		rule.Group = peer
+	default:
+		return nil, opErr("MissingParameter", "Either cidr or source-group must be given")
+	}
+	list := &g.Egress
+	if ingress {
+		list = &g.Ingress
+	}
+	idx := -1
+	for i, x := range *list {
+		if x.Protocol == rule.Protocol && x.FromPort == rule.FromPort && x.ToPort == rule.ToPort &&
+			x.CIDR == rule.CIDR && x.Group == rule.Group {
+			idx = i
+		}
+	}
+	desc := describeSGRule(rule)
+	if authorize {
+		if idx >= 0 {
+			return nil, opErr("InvalidPermission.Duplicate", "the specified rule \"%s\" already exists", desc)
+		}
+		*list = append(append([]topology.SGRule(nil), (*list)...), rule)
+	} else {
+		if idx < 0 {
+			return nil, opErr("InvalidPermission.NotFound", "The specified rule does not exist in this security group.")
+		}
+		*list = append(append([]topology.SGRule(nil), (*list)[:idx]...), (*list)[idx+1:]...)
+	}
+	return map[string]any{"Return": true, "GroupId": g.ID}, nil
+}
+
+func describeSGRule(r topology.SGRule) string {
+	peer := r.CIDR.String()
+	if r.Group != nil {
+		peer = r.Group.ID
+	}
+	return fmt.Sprintf("peer: %s, %s, from port: %d, to port: %d, ALLOW", peer, strings.ToUpper(protoName(r.Protocol)), r.FromPort, r.ToPort)
+}
+
+type naclOp int
+
+const (
+	naclCreate naclOp = iota
+	naclReplace
+	naclDelete
+)
+
+// naclEntry creates, replaces or deletes a numbered NACL entry (NACL-2). A
+// deny takes effect on the next packet, also of tracked flows (SG-5 note).
+func (d *Daemon) naclEntry(r OpRequest, op naclOp) (any, error) {
+	a, err := d.findNACL(r["network-acl-id"])
+	if err != nil {
+		return nil, err
+	}
+	var num int
+	if _, serr := fmt.Sscanf(r["rule-number"], "%d", &num); serr != nil || num < 1 || num > 32766 {
+		return nil, opErr("InvalidParameterValue", "Invalid value '%s' for ruleNumber. It must be an integer from 1 to 32766.", r["rule-number"])
+	}
+	egress := r["egress"] == "true"
+	list := &a.Ingress
+	if egress {
+		list = &a.Egress
+	}
+	idx := -1
+	for i, x := range *list {
+		if x.Number == num {
+			idx = i
+		}
+	}
+	if op == naclDelete {
+		if idx < 0 {
+			return nil, opErr("InvalidNetworkAclEntry.NotFound", "The network acl entry identified by %d does not exist.", num)
+		}
+		*list = append(append([]topology.NACLRule(nil), (*list)[:idx]...), (*list)[idx+1:]...)
+		return map[string]any{"Return": true}, nil
+	}
+	proto, from, to, err := ruleMatch(r, "port-range")
+	if err != nil {
+		return nil, err
+	}
+	if proto == 1 {
+		from, to = icmpTypeCode(r)
+	}
+	cidr, perr := filter.ParseCIDR(r["cidr-block"])
+	if perr != nil {
+		return nil, opErr("InvalidParameterValue", "CIDR block %s is malformed", r["cidr-block"])
+	}
+	var allow bool
+	switch strings.ToLower(r["rule-action"]) {
+	case "allow":
+		allow = true
+	case "deny":
+	default:
+		return nil, opErr("InvalidParameterValue", "Invalid value '%s' for ruleAction. It must be allow or deny.", r["rule-action"])
+	}
+	rule := topology.NACLRule{Number: num, Protocol: proto, FromPort: from, ToPort: to, CIDR: cidr, Allow: allow}
+	switch {
+	case op == naclCreate && idx >= 0:
+		return nil, opErr("NetworkAclEntryAlreadyExists", "The network acl entry identified by %d already exists.", num)
+	case op == naclReplace && idx < 0:
+		return nil, opErr("InvalidNetworkAclEntry.NotFound", "The network acl entry identified by %d does not exist.", num)
+	}
+	next := append([]topology.NACLRule(nil), (*list)...)
+	if idx >= 0 {
+		next[idx] = rule
+	} else {
+		next = append(next, rule)
+	}
+	sort.Slice(next, func(i, j int) bool { return next[i].Number < next[j].Number })
+	*list = next
+	return map[string]any{"Return": true}, nil
+}
+
+// icmpTypeCode reads --icmp-type-code Type=8,Code=0 (-1: any).
+func icmpTypeCode(r OpRequest) (int, int) {
+	t, c := -1, -1
+	for _, kv := range strings.Split(r["icmp-type-code"], ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		var n int
+		if _, err := fmt.Sscanf(v, "%d", &n); err != nil {
+			continue
+		}
+		switch strings.ToLower(k) {
+		case "type":
+			t = n
+		case "code":
+			c = n
+		}
+	}
+	return t, c
+}
+
+var _ = netip.Prefix{}

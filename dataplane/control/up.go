@@ -1,0 +1,279 @@
+package control
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/vpcnet/vpcnet/dataplane"
+	"github.com/vpcnet/vpcnet/netns"
+	"github.com/vpcnet/vpcnet/topology"
+)
+
+// Daemon is a running topology: its namespaces, ports, forwarder and
+// user_data processes.
+//
+// mu guards net and st; the forwarder has its own locks.
+type Daemon struct {
+	mu   sync.Mutex
+	net  *topology.Network
+	st   *State
+	fwd  *dataplane.Forwarder
+	exe  string // this binary, put on user_data's PATH
+	done chan struct{}
+	once sync.Once
+}
+
+// ErrAlreadyUp is returned by Up for a topology whose daemon runs.
+var ErrAlreadyUp = errors.New("is already up")
+
+// Up brings network n up in this process: a namespace per instance and
+// internet host, a TAP device per ENI inside it, the forwarder on those
+// devices, and user_data. On any failure it undoes what it made and returns
+// the error. exe is the vpcnet binary for user_data's PATH; source is the
+// topology file as given, kept as topology.json in the state folder.
+func Up(n *topology.Network, exe string, source []byte) (*Daemon, error) {
+	if err := checkFree(n); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(Dir(n.Name), "user-data"), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(Dir(n.Name), "topology.json"), source, 0o644); err != nil {
+		return nil, err
+	}
+	self := netns.Proc{PID: os.Getpid()}
+	self.Start = netns.StartTimeOf(self.PID)
+	d := &Daemon{net: n, exe: exe, done: make(chan struct{}),
+		st:  &State{Name: n.Name, Daemon: self},
+		fwd: dataplane.New(n, dataplane.Options{ConntrackMax: n.Settings.ConntrackMax})}
+	if err := d.build(); err != nil {
+		d.teardown()
+		return nil, err
+	}
+	return d, nil
+}
+
+// checkFree refuses a topology that is up, or whose namespaces exist.
+func checkFree(n *topology.Network) error {
+	if st, err := ReadState(n.Name); err == nil {
+		if st.Daemon.Alive() {
+			return fmt.Errorf("topology %q %w (daemon pid %d); run `vpcnet down %s` first", n.Name, ErrAlreadyUp, st.Daemon.PID, n.Name)
+		}
+		// A dead daemon's leftovers: clean them, then go on.
+		if err := Down(n.Name); err != nil {
+			return fmt.Errorf("topology %q: cleaning the leftovers of a dead daemon: %w", n.Name, err)
+		}
+	}
+	for _, ns := range namespaces(n) {
+		if netns.Exists(ns) {
+			return fmt.Errorf("namespace %s exists and is not vpcnet's: remove it or rename the topology", ns)
+		}
+	}
+	return nil
+}
+
+func namespaces(n *topology.Network) []string {
+	var out []string
+	for _, v := range n.VPCs {
+		for _, i := range v.Instances {
+			out = append(out, i.Namespace)
+		}
+	}
+	for _, h := range n.Hosts {
+		out = append(out, h.Namespace)
+	}
+	return out
+}
+
+func (d *Daemon) build() error {
+	n := d.net
+	hosts := hostEntries(n)
+	for _, v := range n.VPCs {
+		for _, inst := range v.Instances {
+			if err := d.buildInstance(inst, hosts); err != nil {
+				return fmt.Errorf("instance %s: %w", inst.Name, err)
+			}
+		}
+	}
+	for _, h := range n.Hosts {
+		if err := d.buildHost(h, hosts); err != nil {
+			return fmt.Errorf("internet host %s: %w", h.Name, err)
+		}
+	}
+	for _, v := range n.VPCs {
+		for _, inst := range v.Instances {
+			if err := d.startUserData(inst.Namespace, inst.Name, inst.UserData); err != nil {
+				return err
+			}
+		}
+	}
+	for _, h := range n.Hosts {
+		if err := d.startUserData(h.Namespace, h.Name, h.UserData); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addNamespace records then creates a namespace.
+func (d *Daemon) addNamespace(name string) (netns.Handle, error) {
+	d.mu.Lock()
+	d.st.Namespaces = append(d.st.Namespaces, name)
+	err := d.st.write()
+	d.mu.Unlock()
+	if err != nil {
+		return -1, err
+	}
+	return netns.Create(name)
+}
+
+// addPort creates TAP dev in ns and hands it to the forwarder under id.
+func (d *Daemon) addPort(ns netns.Handle, dev, id string) error {
+	fd, err := netns.OpenTUN(ns)
+	if err != nil {
+		return err
+	}
+	tap, err := dataplane.OpenTAP(fd, dev)
+	if err != nil {
+		return err
+	}
+	d.fwd.AttachPort(id, tap)
+	return nil
+}
+
+func (d *Daemon) buildInstance(inst *topology.Instance, hosts []netns.HostEntry) error {
+	ns, err := d.addNamespace(inst.Namespace)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	cfg := netns.Config{Hosts: hosts}
+	for i, e := range inst.ENIs {
+		dev := fmt.Sprintf("eth%d", i)
+		if err := d.addPort(ns, dev, e.ID); err != nil {
+			return fmt.Errorf("%s (%s): %w", dev, e.ID, err)
+		}
+		cfg.Ifaces = append(cfg.Ifaces, eniIface(dev, e))
+	}
+	return netns.Configure(inst.Namespace, ns, cfg)
+}
+
+func eniIface(dev string, e *topology.ENI) netns.Iface {
+	ifc := netns.Iface{Name: dev, MAC: e.MAC, Gateway: e.Subnet.Router()}
+	for _, ip := range e.IPs() {
+		ifc.Addrs = append(ifc.Addrs, netip.PrefixFrom(ip, e.Subnet.CIDR.Bits()))
+	}
+	return ifc
+}
+
+func (d *Daemon) buildHost(h *topology.Host, hosts []netns.HostEntry) error {
+	ns, err := d.addNamespace(h.Namespace)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	if err := d.addPort(ns, "eth0", h.Name); err != nil {
+		return err
+	}
+	return netns.Configure(h.Namespace, ns, netns.Config{OnLink: true, Hosts: hosts,
+		Ifaces: []netns.Iface{{Name: "eth0", MAC: h.MAC, Addrs: []netip.Prefix{netip.PrefixFrom(h.IP, 32)}}}})
+}
+
+// hostEntries names every instance (by private IP) and internet host.
+func hostEntries(n *topology.Network) []netns.HostEntry {
+	var out []netns.HostEntry
+	for _, v := range n.VPCs {
+		for _, i := range v.Instances {
+			out = append(out, netns.HostEntry{IP: i.Primary().PrimaryIP, Names: []string{i.Name}})
+		}
+	}
+	for _, h := range n.Hosts {
+		out = append(out, netns.HostEntry{IP: h.IP, Names: []string{h.Name}})
+	}
+	return out
+}
+
+// startUserData runs cmd in namespace ns in the background (INST-3).
+func (d *Daemon) startUserData(ns, name, cmd string) error {
+	if cmd == "" {
+		return nil
+	}
+	log := filepath.Join(Dir(d.net.Name), "user-data", name+".log")
+	p, err := netns.Start(ns, cmd, log, filepath.Dir(d.exe), "VPCNET_INSTANCE="+name, "VPCNET_TOPOLOGY="+d.net.Name)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.st.Procs = append(d.st.Procs, p)
+	err = d.st.write()
+	d.mu.Unlock()
+	return err
+}
+
+// Forwarder returns the daemon's forwarder.
+func (d *Daemon) Forwarder() *dataplane.Forwarder { return d.fwd }
+
+// Done is closed when the daemon has shut down.
+func (d *Daemon) Done() <-chan struct{} { return d.done }
+
+// Shutdown stops the forwarder, user_data and namespaces, and removes the
+// state folder. It is safe to call more than once.
+func (d *Daemon) Shutdown() {
+	d.once.Do(func() {
+		d.teardown()
+		close(d.done)
+	})
+}
+
+func (d *Daemon) teardown() {
+	d.fwd.Stop()
+	d.mu.Lock()
+	st := *d.st
+	d.mu.Unlock()
+	cleanup(&st)
+}
+
+// cleanup removes what st records: processes (by PID and start time), then
+// namespaces, then the state folder.
+func cleanup(st *State) error {
+	for _, p := range st.Procs {
+		p.Stop(2 * time.Second)
+	}
+	var errs []error
+	for _, ns := range st.Namespaces {
+		if err := netns.Delete(ns); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 {
+		os.RemoveAll(Dir(st.Name))
+	}
+	return errors.Join(errs...)
+}
+
+// Down removes topology name: it asks its daemon to stop, and then removes
+// whatever remains, so it also works after the daemon was killed. A topology
+// that is not up is already down.
+func Down(name string) error {
+	st, err := ReadState(name)
+	if errors.Is(err, ErrNotUp) {
+		os.RemoveAll(Dir(name))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if st.Daemon.Alive() && st.Daemon.PID != os.Getpid() {
+		NewClient(name).Post("/down", nil, nil)
+		for i := 0; i < 100 && st.Daemon.Alive(); i++ {
+			time.Sleep(50 * time.Millisecond)
+		}
+		st.Daemon.Stop(time.Second)
+	}
+	return cleanup(st)
+}

@@ -1,0 +1,151 @@
+package dataplane
+
+import (
+	"errors"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/vpcnet/vpcnet/dataplane/filter"
+	"github.com/vpcnet/vpcnet/nat"
+	"github.com/vpcnet/vpcnet/topology"
+)
+
+// Options tune the forwarder.
+type Options struct {
+	ConntrackMax int // bound on tracked flows across all ENIs (SG-4); 0: default
+}
+
+// Forwarder is the userspace VPC: one worker goroutine per port runs the
+// pipeline of forward.go. Configuration is an immutable snapshot swapped
+// atomically by Apply, so changes never pause traffic.
+//
+// Goroutines: Start runs one worker per attached port; each stops when its
+// port is closed. Stop closes every port and waits for all workers.
+type Forwarder struct {
+	cfg    atomic.Pointer[config]
+	stages [numStages]atomic.Uint64
+
+	mu  sync.Mutex // guards st, net and the worker set
+	st  *state
+	net *topology.Network
+	wg  sync.WaitGroup
+}
+
+// New compiles n into a forwarder with no ports yet.
+func New(n *topology.Network, opts Options) *Forwarder {
+	f := &Forwarder{net: n, st: &state{
+		enis: map[string]*eniState{}, hosts: map[string]*counters{}, nats: map[string]*nat.Gateway{},
+		ports: map[string]Port{}, groups: filter.NewGroups(), gids: map[string]filter.GroupID{},
+		acls: map[string]*filter.ACL{}, opts: opts,
+	}}
+	f.cfg.Store(f.st.compile(n))
+	return f
+}
+
+// AttachPort gives the forwarder the port of an ENI (by id) or an internet
+// host (by name) and starts its worker. The forwarder owns the port from
+// then on and closes it in Stop or DetachPort.
+func (f *Forwarder) AttachPort(id string, p Port) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.st.ports[id] = p
+	f.cfg.Store(f.st.compile(f.net))
+	w := &worker{f: f, port: p, id: id, scratch: make([]byte, MaxFrame)}
+	n := p.BatchSize()
+	w.bufs = make([][]byte, n)
+	w.sizes = make([]int, n)
+	for i := range w.bufs {
+		w.bufs[i] = make([]byte, MaxFrame)
+	}
+	f.wg.Add(1)
+	go w.run()
+}
+
+// DetachPort closes and forgets the port of id.
+func (f *Forwarder) DetachPort(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if p := f.st.ports[id]; p != nil {
+		p.Close()
+		delete(f.st.ports, id)
+		f.cfg.Store(f.st.compile(f.net))
+	}
+}
+
+// Apply swaps in a new network. Tracked flows, NAT mappings and counters of
+// ENIs that remain are kept (SG-5).
+func (f *Forwarder) Apply(n *topology.Network) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.net = n
+	f.cfg.Store(f.st.compile(n))
+}
+
+// Stop closes every port and waits until all workers have returned.
+func (f *Forwarder) Stop() {
+	f.mu.Lock()
+	for id, p := range f.st.ports {
+		p.Close()
+		delete(f.st.ports, id)
+	}
+	f.mu.Unlock()
+	f.wg.Wait()
+}
+
+// run reads batches until the port closes.
+func (w *worker) run() {
+	defer w.f.wg.Done()
+	for {
+		n, err := w.port.Read(w.bufs, w.sizes, 0)
+		if err != nil {
+			if errors.Is(err, ErrClosed) {
+				return
+			}
+			// A transient read error: count it and go on.
+			w.dropIn(w.f.cfg.Load(), dropShort)
+			continue
+		}
+		cfg := w.f.cfg.Load()
+		w.now = clock()
+		for i := 0; i < n; i++ {
+			w.handle(cfg, w.bufs[i][:w.sizes[i]])
+		}
+	}
+}
+
+// Stats is a snapshot of every counter.
+type Stats struct {
+	Endpoints []EndpointStats      `json:"endpoints"`
+	Stages    map[string]uint64    `json:"stages"`
+	NAT       map[string]nat.Stats `json:"nat_gateways,omitempty"`
+}
+
+// Stats returns the counters of every ENI, host, stage and NAT gateway.
+func (f *Forwarder) Stats() Stats {
+	cfg := f.cfg.Load()
+	s := Stats{Stages: map[string]uint64{}}
+	for i := range f.stages {
+		s.Stages[stageNames[i]] = f.stages[i].Load()
+	}
+	for _, e := range cfg.enis {
+		kind := "eni"
+		if e.nat != nil {
+			kind = "nat-eni"
+		}
+		s.Endpoints = append(s.Endpoints, e.st.ctr.snapshot(e.name, e.id, kind))
+	}
+	for _, h := range cfg.hostByName {
+		s.Endpoints = append(s.Endpoints, h.ctr.snapshot(h.name, h.ip.String(), "internet-host"))
+	}
+	sort.SliceStable(s.Endpoints, func(i, j int) bool { return s.Endpoints[i].Name < s.Endpoints[j].Name })
+	for _, e := range cfg.enis {
+		if e.nat != nil {
+			if s.NAT == nil {
+				s.NAT = map[string]nat.Stats{}
+			}
+			s.NAT[e.nat.id] = e.nat.gw.Stats()
+		}
+	}
+	return s
+}

@@ -1,0 +1,14 @@
+//go:build !linux
+
+package netns
+
+// Handle is an open namespace.
+type Handle int
+
+func Create(name string) (Handle, error)                 { return -1, ErrUnsupported }
+func Exists(name string) bool                            { return false }
+func Delete(name string) error                           { return ErrUnsupported }
+func Do(ns Handle, fn func() error) error                { return ErrUnsupported }
+func OpenTUN(ns Handle) (int, error)                     { return -1, ErrUnsupported }
+func Sysctl(ns Handle, key, value string) error          { return ErrUnsupported }
+func Configure(name string, ns Handle, cfg Config) error { return ErrUnsupported }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the OS packages vpcnet's demo, tests and benchmarks use, when missing.
+set -euo pipefail
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have ip      || need+=(iproute2)
+have iperf3  || need+=(iperf3)
+have ping    || need+=(iputils-ping)
+have curl    || need+=(curl)
+have nc      || need+=(netcat-openbsd)
+have nft     || need+=(nftables)
+have nstat   || need+=(iproute2)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing packages: ${need[*]} (run as root: sudo make ...)" >&2
+    exit 1
+  fi
+  echo "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if ! have go; then
+  echo "Go is needed (https://go.dev/dl), at /usr/local/go/bin or on PATH" >&2
+  exit 1
+fi

@@ -1,0 +1,270 @@
+// Package test holds vpcnet's end-to-end tests: each brings a real topology
+// up with the vpcnet binary, sends real traffic between real namespaces, and
+// asserts on what arrives and on the counters that explain what did not.
+// They need root and skip cleanly without it.
+package test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/vpcnet/vpcnet/dataplane"
+)
+
+var vpcnetBin string
+
+func TestMain(m *testing.M) {
+	if os.Geteuid() == 0 {
+		dir, err := os.MkdirTemp("", "vpcnet-e2e")
+		if err != nil {
+			panic(err)
+		}
+		vpcnetBin = filepath.Join(dir, "vpcnet")
+		out, err := exec.Command("go", "build", "-o", vpcnetBin, "../cmd/vpcnet").CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "build vpcnet: %v\n%s", err, out)
+			os.Exit(1)
+		}
+		before := hostSnapshot()
+		code := m.Run()
+		// Network safety: the host namespace is as it was.
+		if after := hostSnapshot(); after != before {
+			fmt.Fprintf(os.Stderr, "HOST NAMESPACE CHANGED\nbefore:\n%s\nafter:\n%s\n", before, after)
+			code = 1
+		}
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+// RequireRoot skips a test that needs root.
+func RequireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: network namespaces")
+	}
+}
+
+// hostSnapshot lists the host namespace's links, addresses, routes and rules.
+func hostSnapshot() string {
+	var b strings.Builder
+	links, _ := netlink.LinkList()
+	var names []string
+	for _, l := range links {
+		a := l.Attrs()
+		names = append(names, fmt.Sprintf("link %s %s mtu=%d flags=%s", a.Name, a.HardwareAddr, a.MTU, a.Flags))
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		b.WriteString(n + "\n")
+	}
+	addrs, _ := netlink.AddrList(nil, netlink.FAMILY_ALL)
+	var as []string
+	for _, a := range addrs {
+		as = append(as, fmt.Sprintf("addr %d %s", a.LinkIndex, a.IPNet))
+	}
+	sort.Strings(as)
+	for _, a := range as {
+		b.WriteString(a + "\n")
+	}
+	routes, _ := netlink.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: 0}, netlink.RT_FILTER_TABLE)
+	var rs []string
+	for _, r := range routes {
+		rs = append(rs, "route "+r.String())
+	}
+	sort.Strings(rs)
+	for _, r := range rs {
+		b.WriteString(r + "\n")
+	}
+	rules, _ := netlink.RuleList(netlink.FAMILY_ALL)
+	for _, r := range rules {
+		b.WriteString("rule " + r.String() + "\n")
+	}
+	return b.String()
+}
+
+// Topo is a topology a test brought up.
+type Topo struct {
+	Name string
+	dir  string
+}
+
+// randName returns a topology name unique to this run.
+func randName() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return "t" + hex.EncodeToString(b)[:7]
+}
+
+// vpcnet runs the binary and returns combined output and exit code.
+func vpcnet(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, vpcnetBin, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("vpcnet %v: %v", args, err)
+	}
+	return out.String(), code
+}
+
+// Up writes topo (a JSON template whose "NAME" is replaced by a fresh
+// topology name) and brings it up; cleanup takes it down and checks that no
+// namespace is left.
+func Up(t *testing.T, topo string) *Topo {
+	t.Helper()
+	RequireRoot(t)
+	tp := &Topo{Name: randName(), dir: t.TempDir()}
+	path := filepath.Join(tp.dir, "topo.json")
+	if err := os.WriteFile(path, []byte(strings.ReplaceAll(topo, "NAME", tp.Name)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if out, code := vpcnet(t, "down", tp.Name); code != 0 {
+			t.Errorf("down %s: exit %d: %s", tp.Name, code, out)
+		}
+		if left := namespacesWithPrefix(tp.Name + "-"); len(left) > 0 {
+			t.Errorf("namespaces left after down: %v", left)
+		}
+	})
+	out, code := vpcnet(t, "up", path)
+	if code != 0 {
+		t.Fatalf("up: exit %d:\n%s", code, out)
+	}
+	t.Logf("up:\n%s", out)
+	return tp
+}
+
+func namespacesWithPrefix(p string) []string {
+	ents, _ := os.ReadDir("/run/netns")
+	var out []string
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), p) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// Exec runs a command in an instance or internet host namespace.
+func (tp *Topo) Exec(t *testing.T, name string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", tp.Name + "-" + name}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// MustExec is Exec that fails the test on error.
+func (tp *Topo) MustExec(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := tp.Exec(t, name, args...)
+	if err != nil {
+		t.Fatalf("%s: %v: %v\n%s", name, args, err, out)
+	}
+	return out
+}
+
+// Ping reports whether one ping from name to addr is answered.
+func (tp *Topo) Ping(t *testing.T, name, addr string) bool {
+	t.Helper()
+	_, err := tp.Exec(t, name, "ping", "-c", "1", "-W", "1", addr)
+	return err == nil
+}
+
+// PingEventually retries a ping for a few seconds (ARP, user_data start).
+func (tp *Topo) PingEventually(t *testing.T, name, addr string) bool {
+	t.Helper()
+	for i := 0; i < 5; i++ {
+		if tp.Ping(t, name, addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// Curl fetches url from inside name and decodes vpcnet serve's answer.
+func (tp *Topo) Curl(t *testing.T, name, url string) (Whoami, error) {
+	t.Helper()
+	var w Whoami
+	var out string
+	var err error
+	for i := 0; i < 20; i++ { // user_data servers may still be starting
+		out, err = tp.Exec(t, name, "curl", "-sS", "--max-time", "2", url)
+		if err == nil {
+			break
+		}
+		if !strings.Contains(out, "refused") && !strings.Contains(out, "Connection refused") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		return w, fmt.Errorf("curl %s from %s: %v: %s", url, name, err, out)
+	}
+	if err := json.Unmarshal([]byte(out), &w); err != nil {
+		return w, fmt.Errorf("curl %s: %v: %q", url, err, out)
+	}
+	return w, nil
+}
+
+// Whoami is vpcnet serve --http's answer.
+type Whoami struct {
+	Name   string `json:"name"`
+	Local  string `json:"local"`
+	Client string `json:"client"`
+}
+
+// Stats fetches the forwarder's counters.
+func (tp *Topo) Stats(t *testing.T) dataplane.Stats {
+	t.Helper()
+	out, code := vpcnet(t, "stats", "--json", "--topology", tp.Name)
+	if code != 0 {
+		t.Fatalf("stats: exit %d: %s", code, out)
+	}
+	var s dataplane.Stats
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("stats: %v: %s", err, out)
+	}
+	return s
+}
+
+// Drops returns the drop count of reason (prefix of its name) at endpoint.
+func (tp *Topo) Drops(t *testing.T, endpoint, reason string) uint64 {
+	t.Helper()
+	for _, e := range tp.Stats(t).Endpoints {
+		if e.Name != endpoint {
+			continue
+		}
+		var n uint64
+		for r, c := range e.Drops {
+			if strings.HasPrefix(r, reason) {
+				n += c
+			}
+		}
+		return n
+	}
+	t.Fatalf("no endpoint %q in stats", endpoint)
+	return 0
+}

@@ -1,0 +1,263 @@
+package topology
+
+import (
+	"net"
+	"net/netip"
+)
+
+// Network is a validated topology with every default applied, every name
+// resolved to a pointer, every address chosen and every AWS-style id derived.
+// It is what netns/ builds and what dataplane/ compiles into its tables.
+//
+// A Network is built by Load (or Resolve) and is not safe for concurrent
+// mutation; the daemon owns it and guards it with its own lock.
+type Network struct {
+	Name   string // topology name, prefixes every kernel object
+	Region string
+
+	Pools          []*Pool
+	EIPs           []*EIP
+	Hosts          []*Host // internet hosts
+	VPCs           []*VPC
+	Peerings       []*Peering
+	FlowLogs       *FlowLogs
+	Warnings       []string // e.g. ADDR-6 overlaps; printed by `up`
+	Source         *Topology
+	InstanceByName map[string]*Instance
+	Settings       Settings // dataplane tunables, defaults applied
+}
+
+// Settings holds the resolved dataplane tunables (topo.json "settings").
+type Settings struct {
+	ConntrackMax                    int // flow-table capacity (SG-4), default 262144
+	NATIdleTimeoutSeconds           int // NAT-4, default 350
+	NATMaxConnectionsPerDestination int // NAT-3, default 55000
+}
+
+// Pool is a public address pool (ADDR-5).
+type Pool struct {
+	Name        string
+	Kind        string // amazon, byoip, coip
+	BorderGroup string
+	CIDRs       []netip.Prefix
+}
+
+// EIP is an Elastic IP (EIP-1, EIP-2).
+type EIP struct {
+	Name         string
+	AllocationID string // eipalloc-…
+	Addr         netip.Addr
+	Pool         *Pool
+	// Association: nil ENI means unassociated. PrivateIP is one of ENI's IPs.
+	ENI       *ENI
+	PrivateIP netip.Addr
+	NAT       *NATGateway // set when the EIP belongs to a NAT gateway
+}
+
+// Host is a host on the emulated internet.
+type Host struct {
+	Name      string
+	Namespace string // <topology>-<name>
+	IP        netip.Addr
+	MAC       net.HardwareAddr
+	UserData  string
+}
+
+// Peering is a VPC peering connection.
+type Peering struct {
+	Name string
+	ID   string // pcx-…
+	VPCs [2]*VPC
+}
+
+// FlowLogs configures OBS-1 flow logs.
+type FlowLogs struct {
+	Path               string
+	AggregationSeconds int
+}
+
+// VPC is one VPC with its resources.
+type VPC struct {
+	Name        string
+	ID          string // vpc-…
+	CIDR        netip.Prefix
+	IGW         *IGW // nil: no internet gateway
+	Subnets     []*Subnet
+	RouteTables []*RouteTable
+	NATs        []*NATGateway
+	SGs         []*SecurityGroup
+	NACLs       []*NACL
+	ENIs        []*ENI // every ENI of the VPC: instances', standalone, NAT gateways'
+	Instances   []*Instance
+
+	DefaultSG   *SecurityGroup // SG-7, named "default"
+	DefaultNACL *NACL          // NACL-3
+	MainRT      *RouteTable    // RT-1
+}
+
+// IGW is an internet gateway (IGW-1).
+type IGW struct {
+	Name string
+	ID   string // igw-…
+}
+
+// Subnet is a subnet of a VPC.
+type Subnet struct {
+	Name        string
+	ID          string // subnet-…
+	CIDR        netip.Prefix
+	AZ          string
+	VPC         *VPC
+	RouteTable  *RouteTable // resolved: its own table or the VPC's main table (RT-1)
+	NACL        *NACL       // resolved: its own NACL or the VPC's default (NACL-3)
+	MapPublicIP bool
+	RouterMAC   net.HardwareAddr // the VPC router's MAC at .1 (ADDR-3)
+}
+
+// Router returns the subnet's .1 (ADDR-3).
+func (s *Subnet) Router() netip.Addr { return s.CIDR.Masked().Addr().Next() }
+
+// RouteTable is a route table. Routes always holds the implicit local route
+// first (RT-1); the rest in file order.
+type RouteTable struct {
+	Name   string
+	ID     string // rtb-…
+	Main   bool
+	Routes []*Route
+}
+
+// TargetKind names what a route points at (RT-3).
+type TargetKind int
+
+const (
+	TargetLocal TargetKind = iota
+	TargetIGW
+	TargetNAT
+	TargetENI // an ENI, or an instance's primary ENI
+	TargetPeering
+	TargetBlackhole
+)
+
+// Route is one route of a table.
+type Route struct {
+	Dest       netip.Prefix
+	Kind       TargetKind
+	TargetName string // as written in the file ("local" for the local route)
+	ENI        *ENI
+	NAT        *NATGateway
+	Peering    *Peering
+}
+
+// NATGateway is a NAT gateway (NAT-1).
+type NATGateway struct {
+	Name    string
+	ID      string // nat-…
+	Subnet  *Subnet
+	ENI     *ENI // routing ENI: no SG, source/dest check off, requester-managed
+	EIP     *EIP // nil when Private
+	Private bool // connectivity: private
+}
+
+// Protocol numbers used in rules; -1 means all.
+const ProtoAll = -1
+
+// SGRule is one security-group rule (SG-3). A rule's peer is either CIDR
+// (valid) or Group (non-nil).
+type SGRule struct {
+	Protocol    int // -1 all, else IP protocol number
+	FromPort    int // port range, or ICMP type; -1 with ToPort -1 means any
+	ToPort      int // port range end, or ICMP code; -1 any
+	CIDR        netip.Prefix
+	Group       *SecurityGroup
+	Description string
+}
+
+// SecurityGroup is a security group (SG-1).
+type SecurityGroup struct {
+	Name        string
+	ID          string // sg-…
+	Description string
+	VPC         *VPC
+	Ingress     []SGRule
+	Egress      []SGRule
+}
+
+// NACLRule is one numbered NACL rule (NACL-2).
+type NACLRule struct {
+	Number   int
+	Protocol int // -1 all
+	FromPort int // port range or ICMP type (-1 any)
+	ToPort   int // port range end or ICMP code (-1 any)
+	CIDR     netip.Prefix
+	Allow    bool
+}
+
+// NACL is a network ACL. Ingress and Egress are sorted by rule number; the
+// implicit `*` deny is not stored (NACL-2).
+type NACL struct {
+	Name    string
+	ID      string // acl-…
+	Default bool
+	Ingress []NACLRule
+	Egress  []NACLRule
+}
+
+// ENIKind tells compute ENIs from routing ENIs (ENI-2, ENI-3).
+type ENIKind int
+
+const (
+	ENICompute ENIKind = iota
+	ENIRouting
+)
+
+// ConnTrack holds per-ENI tracked-flow idle timeouts in seconds (SG-6).
+type ConnTrack struct {
+	TCPEstablished int // 60–432000, default 432000
+	UDPStream      int // 60–180, default 180
+	UDP            int // 30–60, default 30
+}
+
+// ENI is a network interface.
+type ENI struct {
+	Name             string
+	ID               string // eni-…
+	Subnet           *Subnet
+	MAC              net.HardwareAddr
+	PrimaryIP        netip.Addr
+	SecondaryIPs     []netip.Addr
+	Groups           []*SecurityGroup // empty only for routing ENIs
+	SourceDestCheck  bool
+	Kind             ENIKind
+	RequesterManaged bool
+	Description      string
+	ConnTrack        ConnTrack
+
+	// PublicIPs maps a private IP of this ENI to its public IP (auto-assigned
+	// or EIP). EIPs replace the auto-assigned address (EIP-2).
+	PublicIPs map[netip.Addr]netip.Addr
+
+	// Attachment; nil Instance means detached.
+	Instance    *Instance
+	DeviceIndex int         // 0 for eth0
+	NAT         *NATGateway // owner, for requester-managed NAT ENIs
+}
+
+// IPs returns the primary then secondary private IPs.
+func (e *ENI) IPs() []netip.Addr {
+	return append([]netip.Addr{e.PrimaryIP}, e.SecondaryIPs...)
+}
+
+// Instance is an EC2 instance: one namespace.
+type Instance struct {
+	Name              string
+	ID                string // i-…
+	Namespace         string // <topology>-<name>
+	Subnet            *Subnet
+	VPC               *VPC
+	ENIs              []*ENI // ENIs[0] is eth0
+	UserData          string
+	AssociatePublicIP bool
+}
+
+// Primary returns eth0's ENI.
+func (i *Instance) Primary() *ENI { return i.ENIs[0] }
