@@ -118,6 +118,17 @@ type counters struct {
 // lists in last-use order, O(1) amortised) whenever it is used, and Stats
 // and Sweep bring every shard up to date.
 //
+// Connection life (NAT-4): only an outbound TCP SYN (without ACK), UDP
+// datagram or ICMP query request opens a connection. Every packet of it,
+// either way, refreshes it. Idle longer than IdleTimeout, it is dropped
+// (IdleTimeoutCount) and its port freed; a TCP connection is remembered for
+// ExpiredRetention more so that a late segment gets SendRST, inbound or
+// outbound. An outbound TCP segment that is not a SYN and matches no
+// connection also gets SendRST (the mapping is gone, as after an expiry);
+// RSTs are never answered. A TCP connection that saw a RST, or a FIN each
+// way, is closing: it is reclaimed after ClosedTimeout without an idle
+// count, and an outbound SYN on it reopens it on the same mapping.
+//
 // Limitations: non-first IPv4 fragments carry no ports and are dropped
 // (DropFragment); ICMP errors are translated for known connections but never
 // refresh or open one.
@@ -241,7 +252,6 @@ func NewGateway(cfg Config) *Gateway {
 	}
 	for i := range g.shards {
 		s := &g.shards[i]
-		s.out, s.in, s.dest = map[flowKey]int32{}, map[flowKey]int32{}, map[destKey]int32{}
 		s.lists = [3]list{{-1, -1}, {-1, -1}, {-1, -1}}
 		s.rng.Seed(seed, uint64(i))
 	}
@@ -365,6 +375,9 @@ func (g *Gateway) Outbound(pkt []byte, partial bool, now int64) Verdict {
 		// The instance reports on a packet it received: quoted src is the
 		// remote side, quoted dst the instance.
 		k = flowKey{local: p.dst, remote: p.src, lport: p.dport, rport: p.sport, proto: p.proto}
+		if p.proto == header.ProtoICMP {
+			k.rport = 0 // a quoted ICMP query: the id is the local port only
+		}
 	case kQuery:
 		k = flowKey{local: p.src, remote: p.dst, lport: p.sport, proto: p.proto}
 	default:
@@ -445,8 +458,14 @@ func (g *Gateway) Inbound(pkt []byte, partial bool, now int64) Verdict {
 	case kError:
 		// Quoted is a packet the gateway sent: src is the NAT side.
 		k = flowKey{local: p.src, remote: p.dst, lport: p.sport, rport: p.dport, proto: p.proto}
-		if p.src != p.outerDst {
-			k.local = 0 // an error about someone else's packet
+		if p.proto == header.ProtoICMP {
+			k.rport = 0
+		}
+		if p.src != p.outerDst { // an error about someone else's packet
+			g.ctr.pktInDst.Add(1)
+			g.ctr.byteInDst.Add(uint64(p.size))
+			g.ctr.drops[DropUnsolicited].Add(1)
+			return DropUnsolicited
 		}
 	case kQuery:
 		k = flowKey{local: p.dst, remote: p.src, lport: p.dport, proto: p.proto}
@@ -567,6 +586,9 @@ func (s *shard) open(g *Gateway, k flowKey, now int64) (int32, Verdict) {
 			s.ctr.errPort.Add(1)
 			return -1, DropPortAllocation
 		}
+	}
+	if s.out == nil { // first connection of this shard
+		s.out, s.in, s.dest = map[flowKey]int32{}, map[flowKey]int32{}, map[destKey]int32{}
 	}
 	var idx int32
 	if n := len(s.free); n > 0 {

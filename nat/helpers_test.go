@@ -127,7 +127,7 @@ func l4OK(ip []byte) bool {
 	l4 := ip[ihl:tot]
 	switch ip[9] {
 	case header.ProtoTCP, header.ProtoUDP:
-		if ip[9] == header.ProtoUDP && binary.BigEndian.Uint16(l4[6:]) == 0 {
+		if ip[9] == header.ProtoUDP && (len(l4) < 8 || binary.BigEndian.Uint16(l4[6:]) == 0) {
 			return true
 		}
 		return header.Checksum(l4, header.PseudoHeaderSum(ip[12:16], ip[16:20], ip[9], len(l4))) == 0xffff

@@ -31,7 +31,9 @@ func fields(ip []byte) (netip.Addr, netip.Addr, uint16, uint16) {
 func TestRewriteChecksums(t *testing.T) {
 	payload := []byte("hello, vpc! odd length")
 	builds := map[string]func() []byte{
-		"tcp": func() []byte { return tcpPkt(t, ap("10.0.1.5:40000"), ap("93.184.216.34:443"), header.TCPAck|header.TCPPsh, payload) },
+		"tcp": func() []byte {
+			return tcpPkt(t, ap("10.0.1.5:40000"), ap("93.184.216.34:443"), header.TCPAck|header.TCPPsh, payload)
+		},
 		"tcp-syn": func() []byte {
 			return tcpPkt(t, ap("10.0.1.5:65535"), ap("93.184.216.34:80"), header.TCPSyn, nil)
 		},
