@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"sort"
 
-	"github.com/vpcnet/vpcnet/dataplane/filter"
+	filter "github.com/vpcnet/vpcnet/dataplane/filtertmp"
 	"github.com/vpcnet/vpcnet/nat"
 	"github.com/vpcnet/vpcnet/topology"
 )

@@ -24,7 +24,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/vpcnet/vpcnet/dataplane/filter"
+	filter "github.com/vpcnet/vpcnet/dataplane/filtertmp"
 	"github.com/vpcnet/vpcnet/dataplane/header"
 	"github.com/vpcnet/vpcnet/nat"
 )
@@ -457,6 +457,9 @@ func (w *worker) natGateway(cfg *config, g *natCfg, hops int) {
 		return
 	case nat.DropPortAllocation:
 		c.drop(dropNATPortAlloc)
+		return
+	case nat.DropMalformed, nat.DropFragment:
+		c.drop(dropBadL4)
 		return
 	default:
 		c.drop(dropNATUnsolicited)

@@ -145,7 +145,7 @@ func TestADDR3_ARPAnswers(t *testing.T) {
 		target string
 		want   net.HardwareAddr // nil: no answer
 	}{
-		{"10.0.1.1", r.router("a1")},   // the VPC router
+		{"10.0.1.1", r.router("a1")},    // the VPC router
 		{"10.0.1.11", r.enis["a2"].MAC}, // an ENI of the same subnet
 		{"10.0.1.77", nil},              // nobody
 		{"10.0.2.10", nil},              // another subnet's ENI: no answer
@@ -238,7 +238,9 @@ func TestENI4_CheckOffRoutesThroughAppliance(t *testing.T) {
 	r.expect("d1")
 }
 
-func bytesReplace(s, old, new string) string { return string(bytes.Replace([]byte(s), []byte(old), []byte(new), 1)) }
+func bytesReplace(s, old, new string) string {
+	return string(bytes.Replace([]byte(s), []byte(old), []byte(new), 1))
+}
 
 func TestBadFramesAreCountedDrops(t *testing.T) {
 	r := newRig(t, unitTopo)

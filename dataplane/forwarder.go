@@ -6,7 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/vpcnet/vpcnet/dataplane/filter"
+	filter "github.com/vpcnet/vpcnet/dataplane/filtertmp"
 	"github.com/vpcnet/vpcnet/nat"
 	"github.com/vpcnet/vpcnet/topology"
 )

@@ -360,12 +360,19 @@ func execCmd() *cobra.Command {
 			if !netns.Exists(ns) {
 				return &exitError{exitUsage, fmt.Errorf("no instance or internet host %q in topology %s", args[0], t)}
 			}
+			argv := args[1:]
+			if len(argv) > 0 && argv[0] == "--" {
+				argv = argv[1:]
+			}
+			if len(argv) == 0 {
+				return &exitError{exitUsage, fmt.Errorf("exec %s: no command given", args[0])}
+			}
 			ip, err := exec.LookPath("ip")
 			if err != nil {
 				return &exitError{exitFail, err}
 			}
 			env := append(os.Environ(), "VPCNET_INSTANCE="+args[0], "VPCNET_TOPOLOGY="+t)
-			return syscall.Exec(ip, append([]string{"ip", "netns", "exec", ns}, args[1:]...), env)
+			return syscall.Exec(ip, append([]string{"ip", "netns", "exec", ns}, argv...), env)
 		},
 	}
 	c.Flags().StringVar(&topo, "topology", "", "topology name (default: the only one up)")

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/vpcnet/vpcnet/dataplane/filter"
+	filter "github.com/vpcnet/vpcnet/dataplane/filtertmp"
 	"github.com/vpcnet/vpcnet/topology"
 )
 
