@@ -99,8 +99,9 @@ func hostSnapshot() string {
 
 // Topo is a topology a test brought up.
 type Topo struct {
-	Name string
-	dir  string
+	Name     string
+	UpOutput string // what `vpcnet up` printed, warnings included
+	dir      string
 }
 
 // randName returns a topology name unique to this run.
@@ -151,7 +152,7 @@ func Up(t *testing.T, topo string) *Topo {
 	if code != 0 {
 		t.Fatalf("up: exit %d:\n%s", code, out)
 	}
-	t.Logf("up:\n%s", out)
+	tp.UpOutput = out
 	return tp
 }
 

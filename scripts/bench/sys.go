@@ -106,6 +106,11 @@ func (c *cleanups) push(what string, fn func(ctx context.Context) error) {
 	c.steps = append(c.steps, cleanupStep{what, fn})
 }
 
+// forget drops the newest step without running it: its work was done.
+func (c *cleanups) forget() {
+	c.steps = c.steps[:len(c.steps)-1]
+}
+
 // runAll runs and forgets every step, newest first. It uses its own
 // context: the benchmark's may already be cancelled by a signal.
 func (c *cleanups) runAll() {
@@ -135,7 +140,7 @@ type background struct {
 func startInNS(ns, ready string, args ...string) (*background, error) {
 	what := fmt.Sprintf("%s in %s", strings.Join(args, " "), ns)
 	cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = childAttr()
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	stdout, err := cmd.StdoutPipe()

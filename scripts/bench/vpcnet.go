@@ -34,7 +34,7 @@ const (
 	// acceptPorts are the ports of the connection-rate server; the client
 	// spreads over them so that no single NAT destination runs out of ports
 	// (NAT-3 limits connections per destination).
-	acceptPorts = "6000-6007"
+	acceptPorts = "6000-6015"
 )
 
 // j is shorthand for the JSON objects of the topology.
