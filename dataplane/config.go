@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"sort"
 
-	filter "github.com/vpcnet/vpcnet/dataplane/filtertmp"
+	"github.com/vpcnet/vpcnet/dataplane/policy"
 	"github.com/vpcnet/vpcnet/nat"
 	"github.com/vpcnet/vpcnet/topology"
 )
@@ -60,7 +60,7 @@ type subnetCfg struct {
 
 type naclCfg struct {
 	id  string
-	acl *filter.ACL
+	acl *policy.ACL
 }
 
 type routeKind uint8
@@ -97,7 +97,7 @@ func (s *subnetCfg) lookup(dst netip.Addr) *routeCfg {
 // eniState is what an ENI keeps across config swaps.
 type eniState struct {
 	ctr     counters
-	tracker *filter.Tracker
+	tracker *policy.Tracker
 }
 
 type eniCfg struct {
@@ -107,7 +107,7 @@ type eniCfg struct {
 	mac         [6]byte
 	ips         []netip.Addr
 	srcDstCheck bool
-	groups      map[filter.GroupID]string // group id → sg- id, for drop details
+	groupNames  string // "sg-…,sg-…", for drop details (OBS-2)
 	st          *eniState
 	port        Port // nil: not attached to a running instance, or a NAT ENI
 	nat         *natCfg
@@ -120,13 +120,6 @@ func (e *eniCfg) hasIP(a netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-func (e *eniCfg) groupName(g filter.GroupID) string {
-	if n, ok := e.groups[g]; ok {
-		return n
-	}
-	return "security-group"
 }
 
 type natCfg struct {
@@ -150,9 +143,9 @@ type state struct {
 	hosts  map[string]*counters
 	nats   map[string]*nat.Gateway
 	ports  map[string]Port // ENI id or host name → port
-	groups *filter.Groups
-	gids   map[string]filter.GroupID // sg- id → registry id
-	acls   map[string]*filter.ACL    // acl- id → compiled ACL
+	groups *policy.Groups
+	table  *policy.Table             // bounds tracked flows of every ENI (SG-4)
+	gids   map[string]policy.GroupID // sg- id → registry id
 	opts   Options
 }
 
@@ -177,12 +170,12 @@ func (st *state) compile(n *topology.Network) *config {
 		c.hosts[h.IP] = hc
 		c.hostByName[h.Name] = hc
 	}
+	st.compileGroups(n)
 	vpcOf := map[*topology.VPC]*vpcCfg{}
 	for _, v := range n.VPCs {
 		vc := &vpcCfg{name: v.Name, id: v.ID, cidr: v.CIDR, byIP: map[netip.Addr]*eniCfg{}}
 		vpcOf[v] = vc
 		c.vpcs = append(c.vpcs, vc)
-		st.compileGroups(v)
 	}
 	for _, v := range n.VPCs {
 		vc := vpcOf[v]
@@ -193,27 +186,11 @@ func (st *state) compile(n *topology.Network) *config {
 		}
 		enis := map[*topology.ENI]*eniCfg{}
 		for _, e := range v.ENIs {
-			es := st.enis[e.ID]
-			if es == nil {
-				es = &eniState{}
-				if len(e.Groups) > 0 {
-					es.tracker = st.newTracker(e)
-				}
-				st.enis[e.ID] = es
-			}
+			es := st.eniState(e)
 			ec := &eniCfg{name: e.Name, id: e.ID, vpc: vc, subnet: subnets[e.Subnet], mac: mac6(e.MAC),
-				ips: e.IPs(), srcDstCheck: e.SourceDestCheck, st: es, groups: map[filter.GroupID]string{}}
+				ips: e.IPs(), srcDstCheck: e.SourceDestCheck, st: es, groupNames: groupNames(e)}
 			if e.Instance != nil {
 				ec.port = st.ports[e.ID]
-			}
-			if es.tracker != nil {
-				ids := make([]filter.GroupID, 0, len(e.Groups))
-				for _, g := range e.Groups {
-					id := st.gids[g.ID]
-					ids = append(ids, id)
-					ec.groups[id] = g.ID
-				}
-				es.tracker.SetGroups(ids)
 			}
 			enis[e] = ec
 			c.enis = append(c.enis, ec)

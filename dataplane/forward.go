@@ -24,8 +24,8 @@ import (
 	"net/netip"
 	"time"
 
-	filter "github.com/vpcnet/vpcnet/dataplane/filtertmp"
 	"github.com/vpcnet/vpcnet/dataplane/header"
+	"github.com/vpcnet/vpcnet/dataplane/policy"
 	"github.com/vpcnet/vpcnet/nat"
 )
 
@@ -41,7 +41,7 @@ type packet struct {
 	ip      header.IPv4
 	l4      []byte // L4 header and payload; nil for non-first fragments
 	partial bool   // NEEDS_CSUM: the L4 checksum field holds a pseudo-header sum
-	meta    filter.Packet
+	meta    policy.Packet
 }
 
 // worker runs the pipeline for frames read from one port. It owns its
@@ -122,7 +122,7 @@ func (w *worker) parse(frame []byte) dropReason {
 	}
 	p.ip = ip[:tl]
 	m := &p.meta
-	*m = filter.Packet{Src: ip.Src(), Dst: ip.Dst(), Proto: ip.Protocol(), Len: tl}
+	*m = policy.Packet{Src: ip.Src(), Dst: ip.Dst(), Proto: ip.Protocol(), Len: tl}
 	p.l4 = nil
 	if ip.FragOffset() != 0 {
 		return dropNone // non-first fragment: addresses and protocol only
@@ -214,23 +214,24 @@ func (w *worker) fromENI(cfg *config, e *eniCfg, hops int) {
 	}
 	if e.st.tracker != nil {
 		f.stages[stageSG].Add(1)
-		if r, by := e.st.tracker.Egress(m, w.now); r != filter.Allow {
-			w.dropSG(e, r, by)
+		if r := e.st.tracker.Egress(m, w.now); r != policy.Allow {
+			w.dropSG(e, r)
 			return
 		}
 	}
 	w.route(cfg, e.subnet, e, hops)
 }
 
-// dropSG counts a security-group or conntrack drop with what caused it.
-func (w *worker) dropSG(e *eniCfg, v filter.Verdict, by filter.GroupID) {
+// dropSG counts a security-group or conntrack drop with what caused it: the
+// ENI's groups, whose union allowed nothing (SG-2).
+func (w *worker) dropSG(e *eniCfg, v policy.Verdict) {
 	switch v {
-	case filter.DropConntrackFull:
+	case policy.DropConntrackFull:
 		e.st.ctr.drop(dropConntrackFull)
-	case filter.DropEgress:
-		e.st.ctr.dropDetail(dropSGEgress, e.groupName(by), 0)
+	case policy.DropEgress:
+		e.st.ctr.dropDetail(dropSGEgress, e.groupNames, 0)
 	default:
-		e.st.ctr.dropDetail(dropSGIngress, e.groupName(by), 0)
+		e.st.ctr.dropDetail(dropSGIngress, e.groupNames, 0)
 	}
 }
 
@@ -329,8 +330,8 @@ func (w *worker) toENI(cfg *config, s *subnetCfg, from, to *eniCfg, hops int) {
 	}
 	if to.st.tracker != nil {
 		f.stages[stageSG].Add(1)
-		if r, by := to.st.tracker.Ingress(m, w.now); r != filter.Allow {
-			w.dropSG(to, r, by)
+		if r := to.st.tracker.Ingress(m, w.now); r != policy.Allow {
+			w.dropSG(to, r)
 			return
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	filter "github.com/vpcnet/vpcnet/dataplane/filtertmp"
+	"github.com/vpcnet/vpcnet/dataplane/policy"
 	"github.com/vpcnet/vpcnet/nat"
 	"github.com/vpcnet/vpcnet/topology"
 )
@@ -36,8 +36,8 @@ type Forwarder struct {
 func New(n *topology.Network, opts Options) *Forwarder {
 	f := &Forwarder{net: n, st: &state{
 		enis: map[string]*eniState{}, hosts: map[string]*counters{}, nats: map[string]*nat.Gateway{},
-		ports: map[string]Port{}, groups: filter.NewGroups(), gids: map[string]filter.GroupID{},
-		acls: map[string]*filter.ACL{}, opts: opts,
+		ports: map[string]Port{}, groups: policy.NewGroups(), gids: map[string]policy.GroupID{},
+		table: policy.NewTable(opts.ConntrackMax), opts: opts,
 	}}
 	f.cfg.Store(f.st.compile(n))
 	return f
@@ -119,12 +119,21 @@ type Stats struct {
 	Endpoints []EndpointStats      `json:"endpoints"`
 	Stages    map[string]uint64    `json:"stages"`
 	NAT       map[string]nat.Stats `json:"nat_gateways,omitempty"`
+	Conntrack ConntrackStats       `json:"conntrack"`
+}
+
+// ConntrackStats describes the bounded flow table (SG-4).
+type ConntrackStats struct {
+	Flows   int    `json:"flows"`
+	Max     int    `json:"max"`
+	Refused uint64 `json:"refused_table_full"`
 }
 
 // Stats returns the counters of every ENI, host, stage and NAT gateway.
 func (f *Forwarder) Stats() Stats {
 	cfg := f.cfg.Load()
-	s := Stats{Stages: map[string]uint64{}}
+	s := Stats{Stages: map[string]uint64{}, Conntrack: ConntrackStats{
+		Flows: f.st.table.Len(), Max: f.st.table.Max(), Refused: f.st.table.Refused()}}
 	for i := range f.stages {
 		s.Stages[stageNames[i]] = f.stages[i].Load()
 	}

@@ -4,11 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"sort"
 	"strings"
 
-	filter "github.com/vpcnet/vpcnet/dataplane/filtertmp"
+	"github.com/vpcnet/vpcnet/dataplane/policy"
 	"github.com/vpcnet/vpcnet/topology"
 )
 
@@ -102,22 +101,17 @@ func ruleMatch(r OpRequest, portKey string) (proto, from, to int, err error) {
 	if p == "" {
 		return 0, 0, 0, opErr("MissingParameter", "The request must contain the parameter protocol")
 	}
-	pr, perr := filter.ParseProtocol(p)
+	pr, perr := policy.ParseProtocol(p)
 	if perr != nil {
 		return 0, 0, 0, opErr("InvalidParameterValue", "Invalid value '%s' for IP protocol. Unknown protocol.", p)
 	}
 	proto, from, to = int(pr), -1, -1
 	if s := r[portKey]; s != "" && (proto == 6 || proto == 17 || proto == 1) {
-		f, t, perr := filter.ParsePortRange(s)
+		f, t, perr := policy.ParsePortRange(s)
 		if perr != nil {
 			return 0, 0, 0, opErr("InvalidParameterValue", "Invalid value '%s' for %s: %v", s, portKey, perr)
 		}
 		from, to = int(f), int(t)
-	}
-	if proto == 6 || proto == 17 {
-		if from < 0 {
-			from, to = 0, 65535
-		}
 	}
 	return proto, from, to, nil
 }
@@ -153,7 +147,7 @@ func (d *Daemon) sgRule(r OpRequest, ingress, authorize bool) (any, error) {
 	case r["cidr"] != "" && r["source-group"] != "":
 		return nil, opErr("InvalidParameterCombination", "Specify either a CIDR or a source group, not both")
 	case r["cidr"] != "":
-		p, perr := filter.ParseCIDR(r["cidr"])
+		p, perr := policy.ParseCIDR(r["cidr"])
 		if perr != nil {
 			return nil, opErr("InvalidParameterValue", "CIDR block %s is malformed", r["cidr"])
 		}
@@ -248,7 +242,7 @@ func (d *Daemon) naclEntry(r OpRequest, op naclOp) (any, error) {
 	if proto == 1 {
 		from, to = icmpTypeCode(r)
 	}
-	cidr, perr := filter.ParseCIDR(r["cidr-block"])
+	cidr, perr := policy.ParseCIDR(r["cidr-block"])
 	if perr != nil {
 		return nil, opErr("InvalidParameterValue", "CIDR block %s is malformed", r["cidr-block"])
 	}
@@ -296,5 +290,3 @@ func icmpTypeCode(r OpRequest) (int, int) {
 	}
 	return t, c
 }
-
-var _ = netip.Prefix{}

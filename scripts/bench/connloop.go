@@ -24,6 +24,7 @@ import (
 //	                                dial ADDR on the ports in turn for DURATION, wait for the
 //	                                server's FIN, close; prints a connResult as JSON
 //	probe ADDR:PORT                 succeed once one TCP connection completes (3 s at most)
+//	topology [N]                    print the measured topology, or the generated N-instance one
 //
 // The server closes first, so TIME_WAIT stays on the server and the client
 // (behind the NAT) never runs out of ephemeral ports.
@@ -33,6 +34,31 @@ var subcommands = map[string]func(args []string) error{
 	"serve-accept": serveAccept,
 	"connect-loop": connectLoop,
 	"probe":        probe,
+	"topology":     printTopology,
+}
+
+// printTopology prints a topology the benchmark uses, for debugging:
+// `topology` the measured one, `topology N` the generated N-instance one.
+func printTopology(args []string) error {
+	var data []byte
+	var err error
+	switch len(args) {
+	case 0:
+		data, err = benchTopologyJSON()
+	case 1:
+		n, aerr := strconv.Atoi(args[0])
+		if aerr != nil {
+			return fmt.Errorf("topology N: %w", aerr)
+		}
+		data, err = scaleTopologyJSON(fmt.Sprintf("vbench%d", n), n)
+	default:
+		return errors.New("usage: topology [N]")
+	}
+	if err != nil {
+		return err
+	}
+	_, err = os.Stdout.Write(append(data, '\n'))
+	return err
 }
 
 // parsePorts reads "6000" or "6000-6007".

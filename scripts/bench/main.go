@@ -205,7 +205,7 @@ func bench(ctx context.Context, c *cleanups, o options) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.push("remove "+dir, func(context.Context) error { return os.RemoveAll(dir) })
+	defer os.RemoveAll(dir) // not a cleanup step: the bring-ups still need it after c.runAll
 	v.dir = dir
 
 	if err := removeStaleAnchors(ctx, commName(exe)); err != nil {

@@ -67,7 +67,7 @@ func run(ctx context.Context, stdin string, name string, args ...string) (string
 	}
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
-			return out.String(), ctx.Err()
+			return out.String(), fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), ctx.Err())
 		}
 		msg := strings.TrimSpace(errb.String())
 		if msg == "" {

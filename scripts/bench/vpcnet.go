@@ -161,6 +161,9 @@ func scaleTopologyJSON(name string, n int) ([]byte, error) {
 	return json.MarshalIndent(topo, "", "  ")
 }
 
+// vpcnetTimeout bounds one `vpcnet up` or `vpcnet down`.
+const vpcnetTimeout = 2 * time.Minute
+
 // vpcnet runs the vpcnet binary.
 type vpcnet struct {
 	bin string // path of bin/vpcnet
@@ -188,6 +191,8 @@ func (v *vpcnet) up(ctx context.Context, file string) (time.Duration, error) {
 	if file != "" {
 		args = append(args, file)
 	}
+	ctx, cancel := context.WithTimeout(ctx, vpcnetTimeout)
+	defer cancel()
 	start := time.Now()
 	_, err := run(ctx, "", v.bin, args...)
 	return time.Since(start), err
@@ -195,6 +200,8 @@ func (v *vpcnet) up(ctx context.Context, file string) (time.Duration, error) {
 
 // down takes a topology down and returns how long it took.
 func (v *vpcnet) down(ctx context.Context, name string) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, vpcnetTimeout)
+	defer cancel()
 	start := time.Now()
 	_, err := run(ctx, "", v.bin, "down", name)
 	return time.Since(start), err
