@@ -441,6 +441,8 @@ func (w *worker) natGateway(cfg *config, g *natCfg, hops int) {
 	f := w.f
 	f.stages[stageNAT].Add(1)
 	c := &g.eni.st.ctr
+	c.rxFrames.Add(1)
+	c.rxBytes.Add(uint64(len(w.p.frame) - header.VnetHdrLen))
 	var v nat.Verdict
 	if g.eni.hasIP(w.p.meta.Dst) {
 		v = g.gw.Inbound(w.p.ip, w.p.partial, w.now)
@@ -467,6 +469,8 @@ func (w *worker) natGateway(cfg *config, g *natCfg, hops int) {
 		return
 	}
 	w.reparse()
+	c.txFrames.Add(1)
+	c.txBytes.Add(uint64(len(w.p.frame) - header.VnetHdrLen))
 	w.route(cfg, g.eni.subnet, g.eni, hops+1)
 }
 

@@ -29,7 +29,8 @@ type ipPrefix struct {
 }
 
 func ipRangesCmd() *cobra.Command {
-	return &cobra.Command{
+	var topo string
+	c := &cobra.Command{
 		Use:   "ip-ranges [topo.json]",
 		Short: "Print the public address pools in ip-ranges.json shape (ADDR-5)",
 		Long: "Print the address pools of a topology file, else of the topology that is up, " +
@@ -39,6 +40,8 @@ func ipRangesCmd() *cobra.Command {
 			path := ""
 			if len(args) == 1 {
 				path = args[0]
+			} else if topo != "" {
+				path = filepath.Join(control.Dir(topo), "topology.json")
 			} else if names := control.List(); len(names) == 1 {
 				path = filepath.Join(control.Dir(names[0]), "topology.json")
 			}
@@ -49,6 +52,8 @@ func ipRangesCmd() *cobra.Command {
 			return printJSON(buildIPRanges(n, time.Now()))
 		},
 	}
+	c.Flags().StringVar(&topo, "topology", "", "a topology that is up")
+	return c
 }
 
 func buildIPRanges(n *topology.Network, now time.Time) ipRanges {

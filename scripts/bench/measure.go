@@ -41,6 +41,9 @@ type figure struct {
 	format string // fmt verb for one value
 	// lowerIsBetter: latency and error counts.
 	lowerIsBetter bool
+	// noRatio: a count for explaining other figures (retransmits), whose
+	// ratio means nothing.
+	noRatio bool
 }
 
 // test is one measurement: run once per side per run, it yields one value
@@ -50,8 +53,9 @@ type test struct {
 	nat     bool // measured on the NAT paths
 	figures []figure
 	run     func(ctx context.Context, p path, secs int) ([]float64, error)
-	// command documents the client command line for the report.
-	command string
+	// command is the client's command line and note how its output is
+	// read, both for the report.
+	command, note string
 }
 
 func tests(exe string) []test {
@@ -60,10 +64,11 @@ func tests(exe string) []test {
 			name: "tcp1",
 			figures: []figure{
 				{key: "tcp1", label: "TCP, 1 stream", unit: "Gbps", format: "%.2f"},
-				{key: "tcp1-retr", label: "TCP, 1 stream, retransmits per run", unit: "segments", format: "%.0f", lowerIsBetter: true},
+				{key: "tcp1-retr", label: "TCP, 1 stream, retransmits per run", unit: "segments", format: "%.0f", lowerIsBetter: true, noRatio: true},
 			},
 			run:     func(ctx context.Context, p path, s int) ([]float64, error) { return iperfTCP(ctx, p, s, 1) },
 			command: "iperf3 -c ADDR -t S -J",
+			note:    "end.sum_received.bits_per_second, end.sum_sent.retransmits",
 		},
 		{
 			name:    "tcp4",
@@ -76,12 +81,14 @@ func tests(exe string) []test {
 				return v[:1], nil
 			},
 			command: "iperf3 -c ADDR -t S -P 4 -J",
+			note:    "end.sum_received.bits_per_second",
 		},
 		{
 			name:    "udp64",
 			figures: []figure{{key: "udp64", label: "UDP 64-byte, received", unit: "kpps", format: "%.0f"}},
 			run:     iperfUDP64,
-			command: "iperf3 -c ADDR -t S -u -l 64 -b 0 -J; (packets - lost_packets) / seconds of end.sum_received (end.sum)",
+			command: "iperf3 -c ADDR -t S -u -l 64 -b 0 -J",
+			note:    "(packets - lost_packets) / seconds of end.sum_received: what the receiver got",
 		},
 		{
 			name: "ping",
@@ -90,7 +97,8 @@ func tests(exe string) []test {
 				{key: "ping-p99", label: "ping RTT p99", unit: "µs", format: "%.0f", lowerIsBetter: true},
 			},
 			run:     pingRTT,
-			command: "ping -c 100*S -i 0.01 ADDR, each reply's time=",
+			command: "ping -n -c 100*S -i 0.01 ADDR",
+			note:    "percentiles over every reply's time=",
 		},
 		{
 			name:    "nat-tcp1",
@@ -104,6 +112,7 @@ func tests(exe string) []test {
 				return v[:1], nil
 			},
 			command: "iperf3 -c ADDR -t S -J",
+			note:    "end.sum_received.bits_per_second",
 		},
 		{
 			name:    "nat-conn",
@@ -112,7 +121,9 @@ func tests(exe string) []test {
 			run: func(ctx context.Context, p path, s int) ([]float64, error) {
 				return connRate(ctx, exe, p, s)
 			},
-			command: "bench connect-loop (4 workers: dial, wait for the server's FIN, close) against bench serve-accept " + acceptPorts,
+			command: "bench connect-loop -ports " + acceptPorts + " -workers 4 ADDR Ss",
+			note: "each worker dials the next port, waits for the server's FIN and closes; the server (`bench serve-accept " +
+				acceptPorts + "`) accepts and closes at once; connections that completed / seconds",
 		},
 	}
 }

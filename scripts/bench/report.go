@@ -117,7 +117,7 @@ func (r *report) rows() [][]string {
 				row = append(row, "—")
 			}
 		}
-		if q, ok := r.ratio(f.key); ok {
+		if q, ok := r.ratio(f.key); ok && !f.noRatio {
 			row = append(row, fmt.Sprintf("%.2f", q))
 		} else {
 			row = append(row, "—")
@@ -187,13 +187,13 @@ func seconds(v []float64) string {
 
 // runsNote says how the figures were made.
 func (r *report) runsNote() string {
-	return fmt.Sprintf("medians of %d interleaved %d-s runs (kernel, vpcnet, kernel, vpcnet, …)", r.o.runs, r.o.seconds)
+	return fmt.Sprintf("median of %d interleaved %d-s runs (kernel, vpcnet, kernel, vpcnet, …)", r.o.runs, r.o.seconds)
 }
 
 // text is the report for the terminal.
 func (r *report) text() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "vpcnet vs kernel, %s; Linux %s, %s CPUs\n\n", r.runsNote(), r.kernelRelease, r.nproc)
+	fmt.Fprintf(&b, "vpcnet vs kernel; each figure the %s; Linux %s, %s CPUs\n\n", r.runsNote(), r.kernelRelease, r.nproc)
 	if len(r.figures) > 0 {
 		w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(w, "figure\tkernel\tvpcnet\tvpcnet/kernel\t")
@@ -233,7 +233,7 @@ func (r *report) markdown() string {
 		p("(flags given to `scripts/bench`: `%s`)", strings.Join(r.args, " "))
 	}
 	p("")
-	p("Every figure is a %s. Sender, receiver and forwarder share the CPUs, and the machine is shared with other work:", r.runsNote())
+	p("Every figure is the %s. Sender, receiver and forwarder share the CPUs, and the machine is shared with other work:", r.runsNote())
 	p("absolute numbers drift from run to run; the ratio against the kernel measured in the same run is the figure to read")
 	p("(`../shared/performance.md`).")
 	if len(r.figures) > 0 {
@@ -301,7 +301,11 @@ func (r *report) markdown() string {
 	p("- Servers run in the server namespace (`iperf3 -s`, and the benchmark's own accept server on ports %s);", acceptPorts)
 	p("  clients in the client namespace, by `ip netns exec`:")
 	for _, t := range r.tests {
-		p("  - %s: `%s`", t.name, t.command)
+		line := fmt.Sprintf("  - %s: `%s`", t.name, t.command)
+		if t.note != "" {
+			line += "; " + t.note
+		}
+		p("%s", line)
 	}
 	p("- Checksum errors: `nstat -asz TcpInCsumErrors UdpInCsumErrors` in the client and server namespaces of every")
 	p("  measured path, before and after all runs; the table gives the difference.")
