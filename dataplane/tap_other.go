@@ -7,3 +7,8 @@ type TAP struct{}
 
 // OpenTAP returns ErrUnsupported off Linux.
 func OpenTAP(fd int, name string) (*TAP, error) { return nil, ErrUnsupported }
+
+func (t *TAP) Read([][]byte, []int, int) (int, error) { return 0, ErrUnsupported }
+func (t *TAP) Write([][]byte, int) (int, error)       { return 0, ErrUnsupported }
+func (t *TAP) BatchSize() int                         { return 1 }
+func (t *TAP) Close() error                           { return nil }

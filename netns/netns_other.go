@@ -5,6 +5,9 @@ package netns
 // Handle is an open namespace.
 type Handle int
 
+// Close releases the handle.
+func (h Handle) Close() error { return nil }
+
 func Create(name string) (Handle, error)                 { return -1, ErrUnsupported }
 func Exists(name string) bool                            { return false }
 func Delete(name string) error                           { return ErrUnsupported }

@@ -105,6 +105,9 @@ func benchMain() int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// A closed stdout or stderr (`| head`) must not kill the benchmark
+	// before it has cleaned up: with SIGPIPE handled, writes fail instead.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
