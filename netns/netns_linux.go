@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -196,4 +197,37 @@ func writeHosts(name string, entries []HostEntry) error {
 		fmt.Fprintf(&b, "%s\t%s\n", e.IP, strings.Join(e.Names, " "))
 	}
 	return os.WriteFile(filepath.Join(dir, "hosts"), []byte(b.String()), 0o644)
+}
+
+// ConfigureIface configures one interface added to a running namespace
+// (an ENI attached live as eth<index>).
+func ConfigureIface(name string, ns Handle, index int, ifc Iface) error {
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return fmt.Errorf("netlink in %s: %w", name, err)
+	}
+	defer h.Close()
+	if err := configureIface(h, index, ifc, false); err != nil {
+		return fmt.Errorf("%s: %s: %w", name, ifc.Name, err)
+	}
+	return nil
+}
+
+// DelAddr removes address p from device dev in ns; a missing address or
+// device is already removed.
+func DelAddr(ns Handle, dev string, p netip.Prefix) error {
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	link, err := h.LinkByName(dev)
+	if err != nil {
+		return nil
+	}
+	a := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)}}
+	if err := h.AddrDel(link, a); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+		return err
+	}
+	return nil
 }

@@ -2,6 +2,8 @@
 
 package netns
 
+import "net/netip"
+
 // Handle is an open namespace.
 type Handle int
 
@@ -15,3 +17,6 @@ func Do(ns Handle, fn func() error) error                { return ErrUnsupported
 func OpenTUN(ns Handle) (int, error)                     { return -1, ErrUnsupported }
 func Sysctl(ns Handle, key, value string) error          { return ErrUnsupported }
 func Configure(name string, ns Handle, cfg Config) error { return ErrUnsupported }
+
+func ConfigureIface(name string, ns Handle, index int, ifc Iface) error { return ErrUnsupported }
+func DelAddr(ns Handle, dev string, p netip.Prefix) error               { return ErrUnsupported }

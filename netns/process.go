@@ -15,6 +15,7 @@ import (
 type Proc struct {
 	PID   int    `json:"pid"`
 	Start uint64 `json:"start"`
+	Name  string `json:"name,omitempty"` // the instance or host it runs for
 }
 
 // Start runs command with `sh -c` inside the named namespace (through
@@ -34,7 +35,7 @@ func Start(name, command, logPath, extraPath string, env ...string) (Proc, error
 	if err := cmd.Start(); err != nil {
 		return Proc{}, fmt.Errorf("start user_data in %s: %w", name, err)
 	}
-	p := Proc{PID: cmd.Process.Pid, Start: startTime(cmd.Process.Pid)}
+	p := Proc{PID: cmd.Process.Pid, Start: startTime(cmd.Process.Pid), Name: name}
 	go cmd.Wait() // reap it; the daemon outlives it
 	return p, nil
 }

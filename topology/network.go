@@ -257,6 +257,7 @@ type Instance struct {
 	ENIs              []*ENI // ENIs[0] is eth0
 	UserData          string
 	AssociatePublicIP bool
+	Stopped           bool // INST-2: stopped by stop-instances; no devices, no dynamic public IP
 }
 
 // Primary returns eth0's ENI.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -35,10 +36,14 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(upCmd(), downCmd(), statusCmd(), statsCmd(), execCmd(), serveCmd(),
-		ipRangesCmd(), validateCmd(), daemonCmd())
+		ipRangesCmd(), validateCmd(), exportCmd(), daemonCmd())
 	addOperationCommands(root)
 	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "vpcnet:", err)
+		if msg := err.Error(); strings.HasPrefix(msg, "An error occurred (") {
+			fmt.Fprintln(os.Stderr, msg) // the AWS CLI's shape, as is
+		} else {
+			fmt.Fprintln(os.Stderr, "vpcnet:", msg)
+		}
 		var ee *exitError
 		if errors.As(err, &ee) {
 			os.Exit(ee.code)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -90,6 +91,31 @@ func validateCmd() *cobra.Command {
 			}
 			fmt.Printf("%s: valid (%d VPCs, %d internet hosts)\n", n.Name, len(n.VPCs), len(n.Hosts))
 			return nil
+		},
+	}
+}
+
+func exportCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "export [name]",
+		Short: "Write the running network, with every change made since up, as a topo.json",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+			}
+			t, err := pickTopology(name)
+			if err != nil {
+				return err
+			}
+			var doc json.RawMessage
+			if err := control.NewClient(t).Get("/export", &doc); err != nil {
+				return &exitError{exitFail, err}
+			}
+			var v any
+			json.Unmarshal(doc, &v)
+			return printJSON(v)
 		},
 	}
 }

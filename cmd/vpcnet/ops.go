@@ -3,7 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"sort"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -14,10 +18,13 @@ import (
 // its flags (AWS CLI names). Resource names are accepted wherever ids are.
 type operation struct {
 	use, api, short string
-	flags           []string // string flags
-	bools           []string // boolean flags
+	flags           []string // string flags; those in listFlags take several values
+	bools           []string // boolean flags; "no-X" sends X=false
 	required        []string
 }
+
+// listFlags take several values: repeated, or separated by commas.
+var listFlags = map[string]bool{"groups": true, "security-group-ids": true, "instance-ids": true, "private-ip-addresses": true}
 
 var sgFlags = []string{"group-id", "protocol", "port", "cidr", "source-group"}
 var naclFlags = []string{"network-acl-id", "rule-number", "protocol", "port-range", "icmp-type-code", "cidr-block", "rule-action"}
@@ -30,7 +37,38 @@ var operationList = []operation{
 	{"create-network-acl-entry", "CreateNetworkAclEntry", "Add a numbered NACL entry (NACL-2)", naclFlags, []string{"ingress", "egress"}, []string{"network-acl-id", "rule-number", "protocol", "cidr-block", "rule-action"}},
 	{"replace-network-acl-entry", "ReplaceNetworkAclEntry", "Replace a numbered NACL entry", naclFlags, []string{"ingress", "egress"}, []string{"network-acl-id", "rule-number", "protocol", "cidr-block", "rule-action"}},
 	{"delete-network-acl-entry", "DeleteNetworkAclEntry", "Delete a numbered NACL entry", []string{"network-acl-id", "rule-number"}, []string{"ingress", "egress"}, []string{"network-acl-id", "rule-number"}},
+
+	{"allocate-address", "AllocateAddress", "Allocate an Elastic IP from a pool, or a named address in one (EIP-1)", []string{"address", "public-ipv4-pool", "network-border-group", "name"}, nil, nil},
+	{"associate-address", "AssociateAddress", "Associate an Elastic IP with an instance or an ENI's private IP (EIP-2)", []string{"allocation-id", "instance-id", "network-interface-id", "private-ip-address"}, []string{"allow-reassociation"}, []string{"allocation-id"}},
+	{"disassociate-address", "DisassociateAddress", "Disassociate an Elastic IP", []string{"association-id", "public-ip"}, nil, nil},
+	{"release-address", "ReleaseAddress", "Release an Elastic IP to its pool (EIP-3: disassociate first)", []string{"allocation-id"}, nil, []string{"allocation-id"}},
+	{"describe-addresses", "DescribeAddresses", "List Elastic IPs", nil, nil, nil},
+	{"create-network-interface", "CreateNetworkInterface", "Create an ENI in a subnet (ENI-1, ENI-2)", []string{"subnet-id", "private-ip-address", "groups", "description", "name"}, nil, []string{"subnet-id"}},
+	{"delete-network-interface", "DeleteNetworkInterface", "Delete a detached ENI", []string{"network-interface-id"}, nil, []string{"network-interface-id"}},
+	{"attach-network-interface", "AttachNetworkInterface", "Attach an ENI to an instance as eth<device-index> (ENI-6)", []string{"network-interface-id", "instance-id", "device-index"}, nil, []string{"network-interface-id", "instance-id", "device-index"}},
+	{"detach-network-interface", "DetachNetworkInterface", "Detach an ENI (never eth0)", []string{"attachment-id", "network-interface-id"}, nil, nil},
+	{"modify-network-interface-attribute", "ModifyNetworkInterfaceAttribute", "Change an ENI's source/dest check or groups (ENI-3, ENI-4, ENI-5)", []string{"network-interface-id", "groups"}, []string{"source-dest-check", "no-source-dest-check"}, []string{"network-interface-id"}},
+	{"assign-private-ip-addresses", "AssignPrivateIpAddresses", "Add secondary private IPs to an ENI", []string{"network-interface-id", "private-ip-addresses", "secondary-private-ip-address-count"}, nil, []string{"network-interface-id"}},
+	{"unassign-private-ip-addresses", "UnassignPrivateIpAddresses", "Remove secondary private IPs from an ENI", []string{"network-interface-id", "private-ip-addresses"}, nil, []string{"network-interface-id"}},
+	{"describe-network-interfaces", "DescribeNetworkInterfaces", "List ENIs (ENI-7)", nil, nil, nil},
+	{"run-instances", "RunInstances", "Launch an instance: a new namespace (INST-1, INST-3)", []string{"subnet-id", "private-ip-address", "security-group-ids", "user-data", "name"}, []string{"associate-public-ip-address", "no-associate-public-ip-address"}, []string{"subnet-id"}},
+	{"terminate-instances", "TerminateInstances", "Terminate instances: their namespaces go", []string{"instance-ids"}, nil, []string{"instance-ids"}},
+	{"stop-instances", "StopInstances", "Stop instances: the dynamic public IP is released (INST-2)", []string{"instance-ids"}, nil, []string{"instance-ids"}},
+	{"start-instances", "StartInstances", "Start instances: a new dynamic public IP (INST-2)", []string{"instance-ids"}, nil, []string{"instance-ids"}},
+	{"modify-instance-attribute", "ModifyInstanceAttribute", "Change an instance's source/dest check (ENI-4)", []string{"instance-id"}, []string{"source-dest-check", "no-source-dest-check"}, []string{"instance-id"}},
+	{"describe-instances", "DescribeInstances", "List instances", nil, nil, nil},
+	{"create-route", "CreateRoute", "Add a route (RT-2, RT-4)", routeFlags, nil, []string{"route-table-id", "destination-cidr-block"}},
+	{"replace-route", "ReplaceRoute", "Replace a route's target", routeFlags, nil, []string{"route-table-id", "destination-cidr-block"}},
+	{"delete-route", "DeleteRoute", "Delete a route (never local, RT-1)", []string{"route-table-id", "destination-cidr-block"}, nil, []string{"route-table-id", "destination-cidr-block"}},
+	{"describe-route-tables", "DescribeRouteTables", "List route tables; a route to a deleted target is a blackhole (RT-3)", nil, nil, nil},
+	{"describe-vpcs", "DescribeVpcs", "List VPCs", nil, nil, nil},
+	{"describe-subnets", "DescribeSubnets", "List subnets", nil, nil, nil},
+	{"describe-security-groups", "DescribeSecurityGroups", "List security groups", nil, nil, nil},
+	{"describe-network-acls", "DescribeNetworkAcls", "List network ACLs", nil, nil, nil},
+	{"describe-nat-gateways", "DescribeNatGateways", "List NAT gateways", nil, nil, nil},
 }
+
+var routeFlags = []string{"route-table-id", "destination-cidr-block", "gateway-id", "nat-gateway-id", "network-interface-id", "instance-id"}
 
 // addOperationCommands adds the EC2-style live operations.
 func addOperationCommands(root *cobra.Command) {
@@ -41,8 +79,9 @@ func addOperationCommands(root *cobra.Command) {
 
 func opCmd(op operation) *cobra.Command {
 	vals := map[string]*string{}
+	lists := map[string]*[]string{}
 	bools := map[string]*bool{}
-	var topo string
+	var topo, output string
 	c := &cobra.Command{
 		Use:   op.use,
 		Short: op.short,
@@ -54,13 +93,22 @@ func opCmd(op operation) *cobra.Command {
 					req[k] = *v
 				}
 			}
+			for k, v := range lists {
+				if len(*v) > 0 {
+					req[k] = strings.Join(*v, ",")
+				}
+			}
 			for _, k := range op.required {
 				if req[k] == "" {
 					return awsError(op.api, &control.OpError{Code: "MissingParameter", Message: "The request must contain the parameter --" + k})
 				}
 			}
 			for k, v := range bools {
-				if *v {
+				switch {
+				case !*v:
+				case strings.HasPrefix(k, "no-"):
+					req[strings.TrimPrefix(k, "no-")] = "false"
+				default:
 					req[k] = "true"
 				}
 			}
@@ -75,12 +123,21 @@ func opCmd(op operation) *cobra.Command {
 			if err := control.NewClient(t).Post("/op/"+op.api, req, &out); err != nil {
 				return awsError(op.api, err)
 			}
+			if output == "table" {
+				printTable(os.Stdout, out)
+				return nil
+			}
 			return printJSON(out)
 		},
 	}
 	for _, f := range op.flags {
+		if listFlags[f] {
+			lists[f] = c.Flags().StringSlice(f, nil, "one or more, comma-separated or repeated")
+			continue
+		}
 		vals[f] = c.Flags().String(f, "", "")
 	}
+	c.Flags().StringVar(&output, "output", "json", "json or table")
 	for _, f := range op.bools {
 		bools[f] = c.Flags().Bool(f, false, "")
 	}
@@ -95,4 +152,72 @@ func awsError(api string, err error) error {
 		return &exitError{exitUsage, fmt.Errorf("An error occurred (%s) when calling the %s operation: %s", oe.Code, api, strings.TrimSpace(oe.Message))}
 	}
 	return &exitError{exitFail, err}
+}
+
+// printTable prints the first list in an EC2 response as a table of its
+// scalar fields: --output table.
+func printTable(w io.Writer, v any) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		fmt.Fprintln(w, v)
+		return
+	}
+	var rows []map[string]any
+	for _, x := range m {
+		if l, ok := x.([]any); ok {
+			for _, r := range l {
+				if rm, ok := r.(map[string]any); ok {
+					if inner, ok := rm["Instances"].([]any); ok { // Reservations
+						for _, i := range inner {
+							if im, ok := i.(map[string]any); ok {
+								rows = append(rows, im)
+							}
+						}
+						continue
+					}
+					rows = append(rows, rm)
+				}
+			}
+		}
+	}
+	if len(rows) == 0 {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "%s\t%v\n", k, m[k])
+		}
+		return
+	}
+	colSet := map[string]bool{}
+	for _, r := range rows {
+		for k, x := range r {
+			switch x.(type) {
+			case map[string]any, []any:
+			default:
+				colSet[k] = true
+			}
+		}
+	}
+	cols := make([]string, 0, len(colSet))
+	for k := range colSet {
+		cols = append(cols, k)
+	}
+	sort.Strings(cols)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(cols, "\t"))
+	for _, r := range rows {
+		vals := make([]string, len(cols))
+		for i, c := range cols {
+			if x, ok := r[c]; ok {
+				vals[i] = fmt.Sprint(x)
+			} else {
+				vals[i] = "-"
+			}
+		}
+		fmt.Fprintln(tw, strings.Join(vals, "\t"))
+	}
+	tw.Flush()
 }

@@ -63,9 +63,9 @@ func (d *Daemon) status() Status {
 	s := Status{Name: n.Name, PID: os.Getpid(), Warnings: n.Warnings}
 	for _, v := range n.VPCs {
 		for _, i := range v.Instances {
-			is := InstanceStatus{Name: i.Name, ID: i.ID, Namespace: i.Namespace, State: "running", Subnet: i.Subnet.Name, AZ: i.Subnet.AZ}
-			for k, e := range i.ENIs {
-				is.ENIs = append(is.ENIs, eniStatus(fmt.Sprintf("eth%d", k), e))
+			is := InstanceStatus{Name: i.Name, ID: i.ID, Namespace: i.Namespace, State: instState(i).Name, Subnet: i.Subnet.Name, AZ: i.Subnet.AZ}
+			for _, e := range i.ENIs {
+				is.ENIs = append(is.ENIs, eniStatus(fmt.Sprintf("eth%d", e.DeviceIndex), e))
 			}
 			s.Instances = append(s.Instances, is)
 		}
@@ -110,6 +110,12 @@ func (d *Daemon) Serve() error {
 		go d.Shutdown()
 	})
 	mux.HandleFunc("POST /op/{op}", d.handleOp)
+	mux.HandleFunc("GET /export", func(w http.ResponseWriter, r *http.Request) {
+		d.mu.Lock()
+		t := topology.Export(d.net)
+		d.mu.Unlock()
+		writeJSON(w, t)
+	})
 	srv := &http.Server{Handler: mux}
 	go func() {
 		<-d.done

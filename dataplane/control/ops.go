@@ -48,7 +48,7 @@ func (d *Daemon) handleOp(w http.ResponseWriter, r *http.Request) {
 	}
 	d.mu.Lock()
 	out, err := fn(d, req)
-	if err == nil {
+	if err == nil && !readOnly[name] {
 		d.fwd.Apply(d.net)
 	}
 	d.mu.Unlock()

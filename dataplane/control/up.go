@@ -19,13 +19,14 @@ import (
 //
 // mu guards net and st; the forwarder has its own locks.
 type Daemon struct {
-	mu   sync.Mutex
-	net  *topology.Network
-	st   *State
-	fwd  *dataplane.Forwarder
-	exe  string // this binary, put on user_data's PATH
-	done chan struct{}
-	once sync.Once
+	mu         sync.Mutex
+	net        *topology.Network
+	st         *State
+	lastPublic map[string]netip.Addr // instance id → dynamic public IP it had before stop (ADDR-4)
+	fwd        *dataplane.Forwarder
+	exe        string // this binary, put on user_data's PATH
+	done       chan struct{}
+	once       sync.Once
 }
 
 // ErrAlreadyUp is returned by Up for a topology whose daemon runs.
@@ -48,7 +49,7 @@ func Up(n *topology.Network, exe string, source []byte) (*Daemon, error) {
 	}
 	self := netns.Proc{PID: os.Getpid()}
 	self.Start = netns.StartTimeOf(self.PID)
-	d := &Daemon{net: n, exe: exe, done: make(chan struct{}),
+	d := &Daemon{net: n, exe: exe, done: make(chan struct{}), lastPublic: map[string]netip.Addr{},
 		st:  &State{Name: n.Name, Daemon: self},
 		fwd: dataplane.New(n, dataplane.Options{ConntrackMax: n.Settings.ConntrackMax})}
 	if err := d.build(); err != nil {
@@ -120,13 +121,11 @@ func (d *Daemon) build() error {
 	return nil
 }
 
-// addNamespace records then creates a namespace.
+// addNamespace records then creates a namespace. Like every build step it
+// runs before Serve, or with d.mu held by an operation.
 func (d *Daemon) addNamespace(name string) (netns.Handle, error) {
-	d.mu.Lock()
 	d.st.Namespaces = append(d.st.Namespaces, name)
-	err := d.st.write()
-	d.mu.Unlock()
-	if err != nil {
+	if err := d.st.write(); err != nil {
 		return -1, err
 	}
 	return netns.Create(name)
@@ -153,8 +152,8 @@ func (d *Daemon) buildInstance(inst *topology.Instance, hosts []netns.HostEntry)
 	}
 	defer ns.Close()
 	cfg := netns.Config{Hosts: hosts}
-	for i, e := range inst.ENIs {
-		dev := fmt.Sprintf("eth%d", i)
+	for _, e := range inst.ENIs {
+		dev := fmt.Sprintf("eth%d", e.DeviceIndex)
 		if err := d.addPort(ns, dev, e.ID); err != nil {
 			return fmt.Errorf("%s (%s): %w", dev, e.ID, err)
 		}
@@ -208,11 +207,8 @@ func (d *Daemon) startUserData(ns, name, cmd string) error {
 	if err != nil {
 		return err
 	}
-	d.mu.Lock()
 	d.st.Procs = append(d.st.Procs, p)
-	err = d.st.write()
-	d.mu.Unlock()
-	return err
+	return d.st.write()
 }
 
 // Forwarder returns the daemon's forwarder.

@@ -1,0 +1,235 @@
+package topology
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+)
+
+// Export writes a running network back as a topo.json document that brings
+// the same network up again: the same names (so the same ids and MACs), the
+// same private IPs (written out explicitly), the same EIP addresses.
+//
+// What topo.json cannot say is left out, as a user would expect from AWS's
+// own exports: dynamic public IPs (they are dynamic, ADDR-4), the stopped
+// state of an instance, EIP associations other than an instance's primary IP
+// or a NAT gateway, and edits to the implicit default group and NACL.
+func Export(n *Network) *Topology {
+	t := &Topology{Name: n.Name, Region: n.Region}
+	for _, p := range n.Pools {
+		ps := PoolSpec{Name: p.Name, NetworkBorderGroup: p.BorderGroup, Kind: p.Kind}
+		for _, c := range p.CIDRs {
+			ps.CIDRs = append(ps.CIDRs, c.String())
+		}
+		t.AddressPools = append(t.AddressPools, ps)
+	}
+	eipOf := map[*ENI]string{} // primary ENI → EIP name, for instance elastic_ip
+	for _, e := range n.EIPs {
+		t.ElasticIPs = append(t.ElasticIPs, EIPSpec{Name: e.Name, Address: e.Addr.String()})
+		if e.ENI != nil && e.NAT == nil && e.PrivateIP == e.ENI.PrimaryIP && e.ENI.DeviceIndex == 0 && e.ENI.Instance != nil {
+			eipOf[e.ENI] = e.Name
+		}
+	}
+	if len(n.Hosts) > 0 {
+		t.Internet = &InternetSpec{}
+		for _, h := range n.Hosts {
+			t.Internet.Hosts = append(t.Internet.Hosts, HostSpec{Name: h.Name, IP: h.IP.String(), UserData: h.UserData})
+		}
+	}
+	for _, v := range n.VPCs {
+		t.VPCs = append(t.VPCs, exportVPC(n.Name, v, eipOf))
+	}
+	for _, p := range n.Peerings {
+		t.Peerings = append(t.Peerings, PeeringSpec{Name: p.Name, VPCs: []string{p.VPCs[0].Name, p.VPCs[1].Name}})
+	}
+	if f := n.FlowLogs; f != nil {
+		agg := f.AggregationSeconds
+		t.FlowLogs = &FlowLogsSpec{Path: f.Path, AggregationSeconds: &agg}
+	}
+	s := n.Settings
+	t.Settings = &SettingsSpec{ConntrackMax: &s.ConntrackMax, NATIdleTimeoutSeconds: &s.NATIdleTimeoutSeconds,
+		NATMaxConnectionsPerDestination: &s.NATMaxConnectionsPerDestination}
+	return t
+}
+
+func exportVPC(topo string, v *VPC, eipOf map[*ENI]string) VPCSpec {
+	vs := VPCSpec{Name: v.Name, CIDR: v.CIDR.String()}
+	implicitMain := v.MainRT != nil && v.MainRT.ID == awsID(topo, "rtb", "main\x00"+v.Name)
+	if v.IGW != nil {
+		vs.InternetGateway = v.IGW.Name
+	}
+	for _, s := range v.Subnets {
+		ss := SubnetSpec{Name: s.Name, CIDR: s.CIDR.String(), AZ: s.AZ, MapPublicIPOnLaunch: s.MapPublicIP}
+		if s.RouteTable != v.MainRT || !implicitMain {
+			ss.RouteTable = s.RouteTable.Name
+		}
+		if s.NACL != v.DefaultNACL {
+			ss.NetworkACL = s.NACL.Name
+		}
+		vs.Subnets = append(vs.Subnets, ss)
+	}
+	for _, rt := range v.RouteTables {
+		if implicitMain && rt == v.MainRT && len(rt.Routes) == 1 {
+			continue // the implicit main table holding only local (RT-1)
+		}
+		rs := RouteTableSpec{Name: rt.Name, Main: rt.Main}
+		for _, r := range rt.Routes {
+			if r.Kind == TargetLocal {
+				continue
+			}
+			rs.Routes = append(rs.Routes, RouteSpec{Destination: r.Dest.String(), Target: routeTarget(v, r)})
+		}
+		vs.RouteTables = append(vs.RouteTables, rs)
+	}
+	for _, g := range v.NATs {
+		ns := NATGatewaySpec{Name: g.Name, Subnet: g.Subnet.Name, PrivateIP: g.ENI.PrimaryIP.String()}
+		if g.EIP != nil {
+			ns.ElasticIP = g.EIP.Name
+		}
+		if g.Private {
+			ns.Connectivity = "private"
+		}
+		for _, a := range g.ENI.SecondaryIPs {
+			ns.SecondaryPrivateIPs = append(ns.SecondaryPrivateIPs, a.String())
+		}
+		vs.NATGateways = append(vs.NATGateways, ns)
+	}
+	for _, g := range v.SGs {
+		if g == v.DefaultSG {
+			continue
+		}
+		gs := SecurityGroupSpec{Name: g.Name, Description: g.Description, Egress: []EgressRule{}}
+		for _, r := range g.Ingress {
+			p, ports, it, ic := ruleSpec(r.Protocol, r.FromPort, r.ToPort)
+			gs.Ingress = append(gs.Ingress, IngressRule{Protocol: p, Ports: ports, ICMPType: it, ICMPCode: ic, Source: peerName(r), Description: r.Description})
+		}
+		for _, r := range g.Egress {
+			p, ports, it, ic := ruleSpec(r.Protocol, r.FromPort, r.ToPort)
+			gs.Egress = append(gs.Egress, EgressRule{Protocol: p, Ports: ports, ICMPType: it, ICMPCode: ic, Destination: peerName(r), Description: r.Description})
+		}
+		vs.SecurityGroups = append(vs.SecurityGroups, gs)
+	}
+	for _, a := range v.NACLs {
+		if a == v.DefaultNACL {
+			continue
+		}
+		vs.NetworkACLs = append(vs.NetworkACLs, NACLSpec{Name: a.Name, Ingress: naclSpecs(a.Ingress), Egress: naclSpecs(a.Egress)})
+	}
+	for _, e := range v.ENIs {
+		if e.NAT != nil || (e.Instance != nil && e.DeviceIndex == 0) {
+			continue
+		}
+		sdc := e.SourceDestCheck
+		vs.NetworkInterfaces = append(vs.NetworkInterfaces, ENISpec{Name: e.Name, Subnet: e.Subnet.Name,
+			PrivateIP: e.PrimaryIP.String(), SecondaryPrivateIPs: addrs(e), SecurityGroups: groupNames(e),
+			SourceDestCheck: &sdc, Description: e.Description, ConnectionTracking: ctSpec(e.ConnTrack)})
+	}
+	for _, i := range v.Instances {
+		e := i.Primary()
+		sdc, pub := e.SourceDestCheck, i.AssociatePublicIP
+		is := InstanceSpec{Name: i.Name, Subnet: i.Subnet.Name, PrivateIP: e.PrimaryIP.String(), SecondaryPrivateIPs: addrs(e),
+			SecurityGroups: groupNames(e), AssociatePublicIP: &pub, ElasticIP: eipOf[e], SourceDestCheck: &sdc,
+			UserData: i.UserData, ConnectionTracking: ctSpec(e.ConnTrack)}
+		for _, x := range i.ENIs[1:] {
+			is.NetworkInterfaces = append(is.NetworkInterfaces, x.Name)
+		}
+		vs.Instances = append(vs.Instances, is)
+	}
+	return vs
+}
+
+func routeTarget(v *VPC, r *Route) string {
+	switch r.Kind {
+	case TargetIGW:
+		if v.IGW != nil {
+			return v.IGW.Name
+		}
+	case TargetNAT:
+		if r.NAT != nil && slices.Contains(v.NATs, r.NAT) {
+			return r.NAT.Name
+		}
+	case TargetENI:
+		if r.ENI != nil && slices.Contains(v.ENIs, r.ENI) {
+			if r.ENI.Instance != nil && r.ENI.DeviceIndex == 0 {
+				return r.ENI.Instance.Name
+			}
+			return r.ENI.Name
+		}
+	case TargetPeering:
+		if r.Peering != nil {
+			return r.Peering.Name
+		}
+	}
+	return "blackhole" // RT-3: a deleted target is a blackhole
+}
+
+func ruleSpec(proto, from, to int) (Protocol, Ports, *int, *int) {
+	p := Protocol(strconv.Itoa(proto))
+	switch proto {
+	case -1:
+		p = "all"
+	case 1:
+		p = "icmp"
+	case 6:
+		p = "tcp"
+	case 17:
+		p = "udp"
+	}
+	switch {
+	case (proto == 6 || proto == 17) && from != -1:
+		if from == to {
+			return p, Ports(strconv.Itoa(from)), nil, nil
+		}
+		return p, Ports(fmt.Sprintf("%d-%d", from, to)), nil, nil
+	case proto == 1 && (from != -1 || to != -1):
+		t, c := from, to
+		if c == -1 {
+			return p, "", &t, nil
+		}
+		return p, "", &t, &c
+	}
+	return p, "", nil, nil
+}
+
+func peerName(r SGRule) string {
+	if r.Group != nil {
+		return r.Group.Name
+	}
+	return r.CIDR.String()
+}
+
+func naclSpecs(rules []NACLRule) []NACLRuleSpec {
+	out := []NACLRuleSpec{}
+	for _, r := range rules {
+		p, ports, it, ic := ruleSpec(r.Protocol, r.FromPort, r.ToPort)
+		action := "deny"
+		if r.Allow {
+			action = "allow"
+		}
+		out = append(out, NACLRuleSpec{Rule: r.Number, Protocol: p, Ports: ports, ICMPType: it, ICMPCode: ic, CIDR: r.CIDR.String(), Action: action})
+	}
+	return out
+}
+
+func addrs(e *ENI) []string {
+	var out []string
+	for _, a := range e.SecondaryIPs {
+		out = append(out, a.String())
+	}
+	return out
+}
+
+func groupNames(e *ENI) []string {
+	var out []string
+	for _, g := range e.Groups {
+		out = append(out, g.Name)
+	}
+	return out
+}
+
+func ctSpec(c ConnTrack) *ConnTrackSpec {
+	if c == (ConnTrack{TCPEstablished: DefaultTCPEstablishedTimeout, UDPStream: DefaultUDPStreamTimeout, UDP: DefaultUDPTimeout}) || c.TCPEstablished == 0 {
+		return nil
+	}
+	return &ConnTrackSpec{TCPEstablished: &c.TCPEstablished, UDPStream: &c.UDPStream, UDP: &c.UDP}
+}
