@@ -3,6 +3,7 @@ package control
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/vpcnet/vpcnet/topology"
 )
@@ -35,6 +36,13 @@ type obj = map[string]any
 
 func tags(name string) []obj { return []obj{{"Key": "Name", "Value": name}} }
 
+// sorted orders a describe list by its id field, so that the output does
+// not depend on the order resources were made in.
+func sorted(l []obj, id string) []obj {
+	slices.SortStableFunc(l, func(a, b obj) int { return strings.Compare(fmt.Sprint(a[id]), fmt.Sprint(b[id])) })
+	return l
+}
+
 func describeAddresses(d *Daemon) any {
 	n := d.net
 	out := []obj{}
@@ -53,7 +61,7 @@ func describeAddresses(d *Daemon) any {
 		}
 		out = append(out, a)
 	}
-	return obj{"Addresses": out}
+	return obj{"Addresses": sorted(out, "AllocationId")}
 }
 
 func describeENI(n *topology.Network, e *topology.ENI) obj {
@@ -102,7 +110,7 @@ func describeNetworkInterfaces(d *Daemon) any {
 			out = append(out, describeENI(d.net, e))
 		}
 	}
-	return obj{"NetworkInterfaces": out}
+	return obj{"NetworkInterfaces": sorted(out, "NetworkInterfaceId")}
 }
 
 func describeInstance(n *topology.Network, i *topology.Instance) obj {
@@ -134,7 +142,7 @@ func describeInstances(d *Daemon) any {
 	if res == nil {
 		res = []obj{}
 	}
-	return obj{"Reservations": res}
+	return obj{"Reservations": sorted(res, "ReservationId")}
 }
 
 // routeState is RT-3: a route whose target is gone is a blackhole.
@@ -194,7 +202,7 @@ func describeRouteTables(d *Daemon) any {
 			out = append(out, obj{"RouteTableId": t.ID, "VpcId": v.ID, "Routes": routes, "Associations": assoc, "Tags": tags(t.Name)})
 		}
 	}
-	return obj{"RouteTables": out}
+	return obj{"RouteTables": sorted(out, "RouteTableId")}
 }
 
 func describeVpcs(d *Daemon) any {
@@ -202,7 +210,7 @@ func describeVpcs(d *Daemon) any {
 	for _, v := range d.net.VPCs {
 		out = append(out, obj{"VpcId": v.ID, "CidrBlock": v.CIDR.String(), "State": "available", "Tags": tags(v.Name)})
 	}
-	return obj{"Vpcs": out}
+	return obj{"Vpcs": sorted(out, "VpcId")}
 }
 
 func describeSubnets(d *Daemon) any {
@@ -219,7 +227,7 @@ func describeSubnets(d *Daemon) any {
 				"MapPublicIpOnLaunch": s.MapPublicIP, "AvailableIpAddressCount": free, "State": "available", "Tags": tags(s.Name)})
 		}
 	}
-	return obj{"Subnets": out}
+	return obj{"Subnets": sorted(out, "SubnetId")}
 }
 
 func permissions(rules []topology.SGRule) []obj {
@@ -247,7 +255,7 @@ func describeSecurityGroups(d *Daemon) any {
 				"IpPermissions": permissions(g.Ingress), "IpPermissionsEgress": permissions(g.Egress)})
 		}
 	}
-	return obj{"SecurityGroups": out}
+	return obj{"SecurityGroups": sorted(out, "GroupId")}
 }
 
 func describeNetworkAcls(d *Daemon) any {
@@ -286,7 +294,7 @@ func describeNetworkAcls(d *Daemon) any {
 				"Associations": assoc, "Tags": tags(a.Name)})
 		}
 	}
-	return obj{"NetworkAcls": out}
+	return obj{"NetworkAcls": sorted(out, "NetworkAclId")}
 }
 
 func describeNatGateways(d *Daemon) any {
@@ -305,5 +313,5 @@ func describeNatGateways(d *Daemon) any {
 				"ConnectivityType": conn, "NatGatewayAddresses": []obj{addr}, "Tags": tags(g.Name)})
 		}
 	}
-	return obj{"NatGateways": out}
+	return obj{"NatGateways": sorted(out, "NatGatewayId")}
 }

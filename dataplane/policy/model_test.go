@@ -628,7 +628,7 @@ func runRandom(seed uint64, seqs, steps int, configure func(*model, *mACL)) erro
 	return nil
 }
 
-func asImplemented(*model, *mACL) {}
+func asImplemented(m *model, _ *mACL) { m.strictICMP, m.finNeedsReply = true, true }
 
 // rndStats counts the fast path's verdicts, so a run shows it exercised
 // both outcomes.

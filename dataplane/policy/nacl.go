@@ -77,7 +77,7 @@ func (a *ACL) Check(egress bool, p *Packet) (allow bool, rule int) {
 	if slot.k.Load() == k+1 {
 		v := slot.v.Load()
 		if uint32(v>>32) == uint32(h>>32) {
-			return v&1 != 0, int(v>>1) & 0x7fff
+			return v&1 != 0, int(uint32(v) >> 1)
 		}
 	}
 	allow, rule = a.evaluate(egress, remote, p)

@@ -58,16 +58,28 @@ func (t *Table) Max() int { return int(t.max) }
 
 // key is a flow in its original direction. 16 bytes: the map entry with its
 // 16-byte value is what a tracked flow costs.
+//
+// out is the direction the packet crossed the ENI (egress), so that an ENI
+// forwarding traffic (source/dest check off) tracks the inbound and the
+// outbound leg as two flows. itype is an ICMP query's type plus one (0 for
+// everything else), so that only an echo reply answers an echo request.
 type key struct {
 	src, dst [4]byte
 	sport    uint16
 	dport    uint16
 	proto    uint8
+	out      bool
+	itype    uint8
 }
 
+// reverse is the key a reply to k has.
 func (k key) reverse() key {
-	return key{src: k.dst, dst: k.src, sport: k.dport, dport: k.sport, proto: k.proto}
+	return key{src: k.dst, dst: k.src, sport: k.dport, dport: k.sport, proto: k.proto, out: !k.out, itype: icmpReply[k.itype]}
 }
+
+// icmpReply maps a query type+1 to the type+1 answering it: echo 8 ↔ echo
+// reply 0, timestamp 13 ↔ timestamp reply 14.
+var icmpReply = [256]uint8{8 + 1: 0 + 1, 0 + 1: 8 + 1, 13 + 1: 14 + 1, 14 + 1: 13 + 1}
 
 // keyOf builds the key of p as it travels. TCP and UDP use ports; ICMP
 // queries use the id on both sides, so a reply's reverse key is the
@@ -79,7 +91,7 @@ func keyOf(p *Packet) key {
 		k.sport, k.dport = p.SrcPort, p.DstPort
 	case 1:
 		if isICMPQuery(p.ICMPType) {
-			k.sport, k.dport = p.ICMPID, p.ICMPID
+			k.sport, k.dport, k.itype = p.ICMPID, p.ICMPID, p.ICMPType+1
 		}
 	}
 	return k
@@ -97,9 +109,9 @@ const (
 )
 
 type entry struct {
-	expires    int64
-	origEgress bool // the ENI sent the first packet
-	state      uint8
+	expires int64
+	state   uint8
+	replied bool // a packet went the reverse way: a TCP flow is only established then
 }
 
 // Tracker is one ENI's connection-tracking table (SG-4..SG-6) and its
@@ -155,17 +167,18 @@ func (t *Tracker) Ingress(p *Packet, now int64) Verdict { return t.check(p, now,
 
 func (t *Tracker) check(p *Packet, now int64, egress bool) Verdict {
 	k := keyOf(p)
+	k.out = egress
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	// A tracked flow passes whatever the rules say now (SG-4, SG-5): the
 	// packet continues the flow in its original direction, or replies to it.
-	if e, ok := t.flows[k]; ok && e.origEgress == egress {
+	if e, ok := t.flows[k]; ok {
 		if e.expires > now {
 			t.refresh(k, e, p, now, true)
 			return Allow
 		}
 		t.remove(k)
-	} else if e, ok := t.flows[k.reverse()]; ok && e.origEgress != egress {
+	} else if e, ok := t.flows[k.reverse()]; ok {
 		if e.expires > now {
 			t.refresh(k.reverse(), e, p, now, false)
 			return Allow
@@ -187,7 +200,7 @@ func (t *Tracker) check(p *Packet, now int64, egress bool) Verdict {
 		t.table.full.Add(1)
 		return DropConntrackFull
 	}
-	e := entry{origEgress: egress, state: stNew}
+	e := entry{state: stNew}
 	t.table.count.Add(1)
 	t.refresh(k, e, p, now, true)
 	return Allow
@@ -200,6 +213,9 @@ func (t *Tracker) refresh(k key, e entry, p *Packet, now int64, orig bool) {
 	var idle int64
 	switch k.proto {
 	case 6:
+		if !orig {
+			e.replied = true
+		}
 		switch {
 		case p.TCPFlags&0x04 != 0: // RST
 			e.state = stClosed
@@ -216,11 +232,11 @@ func (t *Tracker) refresh(k key, e entry, p *Packet, now int64, orig bool) {
 		case !orig && e.state == stNew:
 			e.state = stEstablished
 		}
-		switch e.state {
-		case stNew:
-			idle = to.TCPNew
-		case stClosed:
+		switch {
+		case e.state == stClosed:
 			idle = to.TCPClosed
+		case e.state == stNew || !e.replied:
+			idle = to.TCPNew // not established until the other side answered
 		default:
 			idle = to.TCPEstablished
 		}

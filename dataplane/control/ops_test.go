@@ -1,0 +1,208 @@
+package control
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/vpcnet/vpcnet/dataplane"
+	"github.com/vpcnet/vpcnet/topology"
+)
+
+// kernelOps touch namespaces and devices; the pure tests leave them out.
+var kernelOps = map[string]bool{
+	"RunInstances": true, "TerminateInstances": true, "StopInstances": true, "StartInstances": true,
+	"AttachNetworkInterface": true, "AssignPrivateIpAddresses": true, "UnassignPrivateIpAddresses": true,
+	"DetachNetworkInterface": true,
+}
+
+// offlineDaemon is a daemon over the default network with a forwarder that
+// has no ports: operations change the model and the tables, not the kernel.
+func offlineDaemon(t testing.TB) *Daemon {
+	n, err := topology.Load(topology.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Daemon{net: n, st: &State{Name: n.Name}, fwd: dataplane.New(n, dataplane.Options{}), done: make(chan struct{})}
+}
+
+func call(t testing.TB, d *Daemon, op string, req OpRequest) (int, []byte) {
+	b, _ := json.Marshal(req)
+	r := httptest.NewRequest(http.MethodPost, "/op/"+op, bytes.NewReader(b))
+	r.SetPathValue("op", op)
+	w := httptest.NewRecorder()
+	d.handleOp(w, r)
+	return w.Code, w.Body.Bytes()
+}
+
+func describeAll(t testing.TB, d *Daemon) string {
+	var b strings.Builder
+	for _, op := range []string{"DescribeAddresses", "DescribeNetworkInterfaces", "DescribeInstances", "DescribeRouteTables",
+		"DescribeSecurityGroups", "DescribeNetworkAcls", "DescribeSubnets", "DescribeNatGateways"} {
+		_, out := call(t, d, op, OpRequest{})
+		b.Write(out)
+	}
+	return b.String()
+}
+
+// TestConstraintsRefusedWithNothingChanged: every refused operation answers
+// with its AWS code, and the describe-* output is byte-identical after.
+func TestConstraintsRefusedWithNothingChanged(t *testing.T) {
+	cases := []struct {
+		op   string
+		req  OpRequest
+		code string
+	}{
+		{"ReleaseAddress", OpRequest{"allocation-id": "eip-web"}, "InvalidIPAddress.InUse"},                                                                      // EIP-3
+		{"ReleaseAddress", OpRequest{"allocation-id": "eip-nat"}, "InvalidIPAddress.InUse"},                                                                      // EIP-3
+		{"AssociateAddress", OpRequest{"allocation-id": "eip-web", "instance-id": "db"}, "Resource.AlreadyAssociated"},                                           // EIP-2
+		{"AssociateAddress", OpRequest{"allocation-id": "nope", "instance-id": "db"}, "InvalidAllocationID.NotFound"},                                            //
+		{"DisassociateAddress", OpRequest{"association-id": "eipassoc-0"}, "InvalidAssociationID.NotFound"},                                                      //
+		{"ModifyNetworkInterfaceAttribute", OpRequest{"network-interface-id": "nat-2a", "source-dest-check": "true"}, "OperationNotPermitted"},                   // ENI-3/5
+		{"DeleteNetworkInterface", OpRequest{"network-interface-id": "nat-2a"}, "OperationNotPermitted"},                                                         // ENI-5
+		{"DeleteNetworkInterface", OpRequest{"network-interface-id": "eni-extra"}, "InvalidNetworkInterface.InUse"},                                              // attached
+		{"DeleteNetworkInterface", OpRequest{"network-interface-id": "eni-nope"}, "InvalidNetworkInterfaceID.NotFound"},                                          //
+		{"CreateNetworkInterface", OpRequest{"subnet-id": "PUB-WEB-2a", "private-ip-address": "92.75.200.9"}, "InvalidParameterValue"},                           // ENI-1
+		{"CreateNetworkInterface", OpRequest{"subnet-id": "PUB-WEB-2a", "private-ip-address": "92.75.100.1"}, "InvalidParameterValue"},                           // ADDR-2
+		{"CreateNetworkInterface", OpRequest{"subnet-id": "PUB-WEB-2a", "private-ip-address": "92.75.100.10"}, "InvalidIPAddress.InUse"},                         // taken
+		{"CreateNetworkInterface", OpRequest{"subnet-id": "subnet-nope"}, "InvalidSubnetID.NotFound"},                                                            //
+		{"CreateRoute", OpRequest{"route-table-id": "rt-public", "destination-cidr-block": "92.75.200.0/25", "gateway-id": "igw-main"}, "InvalidParameterValue"}, // RT-4
+		{"CreateRoute", OpRequest{"route-table-id": "rt-public", "destination-cidr-block": "0.0.0.0/0", "gateway-id": "igw-main"}, "RouteAlreadyExists"},
+		{"DeleteRoute", OpRequest{"route-table-id": "rt-public", "destination-cidr-block": "92.75.0.0/16"}, "InvalidParameterValue"}, // RT-1
+		{"DeleteRoute", OpRequest{"route-table-id": "rt-nope", "destination-cidr-block": "0.0.0.0/0"}, "InvalidRouteTableID.NotFound"},
+		{"CreateRoute", OpRequest{"route-table-id": "rt-public", "destination-cidr-block": "8.0.0.0/8", "gateway-id": "igw-x"}, "InvalidGatewayID.NotFound"},
+		{"AuthorizeSecurityGroupIngress", OpRequest{"group-id": "my-Web-SecurityGroup", "protocol": "tcp", "port": "80", "cidr": "0.0.0.0/0"}, "InvalidPermission.Duplicate"},
+		{"RevokeSecurityGroupIngress", OpRequest{"group-id": "my-Web-SecurityGroup", "protocol": "tcp", "port": "81", "cidr": "0.0.0.0/0"}, "InvalidPermission.NotFound"},
+		{"CreateNetworkAclEntry", OpRequest{"network-acl-id": "acl-db", "rule-number": "100", "protocol": "all", "cidr-block": "0.0.0.0/0", "rule-action": "allow"}, "NetworkAclEntryAlreadyExists"},
+		{"DeleteNetworkAclEntry", OpRequest{"network-acl-id": "acl-db", "rule-number": "999"}, "InvalidNetworkAclEntry.NotFound"},
+		{"AllocateAddress", OpRequest{"address": "13.125.190.82"}, "InvalidAddress.InUse"},
+		{"AllocateAddress", OpRequest{"address": "8.8.8.8"}, "InvalidAddress.NotFound"},
+		{"AllocateAddress", OpRequest{"network-border-group": "eu-west-1"}, "InvalidParameterValue"},
+		{"ModifyInstanceAttribute", OpRequest{"instance-id": "i-nope", "source-dest-check": "false"}, "InvalidInstanceID.NotFound"},
+		{"NoSuchThing", OpRequest{}, "InvalidAction"},
+	}
+	d := offlineDaemon(t)
+	for _, c := range cases {
+		before := describeAll(t, d)
+		code, body := call(t, d, c.op, c.req)
+		var e OpError
+		json.Unmarshal(body, &e)
+		if code == http.StatusOK || e.Code != c.code {
+			t.Errorf("%s %v: got %d %s, want %s", c.op, c.req, code, body, c.code)
+		}
+		if after := describeAll(t, d); after != before {
+			t.Errorf("%s %v changed the network although refused", c.op, c.req)
+		}
+	}
+}
+
+// TestRT3_DeletedTargetIsBlackhole: a route whose ENI target is deleted
+// shows state blackhole.
+func TestRT3_DeletedTargetIsBlackhole(t *testing.T) {
+	d := offlineDaemon(t)
+	if code, body := call(t, d, "CreateNetworkInterface", OpRequest{"subnet-id": "PRI-DB-2a", "name": "fw"}); code != 200 {
+		t.Fatalf("create: %s", body)
+	}
+	if code, body := call(t, d, "CreateRoute", OpRequest{"route-table-id": "rt-public", "destination-cidr-block": "92.75.200.0/24", "network-interface-id": "fw"}); code != 200 {
+		t.Fatalf("route: %s", body)
+	}
+	state := func() string {
+		_, out := call(t, d, "DescribeRouteTables", OpRequest{})
+		var rts struct {
+			RouteTables []struct{ Routes []map[string]any }
+		}
+		json.Unmarshal(out, &rts)
+		for _, t := range rts.RouteTables {
+			for _, r := range t.Routes {
+				if r["DestinationCidrBlock"] == "92.75.200.0/24" {
+					return r["State"].(string)
+				}
+			}
+		}
+		return "missing"
+	}
+	if s := state(); s != "active" {
+		t.Fatalf("state %s, want active", s)
+	}
+	if code, body := call(t, d, "DeleteNetworkInterface", OpRequest{"network-interface-id": "fw"}); code != 200 {
+		t.Fatalf("delete: %s", body)
+	}
+	if s := state(); s != "blackhole" {
+		t.Fatalf("state %s, want blackhole (RT-3)", s)
+	}
+}
+
+// TestENI2_DefaultGroupForNewENI: a compute ENI created without groups gets
+// the VPC's default group.
+func TestENI2_DefaultGroupForNewENI(t *testing.T) {
+	d := offlineDaemon(t)
+	code, body := call(t, d, "CreateNetworkInterface", OpRequest{"subnet-id": "PUB-WEB-2a"})
+	if code != 200 || !strings.Contains(string(body), `"GroupName":"default"`) {
+		t.Fatalf("%d %s", code, body)
+	}
+}
+
+// TestExportRoundTrip: the exported file loads, and loads into a network
+// whose describe-* output is the same as the live one's (changes included).
+func TestExportRoundTrip(t *testing.T) {
+	d := offlineDaemon(t)
+	for _, c := range []struct {
+		op  string
+		req OpRequest
+	}{
+		{"AllocateAddress", OpRequest{"name": "eip-x"}},
+		{"AuthorizeSecurityGroupIngress", OpRequest{"group-id": "my-DB-SecurityGroup", "protocol": "udp", "port": "53", "cidr": "92.75.0.0/16"}},
+		{"CreateNetworkAclEntry", OpRequest{"network-acl-id": "acl-db", "egress": "true", "rule-number": "200", "protocol": "icmp", "icmp-type-code": "Type=8,Code=-1", "cidr-block": "0.0.0.0/0", "rule-action": "deny"}},
+		{"CreateRoute", OpRequest{"route-table-id": "rt-public", "destination-cidr-block": "203.0.113.0/24", "gateway-id": "igw-main"}},
+		{"CreateNetworkInterface", OpRequest{"subnet-id": "PRI-DB-2a", "name": "spare", "description": "spare ENI"}},
+		{"ModifyInstanceAttribute", OpRequest{"instance-id": "db", "source-dest-check": "false"}},
+	} {
+		if code, body := call(t, d, c.op, c.req); code != 200 {
+			t.Fatalf("%s: %s", c.op, body)
+		}
+	}
+	b, err := json.Marshal(topology.Export(d.net))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n2, err := topology.Load(b)
+	if err != nil {
+		t.Fatalf("exported file does not load: %v\n%s", err, b)
+	}
+	d2 := &Daemon{net: n2, st: &State{Name: n2.Name}, fwd: dataplane.New(n2, dataplane.Options{})}
+	if a, b := describeAll(t, d), describeAll(t, d2); a != b {
+		t.Fatalf("describe-* differ after the round trip:\nlive: %s\nre-up: %s", a, b)
+	}
+}
+
+// FuzzOperations: no operation input crashes the daemon, and a refused one
+// changes nothing.
+func FuzzOperations(f *testing.F) {
+	f.Add("CreateRoute", "route-table-id", "rt-public", "destination-cidr-block", "10.0.0.0/8", "gateway-id", "igw-main")
+	f.Add("AuthorizeSecurityGroupIngress", "group-id", "default", "protocol", "tcp", "port", "From=1,To=2")
+	f.Add("CreateNetworkAclEntry", "network-acl-id", "acl-db", "rule-number", "5", "protocol", "icmp")
+	f.Add("AllocateAddress", "address", "13.125.1.1", "public-ipv4-pool", "amazon", "name", "x")
+	f.Add("AssociateAddress", "allocation-id", "eip-web", "network-interface-id", "eni-extra", "allow-reassociation", "true")
+	f.Add("CreateNetworkInterface", "subnet-id", "PUB-WEB-2a", "groups", "default,my-Web-SecurityGroup", "private-ip-address", "92.75.100.77")
+	names := make([]string, 0, len(operations))
+	for n := range operations {
+		names = append(names, n)
+	}
+	f.Fuzz(func(t *testing.T, op, k1, v1, k2, v2, k3, v3 string) {
+		if kernelOps[op] {
+			return
+		}
+		d := offlineDaemon(t)
+		before := describeAll(t, d)
+		code, _ := call(t, d, op, OpRequest{k1: v1, k2: v2, k3: v3})
+		if code != 200 && describeAll(t, d) != before {
+			t.Fatalf("refused %s changed the network", op)
+		}
+		if _, err := json.Marshal(topology.Export(d.net)); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
