@@ -59,7 +59,7 @@ type tagDesc struct{ Key, Value string }
 
 type addrDesc struct {
 	PublicIp, AllocationId, AssociationId, InstanceId, NetworkInterfaceId, PrivateIpAddress string
-	Tags                                                                                     []tagDesc
+	Tags                                                                                    []tagDesc
 }
 
 type eniDesc struct {
@@ -79,12 +79,12 @@ type eniDesc struct {
 }
 
 type instDesc struct {
-	InstanceId                                    string
-	State                                         struct{ Name string }
-	PrivateIpAddress, PublicIpAddress, SubnetId   string
-	SourceDestCheck                               bool
-	NetworkInterfaces                             []eniDesc
-	Tags                                          []tagDesc
+	InstanceId                                  string
+	State                                       struct{ Name string }
+	PrivateIpAddress, PublicIpAddress, SubnetId string
+	SourceDestCheck                             bool
+	NetworkInterfaces                           []eniDesc
+	Tags                                        []tagDesc
 }
 
 func nameTag(tags []tagDesc) string {
@@ -582,6 +582,11 @@ func TestLab_RunInstancesAndStopStart(t *testing.T) {
 	if w, err = tp.Curl(t, "inet", "http://"+pub1+"/"); err != nil || w.Name != "n1" || w.Local != n1.PrivateIpAddress+":80" {
 		t.Fatalf("inet → n1's public IP: %+v %v", w, err)
 	}
+	// Its user_data process is recorded, so that down can remove it.
+	udPID := userDataPID(t, tp.Name, tp.Name+"-n1")
+	if udPID == 0 {
+		t.Fatalf("state.json records no user_data process for n1")
+	}
 	// n1 talks to the other instances too (hosts file aside, by IP).
 	if !tp.PingEventually(t, "n1", "10.5.3.10") {
 		t.Fatal("n1 → db failed")
@@ -632,6 +637,7 @@ func TestLab_RunInstancesAndStopStart(t *testing.T) {
 	if tp.Ping(t, "inet", pub1) {
 		t.Fatal("a stopped instance's old public IP answered")
 	}
+	waitGone(t, udPID) // stop ends the instance's processes
 	tp.ec2OK(t, nil, "start-instances", "--instance-ids", "n1")
 	d := tp.instance(t, "n1")
 	if d.State.Name != "running" || !strings.HasPrefix(d.PublicIpAddress, "3.34.") || d.PublicIpAddress == pub1 || d.PrivateIpAddress != n1.PrivateIpAddress {
@@ -659,7 +665,7 @@ func TestLab_RunInstancesAndStopStart(t *testing.T) {
 		t.Fatal("a terminated instance's public IP answered")
 	}
 	// Its private IP is free again.
-	tp.ec2OK(t, nil, "run-instances", "--subnet-id", "pub", "--private-ip-address", n1.PrivateIpAddress, "--name", "n1b")
+	tp.ec2OK(t, nil, "run-instances", "--subnet-id", "pub", "--private-ip-address", n1.PrivateIpAddress, "--name", "n1b", "--security-group-ids", "open")
 	if !tp.PingEventually(t, "auto", n1.PrivateIpAddress) {
 		t.Fatal("the instance at the freed address is unreachable")
 	}
@@ -745,7 +751,7 @@ func TestEC2_ConstraintsRefusedNothingChanged(t *testing.T) {
 		{"InvalidParameterValue", []string{"associate-address", "--allocation-id", "spare", "--network-interface-id", "loose", "--private-ip-address", "10.5.1.77"}},
 		{"MissingParameter", []string{"associate-address", "--allocation-id", "spare"}},
 		{"Resource.AlreadyAssociated", []string{"associate-address", "--allocation-id", "eip-web", "--instance-id", "auto"}},
-		{"InvalidParameterCombination", []string{"associate-address", "--allocation-id", "westeip", "--instance-id", "auto"}},     // EIP-4
+		{"InvalidParameterCombination", []string{"associate-address", "--allocation-id", "westeip", "--instance-id", "auto"}},                    // EIP-4
 		{"OperationNotPermitted", []string{"associate-address", "--allocation-id", "eip-nat", "--instance-id", "auto", "--allow-reassociation"}}, // ENI-5
 		{"OperationNotPermitted", []string{"associate-address", "--allocation-id", "spare", "--network-interface-id", "nat"}},
 		{"InvalidAssociationID.NotFound", []string{"disassociate-address", "--association-id", noAssoc}},
@@ -763,12 +769,12 @@ func TestEC2_ConstraintsRefusedNothingChanged(t *testing.T) {
 		{"InvalidParameterValue", []string{"allocate-address", "--name", "web"}}, // name taken
 		// Network interfaces (ENI-1, ENI-2, ENI-5, ENI-6).
 		{"InvalidSubnetID.NotFound", []string{"create-network-interface", "--subnet-id", noSub}},
-		{"InvalidParameterValue", []string{"create-network-interface", "--subnet-id", "pub", "--private-ip-address", "10.5.9.9"}}, // outside
-		{"InvalidParameterValue", []string{"create-network-interface", "--subnet-id", "pub", "--private-ip-address", "10.6.1.20"}}, // outside the VPC
-		{"InvalidParameterValue", []string{"create-network-interface", "--subnet-id", "pub", "--private-ip-address", "10.5.1.0"}},  // reserved
-		{"InvalidParameterValue", []string{"create-network-interface", "--subnet-id", "pub", "--private-ip-address", "10.5.1.1"}},  // reserved: router
-		{"InvalidParameterValue", []string{"create-network-interface", "--subnet-id", "pub", "--private-ip-address", "10.5.1.2"}},  // reserved: DNS
-		{"InvalidParameterValue", []string{"create-network-interface", "--subnet-id", "pub", "--private-ip-address", "10.5.1.3"}},  // reserved
+		{"InvalidParameterValue", []string{"create-network-interface", "--subnet-id", "pub", "--private-ip-address", "10.5.9.9"}},   // outside
+		{"InvalidParameterValue", []string{"create-network-interface", "--subnet-id", "pub", "--private-ip-address", "10.6.1.20"}},  // outside the VPC
+		{"InvalidParameterValue", []string{"create-network-interface", "--subnet-id", "pub", "--private-ip-address", "10.5.1.0"}},   // reserved
+		{"InvalidParameterValue", []string{"create-network-interface", "--subnet-id", "pub", "--private-ip-address", "10.5.1.1"}},   // reserved: router
+		{"InvalidParameterValue", []string{"create-network-interface", "--subnet-id", "pub", "--private-ip-address", "10.5.1.2"}},   // reserved: DNS
+		{"InvalidParameterValue", []string{"create-network-interface", "--subnet-id", "pub", "--private-ip-address", "10.5.1.3"}},   // reserved
 		{"InvalidParameterValue", []string{"create-network-interface", "--subnet-id", "pub", "--private-ip-address", "10.5.1.255"}}, // broadcast
 		{"InvalidIPAddress.InUse", []string{"create-network-interface", "--subnet-id", "pub", "--private-ip-address", "10.5.1.10"}}, // web
 		{"InvalidIPAddress.InUse", []string{"create-network-interface", "--subnet-id", "pub", "--private-ip-address", "10.5.1.51"}}, // loose's secondary
@@ -811,10 +817,10 @@ func TestEC2_ConstraintsRefusedNothingChanged(t *testing.T) {
 		{"InvalidInstanceID.NotFound", []string{"modify-instance-attribute", "--instance-id", noInst, "--no-source-dest-check"}},
 		{"MissingParameter", []string{"modify-instance-attribute", "--instance-id", "web"}},
 		// Routes (RT-1, RT-3, RT-4).
-		{"InvalidParameterValue", []string{"create-route", "--route-table-id", "rt-pub", "--destination-cidr-block", "10.5.3.0/25", "--gateway-id", "igw"}}, // RT-4
-		{"InvalidParameterValue", []string{"create-route", "--route-table-id", "rt-pub", "--destination-cidr-block", "10.5.3.0/24", "--gateway-id", "igw"}}, // RT-4: igw target
+		{"InvalidParameterValue", []string{"create-route", "--route-table-id", "rt-pub", "--destination-cidr-block", "10.5.3.0/25", "--gateway-id", "igw"}},  // RT-4
+		{"InvalidParameterValue", []string{"create-route", "--route-table-id", "rt-pub", "--destination-cidr-block", "10.5.3.0/24", "--gateway-id", "igw"}},  // RT-4: igw target
 		{"InvalidParameterValue", []string{"create-route", "--route-table-id", "rt-pub", "--destination-cidr-block", "10.5.3.0/25", "--instance-id", "web"}}, // RT-4: not a whole subnet
-		{"InvalidParameterValue", []string{"create-route", "--route-table-id", "rt-pub", "--destination-cidr-block", "10.5.0.0/16", "--gateway-id", "igw"}}, // local
+		{"InvalidParameterValue", []string{"create-route", "--route-table-id", "rt-pub", "--destination-cidr-block", "10.5.0.0/16", "--gateway-id", "igw"}},  // local
 		{"InvalidParameterValue", []string{"replace-route", "--route-table-id", "rt-pub", "--destination-cidr-block", "10.5.0.0/16", "--gateway-id", "igw"}},
 		{"InvalidParameterValue", []string{"delete-route", "--route-table-id", "rt-pub", "--destination-cidr-block", "10.5.0.0/16"}}, // RT-1
 		{"InvalidParameterValue", []string{"delete-route", "--route-table-id", "rt-priv", "--destination-cidr-block", "10.5.0.0/16"}},
@@ -919,7 +925,32 @@ func TestEC2_ExportRoundTrip(t *testing.T) {
 	if w, err := tp.Curl(t, "auto", "http://late/"); err != nil || w.Name != "late" {
 		t.Fatalf("the launched instance (and its user_data) after re-up: %+v %v", w, err)
 	}
-	if !tp.PingEventually(t, "db", "10.5.1.200") {
+	if !tp.PingEventually(t, "auto", "10.5.1.200") {
 		t.Fatal("web's eth1 secondary IP after re-up")
 	}
+}
+
+// userDataPID returns the pid state.json records for a process started in
+// namespace ns, or 0.
+func userDataPID(t *testing.T, topo, ns string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("/run/vpcnet", topo, "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Procs []struct {
+			PID  int    `json:"pid"`
+			Name string `json:"name"`
+		} `json:"procs"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range st.Procs {
+		if p.Name == ns {
+			return p.PID
+		}
+	}
+	return 0
 }

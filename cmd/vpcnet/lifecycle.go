@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -160,6 +161,13 @@ func daemonCmd() *cobra.Command {
 			if err != nil {
 				fmt.Fprintf(ready, "error: %v\n", err)
 				return err
+			}
+			// For developers: VPCNET_CPUPROFILE=file profiles the forwarder until down.
+			if path := os.Getenv("VPCNET_CPUPROFILE"); path != "" {
+				if f, err := os.Create(path); err == nil {
+					pprof.StartCPUProfile(f)
+					defer pprof.StopCPUProfile()
+				}
 			}
 			go handleSignals(d)
 			errc := make(chan error, 1)

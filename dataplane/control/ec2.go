@@ -364,12 +364,8 @@ func (d *Daemon) associateAddress(r OpRequest) (any, error) {
 	if e.ENI != nil && !(e.ENI == eni && e.PrivateIP == priv) && !allow {
 		return nil, opErr("Resource.AlreadyAssociated", "resource %s is already associated with associate-id %s", e.AllocationID, associationID(n, e))
 	}
-	for _, other := range n.EIPs {
-		if other != e && other.ENI == eni && other.PrivateIP == priv && !allow {
-			return nil, opErr("Resource.AlreadyAssociated", "private IP %s of %s already has Elastic IP %s", priv, eni.ID, other.Addr)
-		}
-	}
-	// EIP-2: re-association moves the EIP; it replaces any public IP there.
+	// EIP-2: re-association moves the EIP; it replaces any public IP there,
+	// an EIP already on that private IP included (which stays allocated).
 	d.unbindEIP(e)
 	for _, other := range n.EIPs {
 		if other != e && other.ENI == eni && other.PrivateIP == priv {
