@@ -5,6 +5,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/vpcnet/vpcnet/dataplane/policy"
 	"github.com/vpcnet/vpcnet/nat"
@@ -26,11 +27,17 @@ type Forwarder struct {
 	cfg    atomic.Pointer[config]
 	stages [numStages]atomic.Uint64
 
-	mu  sync.Mutex // guards st, net and the worker set
-	st  *state
-	net *topology.Network
-	wg  sync.WaitGroup
+	mu   sync.Mutex // guards st, net and the worker set
+	st   *state
+	net  *topology.Network
+	wg   sync.WaitGroup
+	stop chan struct{} // closed by Stop: ends the sweeper
+	once sync.Once
 }
+
+// sweepEvery is how often expired tracked flows and NAT mappings are
+// reclaimed (they also expire lazily on their next packet).
+const sweepEvery = 5 * time.Second
 
 // New compiles n into a forwarder with no ports yet.
 func New(n *topology.Network, opts Options) *Forwarder {
@@ -40,7 +47,35 @@ func New(n *topology.Network, opts Options) *Forwarder {
 		table: policy.NewTable(opts.ConntrackMax), opts: opts,
 	}}
 	f.cfg.Store(f.st.compile(n))
+	f.stop = make(chan struct{})
+	f.wg.Add(1)
+	go f.sweeper()
 	return f
+}
+
+// sweeper reclaims expired flows and mappings until Stop.
+func (f *Forwarder) sweeper() {
+	defer f.wg.Done()
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-f.stop:
+			return
+		case <-t.C:
+		}
+		now := clock()
+		f.mu.Lock()
+		for _, es := range f.st.enis {
+			if es.tracker != nil {
+				es.tracker.Sweep(now)
+			}
+		}
+		for _, gw := range f.st.nats {
+			gw.Sweep(now)
+		}
+		f.mu.Unlock()
+	}
 }
 
 // AttachPort gives the forwarder the port of an ENI (by id) or an internet
@@ -84,6 +119,7 @@ func (f *Forwarder) Apply(n *topology.Network) {
 
 // Stop closes every port and waits until all workers have returned.
 func (f *Forwarder) Stop() {
+	f.once.Do(func() { close(f.stop) })
 	f.mu.Lock()
 	for id, p := range f.st.ports {
 		p.Close()

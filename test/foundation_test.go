@@ -285,3 +285,35 @@ func procStart(pid int) uint64 {
 	v, _ := strconv.ParseUint(f[19], 10, 64)
 	return v
 }
+
+// TestUpFailurePartWayUndoesEverything: when bring-up fails part-way (here
+// the hosts file of the third instance cannot be written, because a plain
+// file stands where its /etc/netns folder would go), up exits non-zero,
+// says why, and leaves no namespace or state folder behind (user_data
+// starts only once every namespace is built, so none has run).
+func TestUpFailurePartWayUndoesEverything(t *testing.T) {
+	RequireRoot(t)
+	name := randName()
+	blocker := filepath.Join("/etc/netns", name+"-b1")
+	os.MkdirAll("/etc/netns", 0o755)
+	if err := os.WriteFile(blocker, []byte("in the way\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(blocker)
+	path := filepath.Join(t.TempDir(), "topo.json")
+	os.WriteFile(path, []byte(strings.ReplaceAll(threeSubnets, "NAME", name)), 0o644)
+	out, code := vpcnet(t, "up", path)
+	if code == 0 {
+		vpcnet(t, "down", name)
+		t.Fatalf("up succeeded although b1 could not be configured:\n%s", out)
+	}
+	if !strings.Contains(out, "b1") {
+		t.Errorf("the error does not name the instance that failed:\n%s", out)
+	}
+	if left := namespacesWithPrefix(name + "-"); len(left) > 0 {
+		t.Fatalf("namespaces left after a failed up: %v", left)
+	}
+	if _, err := os.Stat(filepath.Join("/run/vpcnet", name)); !os.IsNotExist(err) {
+		t.Fatalf("state folder left after a failed up: %v", err)
+	}
+}

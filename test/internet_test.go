@@ -242,3 +242,26 @@ func TestADDR6_LocalRouteShadowsInternetHost(t *testing.T) {
 		t.Fatalf("curl 54.239.30.25 reached %q, want the VPC's own instance", w.Name)
 	}
 }
+
+// TestNAT1_PrivateNATGatewayCannotUseTheIGW: a NAT gateway with private
+// connectivity has no EIP, and its traffic may not leave by the internet
+// gateway: the drop is counted at its ENI.
+func TestNAT1_PrivateNATGatewayCannotUseTheIGW(t *testing.T) {
+	priv := strings.Replace(edge, `{"name": "nat", "subnet": "pub", "elastic_ip": "eip-nat"}`,
+		`{"name": "nat", "subnet": "pub", "connectivity": "private"}`, 1)
+	tp := Up(t, priv)
+	if _, err := tp.Exec(t, "db", "curl", "-sS", "--max-time", "1", "http://203.0.113.80/"); err == nil {
+		t.Fatal("traffic through a private NAT gateway reached the internet")
+	}
+	if n := tp.Drops(t, "nat", "igw-no-public-ip"); n == 0 {
+		t.Fatalf("the private NAT's IGW drop was not counted: %+v", tp.Stats(t).Endpoints)
+	}
+	// The gateway did translate: it saw the connection attempt.
+	var attempts uint64
+	for _, s := range tp.Stats(t).NAT {
+		attempts += s.ConnectionAttemptCount
+	}
+	if attempts == 0 {
+		t.Fatal("the private NAT gateway saw no connection attempt")
+	}
+}
