@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vpcnet/vpcnet/dataplane"
 	"github.com/vpcnet/vpcnet/netns"
 	"github.com/vpcnet/vpcnet/topology"
 )
@@ -121,8 +120,9 @@ func list(s string) []string {
 	return out
 }
 
-// uniqueName returns base-1, base-2 … the first not used by any resource.
-func (d *Daemon) uniqueName(base string) string {
+// names returns every resource name in use: one namespace for all kinds,
+// as in topo.json.
+func (d *Daemon) names() map[string]bool {
 	used := map[string]bool{}
 	for _, e := range d.net.EIPs {
 		used[e.Name] = true
@@ -138,47 +138,43 @@ func (d *Daemon) uniqueName(base string) string {
 			used[i.Name] = true
 		}
 	}
+	return used
+}
+
+// newName returns the requested name if it is free, or base-1, base-2 …,
+// the first free one, when none was requested.
+func (d *Daemon) newName(want, base string) (string, error) {
+	used := d.names()
+	if want != "" {
+		if used[want] {
+			return "", opErr("InvalidParameterValue", "The name '%s' is already used by another resource", want)
+		}
+		return want, nil
+	}
 	for k := 1; ; k++ {
 		if n := fmt.Sprintf("%s-%d", base, k); !used[n] {
-			return n
+			return n, nil
 		}
 	}
 }
 
-func (d *Daemon) nameFree(name string) error {
-	if name == "" {
-		return nil
+// newENIFields checks what a new ENI (created, or an instance's eth0) needs:
+// its subnet, private IP (ENI-1, ADDR-2), groups (ENI-2) and name.
+func (d *Daemon) newENIFields(r OpRequest, groupsKey, base string) (*topology.Subnet, netip.Addr, []*topology.SecurityGroup, string, error) {
+	s, err := d.findSubnet(r["subnet-id"])
+	if err != nil {
+		return nil, netip.Addr{}, nil, "", err
 	}
-	if d.uniqueNameTaken(name) {
-		return opErr("InvalidParameterValue", "The name '%s' is already used by another resource", name)
+	ip, err := pickIP(s, r["private-ip-address"])
+	if err != nil {
+		return nil, ip, nil, "", err
 	}
-	return nil
-}
-
-func (d *Daemon) uniqueNameTaken(name string) bool {
-	for _, e := range d.net.EIPs {
-		if e.Name == name {
-			return true
-		}
+	groups, err := d.groupsOf(s.VPC, list(r[groupsKey]))
+	if err != nil {
+		return nil, ip, nil, "", err
 	}
-	for _, h := range d.net.Hosts {
-		if h.Name == name {
-			return true
-		}
-	}
-	for _, v := range d.net.VPCs {
-		for _, e := range v.ENIs {
-			if e.Name == name {
-				return true
-			}
-		}
-		for _, i := range v.Instances {
-			if i.Name == name {
-				return true
-			}
-		}
-	}
-	return false
+	name, err := d.newName(r["name"], base)
+	return s, ip, groups, name, err
 }
 
 // checkPrivateIP enforces ENI-1 and ADDR-2 for a new private IP of subnet s.
@@ -280,12 +276,9 @@ func (d *Daemon) allocateAddress(r OpRequest) (any, error) {
 		}
 		addr = a
 	}
-	name := r["name"]
-	if err := d.nameFree(name); err != nil {
+	name, err := d.newName(r["name"], "eip")
+	if err != nil {
 		return nil, err
-	}
-	if name == "" {
-		name = d.uniqueName("eip")
 	}
 	e := &topology.EIP{Name: name, AllocationID: n.NewID("eipalloc", name), Addr: addr, Pool: pool}
 	n.EIPs = append(n.EIPs, e)
@@ -423,24 +416,9 @@ func (d *Daemon) releaseAddress(r OpRequest) (any, error) {
 // --- network interfaces (ENI-1..ENI-7) ---------------------------------------
 
 func (d *Daemon) createNetworkInterface(r OpRequest) (any, error) {
-	s, err := d.findSubnet(r["subnet-id"])
+	s, ip, groups, name, err := d.newENIFields(r, "groups", "eni")
 	if err != nil {
 		return nil, err
-	}
-	ip, err := pickIP(s, r["private-ip-address"])
-	if err != nil {
-		return nil, err
-	}
-	groups, err := d.groupsOf(s.VPC, list(r["groups"]))
-	if err != nil {
-		return nil, err
-	}
-	name := r["name"]
-	if err := d.nameFree(name); err != nil {
-		return nil, err
-	}
-	if name == "" {
-		name = d.uniqueName("eni")
 	}
 	e := &topology.ENI{Name: name, ID: d.net.NewID("eni", name), Subnet: s, MAC: d.net.NewMAC(name), PrimaryIP: ip,
 		Groups: groups, SourceDestCheck: true, Kind: topology.ENICompute, Description: r["description"],
@@ -538,15 +516,9 @@ func (d *Daemon) plug(inst *topology.Instance, e *topology.ENI, idx int) error {
 	}
 	defer ns.Close()
 	dev := fmt.Sprintf("eth%d", idx)
-	fd, err := netns.OpenTUN(ns)
-	if err != nil {
+	if err := d.addPort(ns, dev, e.ID); err != nil {
 		return err
 	}
-	tap, err := dataplane.OpenTAP(fd, dev)
-	if err != nil {
-		return err
-	}
-	d.fwd.AttachPort(e.ID, tap)
 	if err := netns.ConfigureIface(inst.Namespace, ns, idx, eniIface(dev, e)); err != nil {
 		d.fwd.DetachPort(e.ID)
 		return err
@@ -716,24 +688,9 @@ func (d *Daemon) reconfigure(e *topology.ENI) error {
 
 func (d *Daemon) runInstances(r OpRequest) (any, error) {
 	n := d.net
-	s, err := d.findSubnet(r["subnet-id"])
+	s, ip, groups, name, err := d.newENIFields(r, "security-group-ids", "instance")
 	if err != nil {
 		return nil, err
-	}
-	ip, err := pickIP(s, r["private-ip-address"])
-	if err != nil {
-		return nil, err
-	}
-	groups, err := d.groupsOf(s.VPC, list(r["security-group-ids"]))
-	if err != nil {
-		return nil, err
-	}
-	name := r["name"]
-	if err := d.nameFree(name); err != nil {
-		return nil, err
-	}
-	if name == "" {
-		name = d.uniqueName("instance")
 	}
 	if !validInstanceName(name) {
 		return nil, opErr("InvalidParameterValue", "Instance name '%s' must match [A-Za-z0-9][A-Za-z0-9_.-]{0,62}", name)
