@@ -126,7 +126,7 @@ func Configure(name string, ns Handle, cfg Config) error {
 			return fmt.Errorf("%s: %s: %w", name, ifc.Name, err)
 		}
 	}
-	return writeHosts(name, cfg.Hosts)
+	return WriteHosts(name, cfg.Hosts)
 }
 
 func configureIface(h *netlink.Handle, index int, ifc Iface, onLink bool) error {
@@ -183,7 +183,9 @@ func configureIface(h *netlink.Handle, index int, ifc Iface, onLink bool) error 
 	return nil
 }
 
-func writeHosts(name string, entries []HostEntry) error {
+// WriteHosts (re)writes /etc/netns/<name>/hosts, which `ip netns exec` shows as
+// /etc/hosts inside the namespace.
+func WriteHosts(name string, entries []HostEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}

@@ -20,3 +20,4 @@ func Configure(name string, ns Handle, cfg Config) error { return ErrUnsupported
 
 func ConfigureIface(name string, ns Handle, index int, ifc Iface) error { return ErrUnsupported }
 func DelAddr(ns Handle, dev string, p netip.Prefix) error               { return ErrUnsupported }
+func WriteHosts(name string, entries []HostEntry) error                 { return ErrUnsupported }

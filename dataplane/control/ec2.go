@@ -729,7 +729,22 @@ func (d *Daemon) runInstances(r OpRequest) (any, error) {
 		d.forget(inst)
 		return nil, err
 	}
+	d.refreshHosts()
 	return map[string]any{"Instances": []any{describeInstance(n, inst)}}, nil
+}
+
+// refreshHosts rewrites every namespace's hosts file after instances came
+// or went, so that names resolve to the instances that exist now.
+func (d *Daemon) refreshHosts() {
+	entries := hostEntries(d.net)
+	for _, v := range d.net.VPCs {
+		for _, i := range v.Instances {
+			netns.WriteHosts(i.Namespace, entries)
+		}
+	}
+	for _, h := range d.net.Hosts {
+		netns.WriteHosts(h.Namespace, entries)
+	}
 }
 
 func validInstanceName(s string) bool {
@@ -829,6 +844,7 @@ func (d *Daemon) terminateInstances(r OpRequest) (any, error) {
 		d.forget(i)
 		out = append(out, stateChange{i.ID, stTerminated, prev})
 	}
+	d.refreshHosts()
 	return map[string]any{"TerminatingInstances": out}, nil
 }
 
