@@ -5,13 +5,13 @@
 // Usage (as root, from the repository root; `sudo make bench` builds
 // bin/vpcnet and runs it through scripts/bench.sh):
 //
-//	go run ./scripts/bench [-runs 3] [-seconds 5] [-only kernel|vpcnet|nat|bringup] [-out FILE]
+//	go run ./scripts/bench [-runs 3] [-seconds 5] [-only kernel|vpcnet|nat|ops|bringup] [-out FILE]
 //
 // Each test runs -runs times, interleaved (kernel, vpcnet, kernel, vpcnet,
 // …), and the report gives medians. -only is for debugging: "kernel" and
 // "vpcnet" measure one side of every figure, "nat" both sides of the NAT
-// figures, "bringup" only the bring-up times. A run with -only writes no
-// file unless -out is given.
+// figures, "ops" only the live operations (ops.go), "bringup" only the
+// bring-up times. A run with -only writes no file unless -out is given.
 //
 // Safety: everything happens inside namespaces this program creates (the
 // kernel anchors, vbk<pid>-x) or that `vpcnet up` creates (vbench-…); the
@@ -64,7 +64,7 @@ func benchMain() int {
 	var o options
 	flag.IntVar(&o.runs, "runs", 3, "interleaved runs per test (the report gives medians)")
 	flag.IntVar(&o.seconds, "seconds", 5, "seconds per run")
-	flag.StringVar(&o.only, "only", "", "debugging: kernel, vpcnet, nat or bringup")
+	flag.StringVar(&o.only, "only", "", "debugging: kernel, vpcnet, nat, ops or bringup")
 	flag.StringVar(&o.out, "out", "", "report file (default: BENCHMARKS.md at the repository root; none with -only)")
 	flag.StringVar(&o.vpcnetBin, "vpcnet", "", "the vpcnet binary (default: bin/vpcnet at the repository root)")
 	flag.IntVar(&o.instances, "instances", 50, "instances of the generated topology whose bring-up is timed")
@@ -82,9 +82,9 @@ func benchMain() int {
 		return fail(errors.New("-instances must be 1–250"))
 	}
 	switch o.only {
-	case "", "kernel", "vpcnet", "nat", "bringup":
+	case "", "kernel", "vpcnet", "nat", "ops", "bringup":
 	default:
-		return fail(fmt.Errorf("-only %q: want kernel, vpcnet, nat or bringup", o.only))
+		return fail(fmt.Errorf("-only %q: want kernel, vpcnet, nat, ops or bringup", o.only))
 	}
 	if err := checkEnvironment(); err != nil {
 		return fail(err)
@@ -186,7 +186,7 @@ func bench(ctx context.Context, c *cleanups, o options) (*report, error) {
 	}
 	var ts []test
 	for _, t := range tests(exe) {
-		if o.only == "bringup" || (o.only == "nat" && !t.nat) {
+		if o.only == "bringup" || o.only == "ops" || (o.only == "nat" && !t.nat) {
 			continue
 		}
 		ts = append(ts, t)
@@ -199,7 +199,8 @@ func bench(ctx context.Context, c *cleanups, o options) (*report, error) {
 	useVpcnet := len(ts) > 0 && contains(sides, sideVpcnet)
 	useKernel := len(ts) > 0 && contains(sides, sideKernel)
 	doBringup := o.only == "" || o.only == "bringup"
-	if useVpcnet || doBringup {
+	doOps := o.only == "" || o.only == "ops"
+	if useVpcnet || doBringup || doOps {
 		if err := v.checkBinary(); err != nil {
 			return nil, err
 		}
@@ -284,6 +285,13 @@ func bench(ctx context.Context, c *cleanups, o options) (*report, error) {
 		}
 		if useVpcnet {
 			fmt.Fprintf(os.Stderr, "\n`vpcnet stats --topology %s` after the runs:\n%s\n", benchTopology, v.stats(ctx, benchTopology))
+		}
+	}
+	if doOps {
+		// On the topology measured above when it is up, with its
+		// iperf3 server in s1; otherwise liveOps brings it up.
+		if rep.ops, err = liveOps(ctx, c, v, exe, useVpcnet && needPlain); err != nil {
+			return nil, fmt.Errorf("live operations: %w", err)
 		}
 	}
 	// Everything measured so far comes down before the bring-up timings.

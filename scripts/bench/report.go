@@ -24,6 +24,7 @@ type report struct {
 	tests   []test                        // in the order first measured
 	csum    map[side]map[string]int64     // side → counter → delta across the runs
 	bringup []bringupResult
+	ops     *opsResult // live operations (ops.go); nil when not measured
 }
 
 type bringupResult struct {
@@ -207,6 +208,22 @@ func (r *report) text() string {
 		}
 		b.WriteString("\n")
 	}
+	if r.ops != nil {
+		b.WriteString("Live operations (issue 5):\n")
+		for _, l := range opsCommands() {
+			fmt.Fprintf(&b, "    %s\n", l)
+		}
+		w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		for _, row := range r.ops.rows() {
+			fmt.Fprintf(w, "  %s\t%s\n", row[0], row[1])
+		}
+		w.Flush()
+		fmt.Fprintf(&b, "  1-s intervals (Gbps, * during the operations): %s\n", r.ops.intervalsLine())
+		for _, x := range r.ops.bars() {
+			fmt.Fprintf(&b, "  %-48s %-8s %s (measured, not asserted in tests)\n", x.name, x.value, x.result)
+		}
+		b.WriteString("\n")
+	}
 	for _, x := range r.bringup {
 		if x.skipped != "" {
 			fmt.Fprintf(&b, "bring-up, %s: %s\n", x.label, x.skipped)
@@ -249,6 +266,34 @@ func (r *report) markdown() string {
 		p("| bar | value | result |")
 		p("|---|--:|---|")
 		for _, x := range r.bars() {
+			p("| %s | %s | %s |", x.name, x.value, x.result)
+		}
+	}
+	if r.ops != nil {
+		p("")
+		p("## Live operations (issue 5)")
+		p("")
+		p("```")
+		for _, l := range opsCommands() {
+			p("%s", l)
+		}
+		p("```")
+		p("")
+		p("Throughput is the sender's `intervals[].sum.bits_per_second`; an interval counts as during the operations when it")
+		p("overlaps them; the first interval (slow start) is left out of \"outside\". One measurement, not a median of runs.")
+		p("Sender, receiver, forwarder and every `bin/vpcnet` process share the CPUs.")
+		p("")
+		p("| figure | value |")
+		p("|---|--:|")
+		for _, row := range r.ops.rows() {
+			p("| %s | %s |", row[0], row[1])
+		}
+		p("")
+		p("1-s intervals of the flow (Gbps, * during the operations): %s", r.ops.intervalsLine())
+		p("")
+		p("| bar (measured here, not asserted in tests) | value | result |")
+		p("|---|--:|---|")
+		for _, x := range r.ops.bars() {
 			p("| %s | %s | %s |", x.name, x.value, x.result)
 		}
 	}
