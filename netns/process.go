@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,46 +41,99 @@ func Start(name, command, logPath, extraPath string, env ...string) (Proc, error
 	return p, nil
 }
 
-// startTime reads field 22 of /proc/<pid>/stat; 0 if the process is gone.
-func startTime(pid int) uint64 {
+// stat reads /proc/<pid>/stat: the process state, its process group and its
+// start time (fields 3, 5 and 22). ok is false if there is no such process.
+func stat(pid int) (state byte, pgrp int, start uint64, ok bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0
+		return 0, 0, 0, false
 	}
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0
+		return 0, 0, 0, false
 	}
 	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
+	if len(f) < 20 || len(f[0]) != 1 {
+		return 0, 0, 0, false
+	}
+	pgrp, _ = strconv.Atoi(f[2])
+	start, _ = strconv.ParseUint(f[19], 10, 64)
+	return f[0][0], pgrp, start, true
+}
+
+// dead reports whether a process state means it runs nothing: a zombie
+// waits for its parent (which may be a slow init) to reap it.
+func dead(state byte) bool { return state == 'Z' || state == 'X' }
+
+// startTime returns the start time of a live process; 0 if it is gone or a
+// zombie.
+func startTime(pid int) uint64 {
+	state, _, start, ok := stat(pid)
+	if !ok || dead(state) {
 		return 0
 	}
-	v, _ := strconv.ParseUint(f[19], 10, 64)
-	return v
+	return start
 }
 
 // Alive reports whether p still runs (same PID, same start time).
-func (p Proc) Alive() bool { return p.PID > 0 && startTime(p.PID) == p.Start && p.Start != 0 }
+func (p Proc) Alive() bool { return p.PID > 0 && p.Start != 0 && startTime(p.PID) == p.Start }
 
-// Stop ends p's process group: SIGTERM, then SIGKILL after grace. A process
-// that is gone, or whose PID now belongs to another process, is left alone.
-func (p Proc) Stop(grace time.Duration) {
-	if !p.Alive() {
-		return
+// groupMembers returns the live processes of process group pgid.
+func groupMembers(pgid int) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
 	}
-	syscall.Kill(-p.PID, syscall.SIGTERM)
-	syscall.Kill(p.PID, syscall.SIGTERM)
-	deadline := time.Now().Add(grace)
-	for time.Now().Before(deadline) {
-		if !p.Alive() {
-			return
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
 		}
-		time.Sleep(20 * time.Millisecond)
+		if state, pgrp, _, ok := stat(pid); ok && pgrp == pgid && !dead(state) {
+			pids = append(pids, pid)
+		}
 	}
-	if p.Alive() {
-		syscall.Kill(-p.PID, syscall.SIGKILL)
-		syscall.Kill(p.PID, syscall.SIGKILL)
+	return pids
+}
+
+// mine reports whether the process group led by p.PID is still the one
+// vpcnet started. While any member lives, the kernel does not hand p.PID to
+// a new process; so if a process holds p.PID with another start time, the
+// whole group ended and the PID was recycled: not ours.
+func (p Proc) mine() bool {
+	if p.PID <= 1 || p.Start == 0 {
+		return false
+	}
+	_, _, start, ok := stat(p.PID)
+	return !ok || start == p.Start
+}
+
+// Stop ends p's process group, including what user_data left running in
+// the background after its shell exited: SIGTERM, then SIGKILL after grace.
+// A group that is gone, or whose PID now belongs to another process, is
+// left alone.
+func (p Proc) Stop(grace time.Duration) { StopAll([]Proc{p}, grace) }
+
+// StopAll stops the process groups of procs at once, as Stop does one.
+func StopAll(procs []Proc, grace time.Duration) {
+	var live []Proc
+	for _, p := range procs {
+		if p.mine() && len(groupMembers(p.PID)) > 0 {
+			syscall.Kill(-p.PID, syscall.SIGTERM)
+			live = append(live, p)
+		}
+	}
+	deadline := time.Now().Add(grace)
+	for len(live) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		live = slices.DeleteFunc(live, func(p Proc) bool { return len(groupMembers(p.PID)) == 0 })
+	}
+	for _, p := range live {
+		if p.mine() {
+			syscall.Kill(-p.PID, syscall.SIGKILL)
+		}
 	}
 }
 

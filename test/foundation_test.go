@@ -12,7 +12,8 @@ import (
 )
 
 // threeSubnets: a1, a2 in subnet a; b1 in b; c1 in c, whose table sends a
-// documentation prefix to a blackhole.
+// documentation prefix to a blackhole. c1's user_data leaves a process in
+// the background and exits.
 const threeSubnets = `{
   "name": "NAME", "region": "us-east-1",
   "vpcs": [{
@@ -30,7 +31,7 @@ const threeSubnets = `{
       {"name": "a1", "subnet": "a", "private_ip": "10.0.1.10", "security_groups": ["open"], "user_data": "vpcnet serve --http :80"},
       {"name": "a2", "subnet": "a", "private_ip": "10.0.1.11", "security_groups": ["open"]},
       {"name": "b1", "subnet": "b", "private_ip": "10.0.2.10", "security_groups": ["open"], "user_data": "vpcnet serve --http :80"},
-      {"name": "c1", "subnet": "c", "private_ip": "10.0.3.10", "security_groups": ["open"]}
+      {"name": "c1", "subnet": "c", "private_ip": "10.0.3.10", "security_groups": ["open"], "user_data": "sleep 600 &"}
     ]
   }]
 }`
@@ -214,9 +215,14 @@ func TestUpDownLeavesNothing(t *testing.T) {
 			if _, err := os.Stat(filepath.Join("/run/vpcnet", tp.Name)); !os.IsNotExist(err) {
 				t.Fatalf("state folder left: %v", err)
 			}
+			// Nothing user_data started is left: not its shell, nor what
+			// it put in the background after its shell exited (c1's sleep).
 			for _, p := range st.Procs {
-				if _, err := os.Stat("/proc/" + strconv.Itoa(p.PID)); err == nil && procStart(p.PID) == p.Start {
+				if procStart(p.PID) == p.Start {
 					t.Fatalf("user_data process %d left running", p.PID)
+				}
+				if left := groupMembers(p.PID); len(left) > 0 {
+					t.Fatalf("user_data group %d left processes %v running", p.PID, left)
 				}
 			}
 			// down is idempotent.
@@ -276,14 +282,44 @@ func waitGone(t *testing.T, pid int) {
 }
 
 func procStart(pid int) uint64 {
+	state, _, start := procStat(pid)
+	if state == "Z" || state == "X" {
+		return 0 // exited; only its parent has yet to reap it
+	}
+	return start
+}
+
+// procStat returns the state, process group and start time of pid ("" if
+// there is no such process).
+func procStat(pid int) (state string, pgrp int, start uint64) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0
+		return "", 0, 0
 	}
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	v, _ := strconv.ParseUint(f[19], 10, 64)
-	return v
+	if len(f) < 20 {
+		return "", 0, 0
+	}
+	pgrp, _ = strconv.Atoi(f[2])
+	start, _ = strconv.ParseUint(f[19], 10, 64)
+	return f[0], pgrp, start
+}
+
+// groupMembers lists the processes of process group pgid that still run.
+func groupMembers(pgid int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if state, pgrp, _ := procStat(pid); pgrp == pgid && state != "" && state != "Z" && state != "X" {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // TestUpFailurePartWayUndoesEverything: when bring-up fails part-way (here

@@ -237,9 +237,7 @@ func (d *Daemon) teardown() {
 // cleanup removes what st records: processes (by PID and start time), then
 // namespaces, then the state folder.
 func cleanup(st *State) error {
-	for _, p := range st.Procs {
-		p.Stop(2 * time.Second)
-	}
+	netns.StopAll(st.Procs, 2*time.Second)
 	var errs []error
 	for _, ns := range st.Namespaces {
 		if err := netns.Delete(ns); err != nil {

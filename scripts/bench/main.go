@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -40,7 +41,7 @@ type options struct {
 	only          string
 	out           string
 	vpcnetBin     string
-	instances     int
+	instances     []int // sizes of the generated topologies whose bring-up is timed
 }
 
 func main() {
@@ -67,7 +68,7 @@ func benchMain() int {
 	flag.StringVar(&o.only, "only", "", "debugging: kernel, vpcnet, nat, ops or bringup")
 	flag.StringVar(&o.out, "out", "", "report file (default: BENCHMARKS.md at the repository root; none with -only)")
 	flag.StringVar(&o.vpcnetBin, "vpcnet", "", "the vpcnet binary (default: bin/vpcnet at the repository root)")
-	flag.IntVar(&o.instances, "instances", 50, "instances of the generated topology whose bring-up is timed")
+	instances := flag.String("instances", "10,100", "comma-separated sizes of the generated topologies whose bring-up is timed")
 	flag.Parse()
 	fail := func(err error) int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -78,8 +79,13 @@ func benchMain() int {
 		return fail(fmt.Errorf("unexpected arguments %q", flag.Args()))
 	case o.runs < 1 || o.seconds < 1:
 		return fail(errors.New("-runs and -seconds must be at least 1"))
-	case o.instances < 1 || o.instances > 250:
-		return fail(errors.New("-instances must be 1–250"))
+	}
+	for _, f := range strings.Split(*instances, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 250 {
+			return fail(fmt.Errorf("-instances %q: want sizes of 1–250, comma-separated", *instances))
+		}
+		o.instances = append(o.instances, n)
 	}
 	switch o.only {
 	case "", "kernel", "vpcnet", "nat", "ops", "bringup":
@@ -375,20 +381,23 @@ func sumCounters(ctx context.Context, ps map[bool]path, plain, nat bool) (map[st
 // bringups times `vpcnet up` and `vpcnet down` of the default network and
 // of a generated topology, -runs times each.
 func bringups(ctx context.Context, c *cleanups, v *vpcnet, o options, rep *report) error {
-	scaleName := fmt.Sprintf("vbench%d", o.instances)
-	data, err := scaleTopologyJSON(scaleName, o.instances)
-	if err != nil {
-		return err
-	}
-	scaleFile, err := v.writeTopology(scaleName, data)
-	if err != nil {
-		return err
-	}
-	cases := []struct {
+	type bringupCase struct {
 		name, file, label string
-	}{
+	}
+	cases := []bringupCase{
 		{"ch5", "", "default network ch5 (`vpcnet up`, 2 instances, 2 internet hosts, NAT gateway, IGW)"},
-		{scaleName, scaleFile, fmt.Sprintf("generated, %d instances in 2 subnets", o.instances)},
+	}
+	for _, n := range o.instances {
+		scaleName := fmt.Sprintf("vbench%d", n)
+		data, err := scaleTopologyJSON(scaleName, n)
+		if err != nil {
+			return err
+		}
+		scaleFile, err := v.writeTopology(scaleName, data)
+		if err != nil {
+			return err
+		}
+		cases = append(cases, bringupCase{scaleName, scaleFile, fmt.Sprintf("generated, %d instances in 2 subnets", n)})
 	}
 	for _, k := range cases {
 		b := bringupResult{label: k.label}
