@@ -5,13 +5,13 @@
 // Usage (as root, from the repository root; `sudo make bench` builds
 // bin/vpcnet and runs it through scripts/bench.sh):
 //
-//	go run ./scripts/bench [-runs 3] [-seconds 5] [-only kernel|vpcnet|nat|ops|bringup] [-out FILE]
+//	go run ./scripts/bench [-runs 3] [-seconds 5] [-only kernel|vpcnet|nat|ops|bringup|gobench] [-out FILE]
 //
 // Each test runs -runs times, interleaved (kernel, vpcnet, kernel, vpcnet,
 // …), and the report gives medians. -only is for debugging: "kernel" and
 // "vpcnet" measure one side of every figure, "nat" both sides of the NAT
 // figures, "ops" only the live operations (ops.go), "bringup" only the
-// bring-up times. A run with -only writes no file unless -out is given.
+// bring-up times, "gobench" only the Go per-packet benchmarks (gobench.go). A run with -only writes no file unless -out is given.
 //
 // Safety: everything happens inside namespaces this program creates (the
 // kernel anchors, vbk<pid>-x) or that `vpcnet up` creates (vbench-…); the
@@ -41,7 +41,8 @@ type options struct {
 	only          string
 	out           string
 	vpcnetBin     string
-	instances     []int // sizes of the generated topologies whose bring-up is timed
+	root          string // the repository
+	instances     []int  // sizes of the generated topologies whose bring-up is timed
 }
 
 func main() {
@@ -65,7 +66,7 @@ func benchMain() int {
 	var o options
 	flag.IntVar(&o.runs, "runs", 3, "interleaved runs per test (the report gives medians)")
 	flag.IntVar(&o.seconds, "seconds", 5, "seconds per run")
-	flag.StringVar(&o.only, "only", "", "debugging: kernel, vpcnet, nat, ops or bringup")
+	flag.StringVar(&o.only, "only", "", "debugging: kernel, vpcnet, nat, ops, bringup or gobench")
 	flag.StringVar(&o.out, "out", "", "report file (default: BENCHMARKS.md at the repository root; none with -only)")
 	flag.StringVar(&o.vpcnetBin, "vpcnet", "", "the vpcnet binary (default: bin/vpcnet at the repository root)")
 	instances := flag.String("instances", "10,100", "comma-separated sizes of the generated topologies whose bring-up is timed")
@@ -88,9 +89,9 @@ func benchMain() int {
 		o.instances = append(o.instances, n)
 	}
 	switch o.only {
-	case "", "kernel", "vpcnet", "nat", "ops", "bringup":
+	case "", "kernel", "vpcnet", "nat", "ops", "bringup", "gobench":
 	default:
-		return fail(fmt.Errorf("-only %q: want kernel, vpcnet, nat, ops or bringup", o.only))
+		return fail(fmt.Errorf("-only %q: want kernel, vpcnet, nat, ops, bringup or gobench", o.only))
 	}
 	if err := checkEnvironment(); err != nil {
 		return fail(err)
@@ -102,6 +103,7 @@ func benchMain() int {
 	if err != nil {
 		return fail(err)
 	}
+	o.root = root
 	if o.vpcnetBin == "" {
 		o.vpcnetBin = filepath.Join(root, "bin", "vpcnet")
 	}
@@ -192,7 +194,7 @@ func bench(ctx context.Context, c *cleanups, o options) (*report, error) {
 	}
 	var ts []test
 	for _, t := range tests(exe) {
-		if o.only == "bringup" || o.only == "ops" || (o.only == "nat" && !t.nat) {
+		if o.only == "bringup" || o.only == "ops" || o.only == "gobench" || (o.only == "nat" && !t.nat) {
 			continue
 		}
 		ts = append(ts, t)
@@ -305,6 +307,12 @@ func bench(ctx context.Context, c *cleanups, o options) (*report, error) {
 	if doBringup {
 		if err := bringups(ctx, c, v, o, rep); err != nil {
 			return nil, err
+		}
+	}
+	// Last, with nothing else running: the per-packet Go benchmarks.
+	if o.only == "" || o.only == "gobench" {
+		if rep.gobench, err = goBenchmarks(ctx, o.root); err != nil {
+			return nil, fmt.Errorf("go benchmarks: %w", err)
 		}
 	}
 	return rep, nil

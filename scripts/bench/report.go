@@ -25,6 +25,7 @@ type report struct {
 	csum    map[side]map[string]int64     // side → counter → delta across the runs
 	bringup []bringupResult
 	ops     *opsResult // live operations (ops.go); nil when not measured
+	gobench []*goBench // per-packet Go benchmarks (gobench.go)
 }
 
 type bringupResult struct {
@@ -231,6 +232,15 @@ func (r *report) text() string {
 		}
 		fmt.Fprintf(&b, "bring-up, %s: up %s s, down %s s (median)\n", x.label, seconds(x.up), seconds(x.down))
 	}
+	if len(r.gobench) > 0 {
+		fmt.Fprintf(&b, "\nPer packet, medians of %d runs: %s\n", goBenchCount, strings.Join(goBenchCommand(), " "))
+		w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(w, "  package, benchmark\tns/op\tB/op\tallocs/op\tother")
+		for _, x := range r.gobench {
+			fmt.Fprintf(w, "  %s\n", strings.Join(goBenchRow(x), "\t"))
+		}
+		w.Flush()
+	}
 	return b.String()
 }
 
@@ -311,6 +321,22 @@ func (r *report) markdown() string {
 				continue
 			}
 			p("| %s | %s | %s |", x.label, seconds(x.up), seconds(x.down))
+		}
+	}
+	if len(r.gobench) > 0 {
+		p("")
+		p("## Per packet (Go benchmarks)")
+		p("")
+		p("Medians of %d runs of", goBenchCount)
+		p("")
+		p("```")
+		p("%s", strings.Join(goBenchCommand(), " "))
+		p("```")
+		p("")
+		p("| package, benchmark | ns/op | B/op | allocs/op | other |")
+		p("|---|--:|--:|--:|---|")
+		for _, x := range r.gobench {
+			p("| %s |", strings.Join(goBenchRow(x), " | "))
 		}
 	}
 	if len(r.figures) > 0 {

@@ -59,7 +59,18 @@ func acquireLock() error {
 // run runs a command to completion and returns its standard output. The
 // error carries the command line and its standard error.
 func run(ctx context.Context, stdin string, name string, args ...string) (string, error) {
+	return runCmd(ctx, exec.CommandContext(ctx, name, args...), stdin)
+}
+
+// runIn is run in working directory dir, with no input.
+func runIn(ctx context.Context, dir string, name string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	return runCmd(ctx, cmd, "")
+}
+
+func runCmd(ctx context.Context, cmd *exec.Cmd, stdin string) (string, error) {
+	name, args := cmd.Args[0], cmd.Args[1:]
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if stdin != "" {
