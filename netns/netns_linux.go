@@ -18,10 +18,35 @@ import (
 // Handle is an open namespace.
 type Handle = vnetns.NsHandle
 
+// init keeps the main goroutine on the main thread. inFreshThread locks
+// threads and may leave one switched into an instance namespace; the Go
+// runtime cannot end the main thread, so were the main thread ever given to
+// such a goroutine it would be parked in that namespace for good, and the
+// process's /proc/<pid>/ns/net would point into an instance.
+func init() { runtime.LockOSThread() }
+
+// nsfsMagic is the statfs type of a namespace file (linux/magic.h).
+const nsfsMagic = 0x6e736673
+
+// checkName refuses names that are not one path element: a namespace name
+// becomes /run/netns/<name> and /etc/netns/<name>.
+func checkName(name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
+		return fmt.Errorf("namespace name %q: want one path element", name)
+	}
+	return nil
+}
+
 // Create makes the named namespace (visible to `ip netns`), or opens it if
-// it exists. The calling goroutine's namespace is unchanged.
+// it exists. A plain file where the namespace's bind mount belongs (left by
+// a bring-up that failed between creating the file and mounting it) is
+// removed and the namespace made. The calling goroutine's namespace is
+// unchanged.
 func Create(name string) (Handle, error) {
-	if h, err := vnetns.GetFromName(name); err == nil {
+	if err := checkName(name); err != nil {
+		return -1, err
+	}
+	if h, ok := openNamed(name); ok {
 		return h, nil
 	}
 	var h Handle
@@ -29,7 +54,12 @@ func Create(name string) (Handle, error) {
 		var err error
 		h, err = vnetns.NewNamed(name)
 		if errors.Is(err, os.ErrExist) {
-			h, err = vnetns.GetFromName(name)
+			// Made meanwhile by someone else: use it if it is one.
+			var ok bool
+			if h, ok = openNamed(name); !ok {
+				return fmt.Errorf("%s exists and is not a namespace", Path(name))
+			}
+			return nil
 		}
 		return err
 	})
@@ -39,27 +69,52 @@ func Create(name string) (Handle, error) {
 	return h, nil
 }
 
+// openNamed opens the named namespace if its path holds one. A leftover
+// plain file there is removed.
+func openNamed(name string) (Handle, bool) {
+	h, err := vnetns.GetFromName(name)
+	if err != nil {
+		return -1, false
+	}
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(int(h), &fs); err == nil && fs.Type == nsfsMagic {
+		return h, true
+	}
+	h.Close()
+	os.Remove(Path(name))
+	return -1, false
+}
+
 // Exists reports whether the named namespace exists.
 func Exists(name string) bool {
-	_, err := os.Stat(Path(name))
-	return err == nil
+	var fs unix.Statfs_t
+	return checkName(name) == nil && unix.Statfs(Path(name), &fs) == nil && fs.Type == nsfsMagic
 }
 
 // Delete removes the named namespace and its /etc/netns folder; a namespace
 // that does not exist is already deleted.
 func Delete(name string) error {
-	os.RemoveAll(filepath.Join("/etc/netns", name))
+	if err := checkName(name); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(filepath.Join("/etc/netns", name)); err != nil {
+		return fmt.Errorf("delete namespace %s: %w", name, err)
+	}
 	err := vnetns.DeleteNamed(name)
 	if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("delete namespace %s: %w", name, err)
 	}
-	os.Remove(Path(name))
+	if err := os.Remove(Path(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("delete namespace %s: %w", name, err)
+	}
 	return nil
 }
 
 // inFreshThread runs fn on a new locked OS thread. fn may switch the thread's
 // namespace: the thread is never unlocked, so the runtime discards it when the
 // goroutine ends, and no other goroutine ever runs in the wrong namespace.
+// (The main thread, which the runtime cannot discard, never runs it: see
+// init.)
 func inFreshThread(fn func() error) error {
 	ch := make(chan error, 1)
 	go func() {
@@ -96,7 +151,10 @@ func OpenTUN(ns Handle) (int, error) {
 
 // Sysctl writes /proc/sys/<key> inside ns (key uses slashes or dots).
 func Sysctl(ns Handle, key, value string) error {
-	path := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
+	if !strings.Contains(key, "/") {
+		key = strings.ReplaceAll(key, ".", "/")
+	}
+	path := "/proc/sys/" + key
 	return Do(ns, func() error { return os.WriteFile(path, []byte(value), 0o644) })
 }
 
@@ -184,12 +242,19 @@ func configureIface(h *netlink.Handle, index int, ifc Iface, onLink bool) error 
 }
 
 // WriteHosts (re)writes /etc/netns/<name>/hosts, which `ip netns exec` shows as
-// /etc/hosts inside the namespace.
+// /etc/hosts inside the namespace. With no entries, a hosts file written
+// before is removed (the namespace then sees the host's /etc/hosts).
 func WriteHosts(name string, entries []HostEntry) error {
-	if len(entries) == 0 {
-		return nil
+	if err := checkName(name); err != nil {
+		return err
 	}
 	dir := filepath.Join("/etc/netns", name)
+	if len(entries) == 0 {
+		if err := os.Remove(filepath.Join(dir, "hosts")); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -215,21 +280,37 @@ func ConfigureIface(name string, ns Handle, index int, ifc Iface) error {
 	return nil
 }
 
-// DelAddr removes address p from device dev in ns; a missing address or
+// DelAddr removes address p from device dev in ns, with the source-routing
+// rule that sent replies from it by dev's table; a missing address, rule or
 // device is already removed.
 func DelAddr(ns Handle, dev string, p netip.Prefix) error {
 	h, err := netlink.NewHandleAt(ns)
 	if err != nil {
-		return err
+		return fmt.Errorf("netlink: %w", err)
 	}
 	defer h.Close()
-	link, err := h.LinkByName(dev)
+	rules, err := h.RuleList(unix.AF_INET)
 	if err != nil {
+		return fmt.Errorf("%s: list rules: %w", dev, err)
+	}
+	for _, r := range rules {
+		if r.Src != nil && r.Src.IP.Equal(p.Addr().AsSlice()) && r.Priority > 1000 {
+			if err := h.RuleDel(&r); err != nil && !errors.Is(err, unix.ENOENT) {
+				return fmt.Errorf("%s: rule from %s: %w", dev, p.Addr(), err)
+			}
+		}
+	}
+	link, err := h.LinkByName(dev)
+	var notFound netlink.LinkNotFoundError
+	if errors.As(err, &notFound) {
 		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", dev, err)
 	}
 	a := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)}}
 	if err := h.AddrDel(link, a); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
-		return err
+		return fmt.Errorf("%s: delete %s: %w", dev, p, err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@
 package netns
 
 import (
+	"bufio"
 	"os"
 	"os/exec"
 	"strconv"
@@ -13,11 +14,22 @@ import (
 )
 
 // startGroup starts sh -c script in its own process group, as Start does
-// user_data, and returns it as a Proc.
+// user_data, and returns it as a Proc. The script starts only once its
+// start time is read: it waits for a line on its input, which startGroup
+// sends then. It should print "ready" once it has set itself up; startGroup
+// returns after that.
 func startGroup(t *testing.T, script string) (*exec.Cmd, Proc) {
 	t.Helper()
-	cmd := exec.Command("sh", "-c", script)
+	cmd := exec.Command("sh", "-c", "read go; "+script)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -25,6 +37,12 @@ func startGroup(t *testing.T, script string) (*exec.Cmd, Proc) {
 	t.Cleanup(func() { syscall.Kill(-p.PID, syscall.SIGKILL); cmd.Wait() })
 	if p.Start == 0 {
 		t.Fatal("no start time for a process just started")
+	}
+	in.Write([]byte("go\n"))
+	in.Close()
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if line != "ready\n" {
+		t.Fatalf("script %q printed %q, want ready", script, line)
 	}
 	return cmd, p
 }
@@ -42,7 +60,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // A process that exited but is not reaped yet (a zombie) is not alive: down
 // must not wait for a slow init to reap the killed daemon.
 func TestAliveFalseForZombie(t *testing.T) {
-	cmd, p := startGroup(t, "exit 0")
+	cmd, p := startGroup(t, "echo ready; exit 0")
 	waitFor(t, "the zombie", func() bool {
 		state, _, _, ok := stat(p.PID)
 		return ok && state == 'Z'
@@ -55,7 +73,7 @@ func TestAliveFalseForZombie(t *testing.T) {
 
 // Stop ends what user_data left in the background after its shell exited.
 func TestStopEndsBackgroundChildren(t *testing.T) {
-	cmd, p := startGroup(t, "sleep 60 &")
+	cmd, p := startGroup(t, "sleep 60 >/dev/null & echo ready")
 	var child int
 	waitFor(t, "the background sleep", func() bool {
 		for _, pid := range groupMembers(p.PID) {
@@ -78,7 +96,7 @@ func TestStopEndsBackgroundChildren(t *testing.T) {
 
 // A group that ignores SIGTERM is killed after the grace period.
 func TestStopKillsAfterGrace(t *testing.T) {
-	_, p := startGroup(t, "trap '' TERM; while :; do sleep 0.05; done")
+	_, p := startGroup(t, "trap '' TERM; echo ready; while :; do sleep 0.05; done")
 	begin := time.Now()
 	p.Stop(200 * time.Millisecond)
 	if time.Since(begin) < 200*time.Millisecond {
@@ -90,7 +108,7 @@ func TestStopKillsAfterGrace(t *testing.T) {
 // A PID held by a process with another start time was recycled: Stop must
 // leave that process alone (network safety: stop only what we started).
 func TestStopLeavesRecycledPIDAlone(t *testing.T) {
-	_, p := startGroup(t, "sleep 60")
+	_, p := startGroup(t, "echo ready; exec sleep 60")
 	stranger := p
 	stranger.Start = p.Start + 1 // "our" process started at another time
 	if stranger.Alive() {
