@@ -66,3 +66,54 @@ func (p *FakePort) Close() error {
 	p.once.Do(func() { close(p.closed) })
 	return nil
 }
+
+// FakeMultiPort is a multi-queue fake port, like a multi-queue TAP: each
+// queue is a FakePort read by its own worker, and WriteQueue writes on a
+// chosen queue.
+type FakeMultiPort struct {
+	Q []*FakePort
+}
+
+// NewFakeMultiPort returns a fake port of n queues of depth frames each.
+func NewFakeMultiPort(n, depth int) *FakeMultiPort {
+	m := &FakeMultiPort{}
+	for range n {
+		m.Q = append(m.Q, NewFakePort(depth))
+	}
+	return m
+}
+
+// Queues returns the queues as ports.
+func (m *FakeMultiPort) Queues() []Port {
+	ps := make([]Port, len(m.Q))
+	for i, q := range m.Q {
+		ps[i] = q
+	}
+	return ps
+}
+
+// Read implements Port: it reads the first queue.
+func (m *FakeMultiPort) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
+	return m.Q[0].Read(bufs, sizes, offset)
+}
+
+// Write implements Port: it writes on the first queue.
+func (m *FakeMultiPort) Write(bufs [][]byte, offset int) (int, error) {
+	return m.Q[0].Write(bufs, offset)
+}
+
+// WriteQueue writes on queue q modulo the number of queues.
+func (m *FakeMultiPort) WriteQueue(q int, bufs [][]byte, offset int) (int, error) {
+	return m.Q[q%len(m.Q)].Write(bufs, offset)
+}
+
+// BatchSize implements Port.
+func (m *FakeMultiPort) BatchSize() int { return 8 }
+
+// Close implements Port: it closes every queue.
+func (m *FakeMultiPort) Close() error {
+	for _, q := range m.Q {
+		q.Close()
+	}
+	return nil
+}

@@ -50,6 +50,7 @@ type worker struct {
 	f       *Forwarder
 	port    Port
 	id      string // ENI id or internet host name the port belongs to
+	queue   int    // which queue of the port this worker reads
 	bufs    [][]byte
 	sizes   []int
 	out     [1][]byte
@@ -357,7 +358,13 @@ func (w *worker) deliver(port Port, c *counters, dstMAC, srcMAC []byte) {
 	eth.SetDst(dstMAC)
 	eth.SetSrc(srcMAC)
 	w.out[0] = w.p.frame
-	if _, err := port.Write(w.out[:], 0); err != nil {
+	var err error
+	if qw, ok := port.(queueWriter); ok {
+		_, err = qw.WriteQueue(w.queue, w.out[:], 0)
+	} else {
+		_, err = port.Write(w.out[:], 0)
+	}
+	if err != nil {
 		c.drop(dropTxError)
 		return
 	}

@@ -378,3 +378,39 @@ func FuzzHandle(f *testing.F) {
 		w.handle(cfg, buf)
 	})
 }
+
+// A frame read from queue q of a multi-queue port leaves by queue q of the
+// destination's multi-queue port (so tun's flow steering keeps the flow's
+// replies on the same worker), and by its only queue on a single-queue port.
+func TestMultiQueueDeliversOnTheSameQueue(t *testing.T) {
+	n, err := topology.Load([]byte(unitTopo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := New(n, Options{})
+	t.Cleanup(f.Stop)
+	a1, b1, a2 := n.InstanceByName["a1"].Primary(), n.InstanceByName["b1"].Primary(), n.InstanceByName["a2"].Primary()
+	pa, pb, single := NewFakeMultiPort(3, 16), NewFakeMultiPort(3, 16), NewFakePort(16)
+	f.AttachPort(a1.ID, pa)
+	f.AttachPort(b1.ID, pb)
+	f.AttachPort(a2.ID, single)
+	for q := range 3 {
+		pa.Q[q].Inject(ping(t, a1, a1.Subnet.RouterMAC, "10.0.1.10", "10.0.2.10"))
+		select {
+		case <-pb.Q[q].Sent():
+		case <-time.After(2 * time.Second):
+			t.Fatalf("frame read from queue %d did not leave by queue %d", q, q)
+		}
+		for o := range 3 {
+			if o != q && len(pb.Q[o].Sent()) != 0 {
+				t.Fatalf("frame read from queue %d left by queue %d", q, o)
+			}
+		}
+		pa.Q[q].Inject(ping(t, a1, a2.MAC, "10.0.1.10", "10.0.1.11"))
+		select {
+		case <-single.Sent():
+		case <-time.After(2 * time.Second):
+			t.Fatalf("frame from queue %d did not reach a single-queue port", q)
+		}
+	}
+}

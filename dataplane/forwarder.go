@@ -17,8 +17,8 @@ type Options struct {
 	ConntrackMax int // bound on tracked flows across all ENIs (SG-4); 0: default
 }
 
-// Forwarder is the userspace VPC: one worker goroutine per port runs the
-// pipeline of forward.go. Configuration is an immutable snapshot swapped
+// Forwarder is the userspace VPC: one worker goroutine per port (per queue
+// of a multi-queue port) runs the pipeline of forward.go. Configuration is an immutable snapshot swapped
 // atomically by Apply, so changes never pause traffic.
 //
 // Goroutines: Start runs one worker per attached port; each stops when its
@@ -86,15 +86,36 @@ func (f *Forwarder) AttachPort(id string, p Port) {
 	defer f.mu.Unlock()
 	f.st.ports[id] = p
 	f.cfg.Store(f.st.compile(f.net))
-	w := &worker{f: f, port: p, id: id, scratch: make([]byte, MaxFrame)}
-	n := p.BatchSize()
-	w.bufs = make([][]byte, n)
-	w.sizes = make([]int, n)
-	for i := range w.bufs {
-		w.bufs[i] = make([]byte, MaxFrame)
+	readers := []Port{p}
+	if mq, ok := p.(multiQueue); ok && len(mq.Queues()) > 0 {
+		readers = mq.Queues()
 	}
-	f.wg.Add(1)
-	go w.run()
+	for q, r := range readers {
+		w := &worker{f: f, port: r, id: id, queue: q, scratch: make([]byte, MaxFrame)}
+		n := r.BatchSize()
+		w.bufs = make([][]byte, n)
+		w.sizes = make([]int, n)
+		for i := range w.bufs {
+			w.bufs[i] = make([]byte, MaxFrame)
+		}
+		f.wg.Add(1)
+		go w.run()
+	}
+}
+
+// multiQueue is a port with several queues, each read by its own worker
+// (a multi-queue TAP). Closing the port closes them all.
+type multiQueue interface {
+	Queues() []Port
+}
+
+// queueWriter is a multi-queue port that writes on a chosen queue. A worker
+// that read a frame from queue q delivers it on queue q of the next device:
+// the device's kernel remembers the queue a flow arrived on and sends the
+// flow's replies from that queue (tun flow steering), so each flow stays on
+// one worker in both directions while different flows spread over cores.
+type queueWriter interface {
+	WriteQueue(q int, bufs [][]byte, offset int) (int, error)
 }
 
 // DetachPort closes and forgets the port of id.

@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"syscall"
@@ -17,17 +18,26 @@ const (
 
 // TAP is a Port over a TAP device opened with IFF_VNET_HDR and TSO offloads,
 // so that the instance's kernel hands the forwarder whole GSO super-frames
-// (performance.md). The device lives in the instance namespace; its fd works
-// from any goroutine. Closing the fd removes the device (it is not
-// persistent), so a killed forwarder leaves no device behind.
+// (performance.md). The device lives in the instance namespace; its
+// descriptors work from any goroutine. Closing them removes the device (it
+// is not persistent), so a killed forwarder leaves no device behind.
+//
+// With more than one descriptor the device is multi-queue
+// (IFF_MULTI_QUEUE): the instance's kernel spreads its flows over the
+// queues by flow hash, one flow always on one queue, and the forwarder runs
+// one worker per queue (Queues), so that several flows use several cores.
 type TAP struct {
-	name string
-	fd   int // raw descriptor for writes; never call file.Fd(), which makes it blocking
-	file *os.File
+	name   string
+	queues []*tapQueue
+}
+
+// tapQueue is one queue of a TAP device: a Port of its own.
+type tapQueue struct {
+	file *os.File // never call file.Fd(), which makes the descriptor blocking
 	rc   syscall.RawConn
 
-	// Read state, used by the read closure made once in OpenTAP so that a
-	// Read allocates nothing. Read is called by one goroutine at a time.
+	// Read state, used by the read closure made once in openQueue so that
+	// a Read allocates nothing. Read is called by one goroutine at a time.
 	rbufs  [][]byte
 	rsizes []int
 	roff   int
@@ -36,17 +46,42 @@ type TAP struct {
 	readFn func(fd uintptr) bool
 }
 
-// OpenTAP turns fd, a descriptor of /dev/net/tun (opened inside the
+// OpenTAP turns fds, descriptors of /dev/net/tun (opened inside the
 // instance namespace by netns.OpenTUN, which decides where the device lives),
-// into TAP device name and returns it as a Port. OpenTAP owns fd from then
-// on, and closes it on error. The device is left down; netns configures it.
-func OpenTAP(fd int, name string) (*TAP, error) {
+// into the queues of TAP device name and returns it as a Port. OpenTAP owns
+// the descriptors from then on, and closes them all on error. The device is
+// left down; netns configures it.
+func OpenTAP(fds []int, name string) (*TAP, error) {
+	if len(fds) == 0 {
+		return nil, fmt.Errorf("TAP %s: no descriptor", name)
+	}
+	t := &TAP{name: name}
+	flags := uint16(unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
+	if len(fds) > 1 {
+		flags |= unix.IFF_MULTI_QUEUE
+	}
+	for i, fd := range fds {
+		q, err := openQueue(fd, name, flags)
+		if err != nil {
+			for _, fd := range fds[i+1:] {
+				unix.Close(fd)
+			}
+			t.Close()
+			return nil, err
+		}
+		t.queues = append(t.queues, q)
+	}
+	return t, nil
+}
+
+// openQueue attaches fd to device name as one more queue.
+func openQueue(fd int, name string, flags uint16) (*tapQueue, error) {
 	ifr, err := unix.NewIfreq(name)
 	if err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
-	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
+	ifr.SetUint16(flags)
 	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("TUNSETIFF %s: %w", name, err)
@@ -63,48 +98,86 @@ func OpenTAP(fd int, name string) (*TAP, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	t := &TAP{name: name, fd: fd, file: os.NewFile(uintptr(fd), "/dev/net/tun:"+name)}
-	t.rc, err = t.file.SyscallConn()
+	q := &tapQueue{file: os.NewFile(uintptr(fd), "/dev/net/tun:"+name)}
+	q.rc, err = q.file.SyscallConn()
 	if err != nil {
-		t.file.Close()
+		q.file.Close()
 		return nil, err
 	}
-	t.readFn = t.readSome
-	return t, nil
+	q.readFn = q.readSome
+	return q, nil
 }
 
 // Name returns the device name.
 func (t *TAP) Name() string { return t.name }
 
-// readSome reads frames until the batch is full or the device is empty.
+// Queues returns one Port per queue, for one reader each. Writing to any of
+// them, or to t, sends on the device.
+func (t *TAP) Queues() []Port {
+	ps := make([]Port, len(t.queues))
+	for i, q := range t.queues {
+		ps[i] = q
+	}
+	return ps
+}
+
+// Read implements Port: it reads the first queue.
+func (t *TAP) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
+	return t.queues[0].Read(bufs, sizes, offset)
+}
+
+// Write implements Port.
+func (t *TAP) Write(bufs [][]byte, offset int) (int, error) { return t.queues[0].Write(bufs, offset) }
+
+// WriteQueue writes on queue q (modulo the number of queues).
+func (t *TAP) WriteQueue(q int, bufs [][]byte, offset int) (int, error) {
+	return t.queues[q%len(t.queues)].Write(bufs, offset)
+}
+
+// BatchSize implements Port.
+func (t *TAP) BatchSize() int { return tapBatch }
+
+// Close implements Port; it removes the device.
+func (t *TAP) Close() error {
+	var errs []error
+	for _, q := range t.queues {
+		errs = append(errs, q.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// tapBatch is how many frames one Read returns at most.
+const tapBatch = 32
+
+// readSome reads frames until the batch is full or the queue is empty.
 // It returns false to make the runtime wait for readability.
-func (t *TAP) readSome(fd uintptr) bool {
-	for t.rn < len(t.rbufs) {
-		n, err := unix.Read(int(fd), t.rbufs[t.rn][t.roff:])
+func (q *tapQueue) readSome(fd uintptr) bool {
+	for q.rn < len(q.rbufs) {
+		n, err := unix.Read(int(fd), q.rbufs[q.rn][q.roff:])
 		if err != nil {
 			if err == unix.EAGAIN || err == unix.EINTR {
-				return t.rn > 0
+				return q.rn > 0
 			}
-			t.rerr = err
+			q.rerr = err
 			return true
 		}
-		t.rsizes[t.rn] = n
-		t.rn++
+		q.rsizes[q.rn] = n
+		q.rn++
 	}
 	return true
 }
 
 // Read implements Port.
-func (t *TAP) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
-	t.rbufs, t.rsizes, t.roff, t.rn, t.rerr = bufs, sizes, offset, 0, nil
-	err := t.rc.Read(t.readFn)
-	n := t.rn
-	t.rbufs, t.rsizes = nil, nil
+func (q *tapQueue) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
+	q.rbufs, q.rsizes, q.roff, q.rn, q.rerr = bufs, sizes, offset, 0, nil
+	err := q.rc.Read(q.readFn)
+	n := q.rn
+	q.rbufs, q.rsizes = nil, nil
 	if n > 0 {
 		return n, nil
 	}
-	if t.rerr != nil {
-		return 0, t.rerr
+	if q.rerr != nil {
+		return 0, q.rerr
 	}
 	if err != nil {
 		return 0, ErrClosed
@@ -113,11 +186,12 @@ func (t *TAP) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 }
 
 // Write implements Port. A full device queue drops the frame: the error is
-// returned so the caller can count it.
-func (t *TAP) Write(bufs [][]byte, offset int) (int, error) {
-	fd := t.fd
+// returned so the caller can count it. It writes through the *os.File, whose
+// reference count keeps the descriptor from being closed (and its number
+// reused by another device) under a write in flight.
+func (q *tapQueue) Write(bufs [][]byte, offset int) (int, error) {
 	for i, b := range bufs {
-		if _, err := unix.Write(fd, b[offset:]); err != nil {
+		if _, err := q.file.Write(b[offset:]); err != nil {
 			return i, err
 		}
 	}
@@ -125,7 +199,7 @@ func (t *TAP) Write(bufs [][]byte, offset int) (int, error) {
 }
 
 // BatchSize implements Port.
-func (t *TAP) BatchSize() int { return 32 }
+func (q *tapQueue) BatchSize() int { return tapBatch }
 
-// Close implements Port; it removes the device.
-func (t *TAP) Close() error { return t.file.Close() }
+// Close implements Port.
+func (q *tapQueue) Close() error { return q.file.Close() }

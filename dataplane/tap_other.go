@@ -6,7 +6,10 @@ package dataplane
 type TAP struct{}
 
 // OpenTAP returns ErrUnsupported off Linux.
-func OpenTAP(fd int, name string) (*TAP, error) { return nil, ErrUnsupported }
+func OpenTAP(fds []int, name string) (*TAP, error) { return nil, ErrUnsupported }
+
+// Queues is empty off Linux.
+func (t *TAP) Queues() []Port { return nil }
 
 func (t *TAP) Read([][]byte, []int, int) (int, error) { return 0, ErrUnsupported }
 func (t *TAP) Write([][]byte, int) (int, error)       { return 0, ErrUnsupported }

@@ -2,8 +2,10 @@ package test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -186,6 +188,11 @@ func TestUpDownLeavesNothing(t *testing.T) {
 			}
 			if out := tp.MustExec(t, "a1", "ip", "-br", "link", "show", "eth0"); !strings.Contains(out, "UP") {
 				t.Fatalf("a1 eth0 not up: %s", out)
+			}
+			// One TAP queue per CPU (at most 4), each read by its own worker.
+			wantQ := fmt.Sprintf("multi_queue numqueues %d ", min(runtime.NumCPU(), 4))
+			if out := tp.MustExec(t, "a1", "ip", "-d", "link", "show", "eth0"); !strings.Contains(out, "vnet_hdr on "+wantQ) {
+				t.Fatalf("a1 eth0 is not a multi-queue TAP with the virtio-net header (want %q):\n%s", wantQ, out)
 			}
 			st := readState(t, tp.Name)
 			if kill {

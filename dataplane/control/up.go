@@ -6,12 +6,15 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/vpcnet/vpcnet/dataplane"
 	"github.com/vpcnet/vpcnet/netns"
 	"github.com/vpcnet/vpcnet/topology"
+	"golang.org/x/sys/unix"
 )
 
 // Daemon is a running topology: its namespaces, ports, forwarder and
@@ -131,18 +134,37 @@ func (d *Daemon) addNamespace(name string) (netns.Handle, error) {
 	return netns.Create(name)
 }
 
-// addPort creates TAP dev in ns and hands it to the forwarder under id.
+// addPort creates TAP dev in ns, with tapQueues queues, and hands it to the
+// forwarder under id.
 func (d *Daemon) addPort(ns netns.Handle, dev, id string) error {
-	fd, err := netns.OpenTUN(ns)
-	if err != nil {
-		return err
+	var fds []int
+	for range tapQueues() {
+		fd, err := netns.OpenTUN(ns)
+		if err != nil {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			return err
+		}
+		fds = append(fds, fd)
 	}
-	tap, err := dataplane.OpenTAP(fd, dev)
+	tap, err := dataplane.OpenTAP(fds, dev)
 	if err != nil {
 		return err
 	}
 	d.fwd.AttachPort(id, tap)
 	return nil
+}
+
+// tapQueues is how many queues each ENI device gets: one per CPU, at most
+// four, or VPCNET_TAP_QUEUES (1–16). The forwarder reads each queue with its
+// own worker, and the instance's kernel keeps each flow on one queue
+// (performance.md: multi-queue TAP is the way to more cores).
+func tapQueues() int {
+	if n, err := strconv.Atoi(os.Getenv("VPCNET_TAP_QUEUES")); err == nil && n >= 1 && n <= 16 {
+		return n
+	}
+	return min(runtime.NumCPU(), 4)
 }
 
 func (d *Daemon) buildInstance(inst *topology.Instance, hosts []netns.HostEntry) error {
