@@ -80,22 +80,26 @@ func startTime(pid int) uint64 {
 func (p Proc) Alive() bool { return p.PID > 0 && p.Start != 0 && startTime(p.PID) == p.Start }
 
 // groupMembers returns the live processes of process group pgid.
-func groupMembers(pgid int) []int {
+func groupMembers(pgid int) []int { return liveGroups()[pgid] }
+
+// liveGroups maps each process group to its live processes: one pass over
+// /proc, however many groups are asked about.
+func liveGroups() map[int][]int {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
-	var pids []int
+	groups := map[int][]int{}
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		if state, pgrp, _, ok := stat(pid); ok && pgrp == pgid && !dead(state) {
-			pids = append(pids, pid)
+		if state, pgrp, _, ok := stat(pid); ok && !dead(state) {
+			groups[pgrp] = append(groups[pgrp], pid)
 		}
 	}
-	return pids
+	return groups
 }
 
 // mine reports whether the process group led by p.PID is still the one
@@ -119,8 +123,9 @@ func (p Proc) Stop(grace time.Duration) { StopAll([]Proc{p}, grace) }
 // StopAll stops the process groups of procs at once, as Stop does one.
 func StopAll(procs []Proc, grace time.Duration) {
 	var live []Proc
+	groups := liveGroups()
 	for _, p := range procs {
-		if p.mine() && len(groupMembers(p.PID)) > 0 {
+		if p.mine() && len(groups[p.PID]) > 0 {
 			syscall.Kill(-p.PID, syscall.SIGTERM)
 			live = append(live, p)
 		}
@@ -128,7 +133,8 @@ func StopAll(procs []Proc, grace time.Duration) {
 	deadline := time.Now().Add(grace)
 	for len(live) > 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
-		live = slices.DeleteFunc(live, func(p Proc) bool { return len(groupMembers(p.PID)) == 0 })
+		groups = liveGroups()
+		live = slices.DeleteFunc(live, func(p Proc) bool { return len(groups[p.PID]) == 0 })
 	}
 	for _, p := range live {
 		if p.mine() {
