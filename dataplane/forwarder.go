@@ -142,10 +142,14 @@ func (f *Forwarder) Apply(n *topology.Network) {
 func (f *Forwarder) Stop() {
 	f.once.Do(func() { close(f.stop) })
 	f.mu.Lock()
+	// In parallel: closing a TAP waits for an RCU grace period in the
+	// kernel (tens of ms), and 100 of them one after the other take seconds.
+	var closing sync.WaitGroup
 	for id, p := range f.st.ports {
-		p.Close()
+		closing.Go(func() { p.Close() })
 		delete(f.st.ports, id)
 	}
+	closing.Wait()
 	f.mu.Unlock()
 	f.wg.Wait()
 }
