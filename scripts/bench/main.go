@@ -69,7 +69,7 @@ func benchMain() int {
 	flag.StringVar(&o.only, "only", "", "debugging: kernel, vpcnet, nat, ops, bringup or gobench")
 	flag.StringVar(&o.out, "out", "", "report file (default: BENCHMARKS.md at the repository root; none with -only)")
 	flag.StringVar(&o.vpcnetBin, "vpcnet", "", "the vpcnet binary (default: bin/vpcnet at the repository root)")
-	instances := flag.String("instances", "10,100", "comma-separated sizes of the generated topologies whose bring-up is timed")
+	instances := flag.String("instances", "10,50,100", "comma-separated sizes of the generated topologies whose bring-up is timed")
 	flag.Parse()
 	fail := func(err error) int {
 		fmt.Fprintln(os.Stderr, "bench:", err)

@@ -60,29 +60,8 @@ type test struct {
 
 func tests(exe string) []test {
 	return []test{
-		{
-			name: "tcp1",
-			figures: []figure{
-				{key: "tcp1", label: "TCP, 1 stream", unit: "Gbps", format: "%.2f"},
-				{key: "tcp1-retr", label: "TCP, 1 stream, retransmits per run", unit: "segments", format: "%.0f", lowerIsBetter: true, noRatio: true},
-			},
-			run:     func(ctx context.Context, p path, s int) ([]float64, error) { return iperfTCP(ctx, p, s, 1) },
-			command: "iperf3 -c ADDR -t S -J",
-			note:    "end.sum_received.bits_per_second, end.sum_sent.retransmits",
-		},
-		{
-			name:    "tcp4",
-			figures: []figure{{key: "tcp4", label: "TCP, 4 streams", unit: "Gbps", format: "%.2f"}},
-			run: func(ctx context.Context, p path, s int) ([]float64, error) {
-				v, err := iperfTCP(ctx, p, s, 4)
-				if err != nil {
-					return nil, err
-				}
-				return v[:1], nil
-			},
-			command: "iperf3 -c ADDR -t S -P 4 -J",
-			note:    "end.sum_received.bits_per_second",
-		},
+		tcpTest{name: "tcp1", label: "TCP, 1 stream", streams: 1, retransmits: true}.test(),
+		tcpTest{name: "tcp4", label: "TCP, 4 streams", streams: 4}.test(),
 		{
 			name:    "udp64",
 			figures: []figure{{key: "udp64", label: "UDP 64-byte, received", unit: "kpps", format: "%.0f"}},
@@ -100,20 +79,8 @@ func tests(exe string) []test {
 			command: "ping -n -c 100*S -i 0.01 ADDR",
 			note:    "percentiles over every reply's time=",
 		},
-		{
-			name:    "nat-tcp1",
-			nat:     true,
-			figures: []figure{{key: "nat-tcp1", label: "TCP through NAT, 1 stream", unit: "Gbps", format: "%.2f"}},
-			run: func(ctx context.Context, p path, s int) ([]float64, error) {
-				v, err := iperfTCP(ctx, p, s, 1)
-				if err != nil {
-					return nil, err
-				}
-				return v[:1], nil
-			},
-			command: "iperf3 -c ADDR -t S -J",
-			note:    "end.sum_received.bits_per_second",
-		},
+		tcpTest{name: "nat-tcp1", label: "TCP through NAT, 1 stream", nat: true, streams: 1}.test(),
+		tcpTest{name: "nat-tcp4", label: "TCP through NAT, 4 streams", nat: true, streams: 4}.test(),
 		{
 			name:    "nat-conn",
 			nat:     true,
@@ -125,6 +92,43 @@ func tests(exe string) []test {
 			note: "each worker dials the next port, waits for the server's FIN and closes; the server (`bench serve-accept " +
 				acceptPorts + "`) accepts and closes at once; connections that completed / seconds",
 		},
+	}
+}
+
+// tcpTest describes an iperf3 TCP test: its figure is the received Gbps,
+// keyed by name; with retransmits, also the sender's retransmits per run
+// (key name-retr), which explain the Gbps and have no ratio.
+type tcpTest struct {
+	name, label string
+	nat         bool // measured on the NAT paths
+	streams     int  // parallel streams (iperf3 -P)
+	retransmits bool
+}
+
+func (t tcpTest) test() test {
+	figures := []figure{{key: t.name, label: t.label, unit: "Gbps", format: "%.2f"}}
+	command, note := "iperf3 -c ADDR -t S", "end.sum_received.bits_per_second"
+	if t.retransmits {
+		figures = append(figures, figure{key: t.name + "-retr", label: t.label + ", retransmits per run", unit: "segments",
+			format: "%.0f", lowerIsBetter: true, noRatio: true})
+		note += ", end.sum_sent.retransmits"
+	}
+	if t.streams > 1 {
+		command += " -P " + strconv.Itoa(t.streams)
+	}
+	return test{
+		name:    t.name,
+		nat:     t.nat,
+		figures: figures,
+		run: func(ctx context.Context, p path, s int) ([]float64, error) {
+			v, err := iperfTCP(ctx, p, s, t.streams)
+			if err != nil {
+				return nil, err
+			}
+			return v[:len(figures)], nil
+		},
+		command: command + " -J",
+		note:    note,
 	}
 }
 
