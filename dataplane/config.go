@@ -21,6 +21,7 @@ type config struct {
 	hosts       map[netip.Addr]*hostCfg
 	hostByName  map[string]*hostCfg
 	publicOwner map[netip.Addr]*vpcCfg // which VPC's IGW owns a public address
+	pools       []netip.Prefix         // AWS's public address space (ADDR-5): no host there, only IGWs
 	internetMAC [6]byte
 }
 
@@ -159,6 +160,9 @@ func (st *state) compile(n *topology.Network) *config {
 		hostByName:  map[string]*hostCfg{},
 		publicOwner: map[netip.Addr]*vpcCfg{},
 		internetMAC: [6]byte{0x02, 0x00, 0x5e, 0x00, 0x00, 0x01},
+	}
+	for _, p := range n.Pools {
+		c.pools = append(c.pools, p.CIDRs...)
 	}
 	for _, h := range n.Hosts {
 		ctr := st.hosts[h.Name]

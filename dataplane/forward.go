@@ -415,7 +415,16 @@ func (w *worker) internet(cfg *config, c *counters, hops int) {
 	}
 	v := cfg.publicOwner[dst]
 	if v == nil {
-		c.drop(dropNoInternetHost)
+		// An address of an AWS pool that no EIP or public IP holds: the
+		// IGW drops it (IGW-2); elsewhere there is simply no such host.
+		reason := dropNoInternetHost
+		for _, p := range cfg.pools {
+			if p.Contains(dst) {
+				reason = dropNoAssociation
+				break
+			}
+		}
+		c.drop(reason)
 		return
 	}
 	w.fromIGW(cfg, v, c, hops)

@@ -414,3 +414,45 @@ func TestMultiQueueDeliversOnTheSameQueue(t *testing.T) {
 		}
 	}
 }
+
+// IGW-2 inbound: a frame from the internet to an address of an AWS pool
+// that nothing holds is dropped by the IGW as unassociated; to an address
+// outside every pool, there is no such host.
+func TestIGW2_UnassociatedPoolAddressDrops(t *testing.T) {
+	n, err := topology.Load([]byte(`{"name": "u", "region": "us-east-1",
+	  "address_pools": [{"name": "amz", "cidrs": ["3.34.0.0/16"]}],
+	  "internet": {"hosts": [{"name": "h", "ip": "54.239.30.25"}]},
+	  "vpcs": [{"name": "v", "cidr": "10.0.0.0/16", "internet_gateway": "igw",
+	    "subnets": [{"name": "a", "cidr": "10.0.1.0/24", "az": "us-east-1a", "map_public_ip_on_launch": true}],
+	    "instances": [{"name": "i", "subnet": "a"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := New(n, Options{})
+	t.Cleanup(f.Stop)
+	h := NewFakePort(8)
+	f.AttachPort("h", h)
+	count := func(reason dropReason) uint64 {
+		for _, e := range f.Stats().Endpoints {
+			if e.Name == "h" {
+				return e.Drops[reason.String()]
+			}
+		}
+		return 0
+	}
+	host := n.Hosts[0]
+	for _, c := range []struct {
+		dst    string
+		reason dropReason
+	}{{"3.34.0.99", dropNoAssociation}, {"8.8.8.8", dropNoInternetHost}} {
+		h.Inject(frame(t, host.MAC, net.HardwareAddr{0x02, 0x00, 0x5e, 0x00, 0x00, 0x01}, "54.239.30.25", c.dst,
+			&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0), Id: 1, Seq: 1}))
+		deadline := time.Now().Add(2 * time.Second)
+		for count(c.reason) == 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if count(c.reason) != 1 {
+			t.Errorf("to %s: %d drops as %s, want 1 (stats %+v)", c.dst, count(c.reason), c.reason, f.Stats().Endpoints)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package topology
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 )
@@ -12,8 +13,8 @@ import (
 //
 // What topo.json cannot say is left out, as a user would expect from AWS's
 // own exports: dynamic public IPs (they are dynamic, ADDR-4), the stopped
-// state of an instance, EIP associations other than an instance's primary IP
-// or a NAT gateway, and edits to the implicit default group and NACL.
+// state of an instance. The default group and NACL are written only when
+// their rules were edited.
 func Export(n *Network) *Topology {
 	t := &Topology{Name: n.Name, Region: n.Region}
 	for _, p := range n.Pools {
@@ -25,10 +26,18 @@ func Export(n *Network) *Topology {
 	}
 	eipOf := map[*ENI]string{} // primary ENI → EIP name, for instance elastic_ip
 	for _, e := range n.EIPs {
-		t.ElasticIPs = append(t.ElasticIPs, EIPSpec{Name: e.Name, Address: e.Addr.String()})
-		if e.ENI != nil && e.NAT == nil && e.PrivateIP == e.ENI.PrimaryIP && e.ENI.DeviceIndex == 0 && e.ENI.Instance != nil {
-			eipOf[e.ENI] = e.Name
+		es := EIPSpec{Name: e.Name, Address: e.Addr.String()}
+		switch {
+		case e.ENI == nil || e.NAT != nil: // unassociated, or named by its NAT gateway
+		case e.PrivateIP == e.ENI.PrimaryIP && e.ENI.DeviceIndex == 0 && e.ENI.Instance != nil:
+			eipOf[e.ENI] = e.Name // the instance's elastic_ip, as the spec writes it
+		default: // another ENI or a secondary IP: the EIP names its target
+			es.NetworkInterface, es.PrivateIP = e.ENI.Name, e.PrivateIP.String()
+			if e.ENI.DeviceIndex == 0 && e.ENI.Instance != nil {
+				es.NetworkInterface, es.Instance = "", e.ENI.Instance.Name
+			}
 		}
+		t.ElasticIPs = append(t.ElasticIPs, es)
 	}
 	if len(n.Hosts) > 0 {
 		t.Internet = &InternetSpec{}
@@ -95,8 +104,8 @@ func exportVPC(topo string, v *VPC, eipOf map[*ENI]string) VPCSpec {
 		vs.NATGateways = append(vs.NATGateways, ns)
 	}
 	for _, g := range v.SGs {
-		if g == v.DefaultSG {
-			continue
+		if g == v.DefaultSG && defaultSGUnchanged(g) {
+			continue // implicit (SG-7)
 		}
 		gs := SecurityGroupSpec{Name: g.Name, Description: g.Description, Egress: []EgressRule{}}
 		for _, r := range g.Ingress {
@@ -110,8 +119,8 @@ func exportVPC(topo string, v *VPC, eipOf map[*ENI]string) VPCSpec {
 		vs.SecurityGroups = append(vs.SecurityGroups, gs)
 	}
 	for _, a := range v.NACLs {
-		if a == v.DefaultNACL {
-			continue
+		if a == v.DefaultNACL && defaultNACLUnchanged(a) {
+			continue // implicit (NACL-3)
 		}
 		vs.NetworkACLs = append(vs.NetworkACLs, NACLSpec{Name: a.Name, Ingress: naclSpecs(a.Ingress), Egress: naclSpecs(a.Egress)})
 	}
@@ -136,6 +145,21 @@ func exportVPC(topo string, v *VPC, eipOf map[*ENI]string) VPCSpec {
 		vs.Instances = append(vs.Instances, is)
 	}
 	return vs
+}
+
+// defaultSGUnchanged reports whether the default group still holds only the
+// rules it is made with: all from its own members in, all out (SG-7).
+func defaultSGUnchanged(g *SecurityGroup) bool {
+	return g.Description == "default VPC security group" &&
+		len(g.Ingress) == 1 && g.Ingress[0] == SGRule{Protocol: ProtoAll, FromPort: -1, ToPort: -1, Group: g} &&
+		len(g.Egress) == 1 && g.Egress[0] == allowAllEgress()
+}
+
+// defaultNACLUnchanged reports whether the default NACL still holds only its
+// rule 100 allowing all, both ways (NACL-3).
+func defaultNACLUnchanged(a *NACL) bool {
+	all := NACLRule{Number: 100, Protocol: ProtoAll, FromPort: -1, ToPort: -1, CIDR: netip.MustParsePrefix("0.0.0.0/0"), Allow: true}
+	return len(a.Ingress) == 1 && a.Ingress[0] == all && len(a.Egress) == 1 && a.Egress[0] == all
 }
 
 func routeTarget(v *VPC, r *Route) string {

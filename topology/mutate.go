@@ -88,6 +88,19 @@ func (n *Network) PoolOf(a netip.Addr) *Pool {
 	return nil
 }
 
+// Allocatable reports whether a can be an EIP of its pool: not the network
+// or broadcast address of a pool CIDR larger than /31 (EIP-1).
+func (n *Network) Allocatable(a netip.Addr) bool {
+	for _, p := range n.Pools {
+		for _, c := range p.CIDRs {
+			if first, last := poolRange(c); c.Contains(a) {
+				return u32(a) >= first && u32(a) <= last
+			}
+		}
+	}
+	return false
+}
+
 // Reserved reports whether a is one of the subnet's five reserved
 // addresses (ADDR-2).
 func (s *Subnet) Reserved(a netip.Addr) bool { return reservedIn(s.CIDR, a) }

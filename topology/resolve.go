@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -230,6 +231,7 @@ func (r *resolver) resolve() {
 	for _, w := range r.vpcs {
 		r.associateEIPs(w)
 	}
+	r.associateEIPTargets()
 	for _, w := range r.vpcs {
 		r.autoPublicIPs(w)
 	}
@@ -565,9 +567,22 @@ func (r *resolver) declareVPC(vi int) {
 	def.Egress = []SGRule{allowAllEgress()}
 	v.DefaultSG = def
 	v.SGs = append(v.SGs, def)
+	defaultSeen := ""
 	for gi, gs := range vs.SecurityGroups {
+		gp := fmt.Sprintf("%s.security_groups[%d]", path, gi)
+		if gs.Name == "default" { // extension: the default group's own rules
+			if defaultSeen != "" {
+				r.errf(gp+".name", "SG-7", "the default security group is already given at %s", defaultSeen)
+			}
+			defaultSeen = gp
+			if gs.Description != "" {
+				def.Description = gs.Description
+			}
+			w.sgs = append(w.sgs, def)
+			continue
+		}
 		g := &SecurityGroup{Name: gs.Name, ID: r.id("sg", gs.Name), Description: gs.Description, VPC: v}
-		r.register(fmt.Sprintf("%s.security_groups[%d].name", path, gi), gs.Name, kindSG, v, g)
+		r.register(gp+".name", gs.Name, kindSG, v, g)
 		v.SGs = append(v.SGs, g)
 		w.sgs = append(w.sgs, g)
 	}
@@ -578,7 +593,17 @@ func (r *resolver) declareVPC(vi int) {
 	v.DefaultNACL = &NACL{Name: "default", ID: r.id("acl", "default\x00"+vs.Name), Default: true,
 		Ingress: []NACLRule{allowAll}, Egress: []NACLRule{allowAll}}
 	v.NACLs = append(v.NACLs, v.DefaultNACL)
+	defaultSeen = ""
 	for ai, as := range vs.NetworkACLs {
+		if as.Name == "default" { // extension: the default NACL's own rules
+			ap := fmt.Sprintf("%s.network_acls[%d]", path, ai)
+			if defaultSeen != "" {
+				r.errf(ap+".name", "NACL-3", "the default network ACL is already given at %s", defaultSeen)
+			}
+			defaultSeen = ap
+			w.nacl = append(w.nacl, v.DefaultNACL)
+			continue
+		}
 		a := &NACL{Name: as.Name, ID: r.id("acl", as.Name)}
 		r.register(fmt.Sprintf("%s.network_acls[%d].name", path, ai), as.Name, kindNACL, v, a)
 		v.NACLs = append(v.NACLs, a)
@@ -881,7 +906,11 @@ func (r *resolver) resolveSGRules(w *vpcWork) {
 	for gi, gs := range w.spec.SecurityGroups {
 		g := w.sgs[gi]
 		gp := fmt.Sprintf("%s.security_groups[%d]", w.path, gi)
-		g.Ingress = []SGRule{}
+		// The default group's omitted lists keep their defaults (SG-7).
+		isDefault := g == w.v.DefaultSG
+		if !isDefault || gs.Ingress != nil {
+			g.Ingress = []SGRule{}
+		}
 		for ri, rs := range gs.Ingress {
 			rp := fmt.Sprintf("%s.ingress[%d]", gp, ri)
 			p, from, to, ok := r.match(rp, "SG-3", rs.Protocol, rs.Ports, rs.ICMPType, rs.ICMPCode)
@@ -891,6 +920,9 @@ func (r *resolver) resolveSGRules(w *vpcWork) {
 			}
 		}
 		// SG-1: omitted egress allows all; an explicit empty list lets nothing out.
+		if gs.Egress == nil && isDefault {
+			continue
+		}
 		if gs.Egress == nil {
 			g.Egress = []SGRule{allowAllEgress()}
 			continue
@@ -913,8 +945,13 @@ func (r *resolver) resolveNACLRules(w *vpcWork) {
 	for ai, as := range w.spec.NetworkACLs {
 		a := w.nacl[ai]
 		ap := fmt.Sprintf("%s.network_acls[%d]", w.path, ai)
-		a.Ingress = r.naclRules(ap+".ingress", as.Ingress)
-		a.Egress = r.naclRules(ap+".egress", as.Egress)
+		// The default NACL's omitted lists keep their rule 100 (NACL-3).
+		if !a.Default || as.Ingress != nil {
+			a.Ingress = r.naclRules(ap+".ingress", as.Ingress)
+		}
+		if !a.Default || as.Egress != nil {
+			a.Egress = r.naclRules(ap+".egress", as.Egress)
+		}
 	}
 }
 
@@ -1154,7 +1191,9 @@ func (r *resolver) resolveRoutes(w *vpcWork) {
 					r.errf(rp+".destination", "RT-4", "destination %s is inside vpc cidr %s but is not a subnet cidr: a route more specific than local must cover a whole subnet", dest, v.CIDR)
 					continue
 				}
-				if route.Kind != TargetNAT && route.Kind != TargetENI {
+				// A blackhole is what such a route becomes when its
+				// middlebox is deleted (RT-3); export writes it so.
+				if route.Kind != TargetNAT && route.Kind != TargetENI && route.Kind != TargetBlackhole {
 					r.errf(rp+".target", "RT-4", "a route more specific than local (%s) must target a NAT gateway or a network interface, not %q", dest, rs.Target)
 					continue
 				}
@@ -1216,24 +1255,85 @@ func (r *resolver) target(path, name string, v *VPC) (*Route, bool) {
 	return nil, false
 }
 
-// associate binds an EIP to a private IP of an ENI (EIP-2).
+// associate binds the EIP named name to the primary private IP of an ENI
+// (EIP-2).
 func (r *resolver) associate(path, name string, eni *ENI, g *NATGateway) {
-	e, ok := lookup[*EIP](r, path, "EIP-2", name, kindEIP, nil)
-	if !ok {
-		return
+	if e, ok := lookup[*EIP](r, path, "EIP-2", name, kindEIP, nil); ok {
+		r.associateAt(path, e, eni, eni.PrimaryIP, g)
 	}
+}
+
+// associateAt binds e to private IP ip of eni (EIP-2). An EIP is associated
+// once, and a private IP has at most one EIP.
+func (r *resolver) associateAt(path string, e *EIP, eni *ENI, ip netip.Addr, g *NATGateway) {
 	if prev, dup := r.eipAt[e]; dup {
-		r.errf(path, "EIP-2", "elastic IP %q is already associated by %s", name, prev)
+		r.errf(path, "EIP-2", "elastic IP %q is already associated by %s", e.Name, prev)
 		return
 	}
 	r.eipAt[e] = path
-	if !e.Addr.IsValid() || !eni.PrimaryIP.IsValid() {
+	if !e.Addr.IsValid() || !ip.IsValid() {
 		return // already in error
 	}
-	e.ENI, e.PrivateIP, e.NAT = eni, eni.PrimaryIP, g
-	eni.PublicIPs[eni.PrimaryIP] = e.Addr // EIP-2: replaces any auto-assigned address
+	for _, other := range r.n.EIPs {
+		if other != e && other.ENI == eni && other.PrivateIP == ip {
+			r.errf(path, "EIP-2", "private IP %s of %q already has elastic IP %q (%s)", ip, eni.Name, other.Name, r.eipAt[other])
+			return
+		}
+	}
+	e.ENI, e.PrivateIP, e.NAT = eni, ip, g
+	eni.PublicIPs[ip] = e.Addr // EIP-2: replaces any auto-assigned address
 	if g != nil {
 		g.EIP = e
+	}
+}
+
+// associateEIPTargets binds the EIPs that name their instance or network
+// interface (an extension: EIP-2 in the file, as associate-address does it).
+func (r *resolver) associateEIPTargets() {
+	for i, es := range r.t.ElasticIPs {
+		path := fmt.Sprintf("elastic_ips[%d]", i)
+		if es.Instance == "" && es.NetworkInterface == "" {
+			if es.PrivateIP != "" {
+				r.errf(path+".private_ip", "EIP-2", "private_ip needs an instance or a network_interface to associate with")
+			}
+			continue
+		}
+		if i >= len(r.n.EIPs) {
+			return
+		}
+		e := r.n.EIPs[i]
+		var eni *ENI
+		switch {
+		case es.Instance != "" && es.NetworkInterface != "":
+			r.errf(path, "EIP-2", "name an instance or a network_interface, not both")
+			continue
+		case es.Instance != "":
+			inst, ok := lookup[*Instance](r, path+".instance", "EIP-2", es.Instance, kindInstance, nil)
+			if !ok {
+				continue
+			}
+			eni = inst.Primary()
+			path += ".instance"
+		default:
+			var ok bool
+			if eni, ok = lookup[*ENI](r, path+".network_interface", "EIP-2", es.NetworkInterface, kindENI, nil); !ok {
+				continue
+			}
+			path += ".network_interface"
+		}
+		if eni == nil {
+			continue
+		}
+		ip := eni.PrimaryIP
+		if es.PrivateIP != "" {
+			a, err := netip.ParseAddr(es.PrivateIP)
+			if err != nil || !slices.Contains(eni.IPs(), a) {
+				r.errf(fmt.Sprintf("elastic_ips[%d].private_ip", i), "EIP-2", "%q is not a private IP of network interface %q", es.PrivateIP, eni.Name)
+				continue
+			}
+			ip = a
+		}
+		r.associateAt(path, e, eni, ip, nil)
 	}
 }
 
@@ -1255,6 +1355,11 @@ func (r *resolver) associateEIPs(w *vpcWork) {
 		if is.ElasticIP != "" {
 			inst := w.inst[ii]
 			r.associate(fmt.Sprintf("%s.instances[%d].elastic_ip", w.path, ii), is.ElasticIP, inst.Primary(), nil)
+		}
+	}
+	for ei, es := range w.spec.NetworkInterfaces {
+		if es.ElasticIP != "" && w.enis[ei] != nil {
+			r.associate(fmt.Sprintf("%s.network_interfaces[%d].elastic_ip", w.path, ei), es.ElasticIP, w.enis[ei], nil)
 		}
 	}
 }

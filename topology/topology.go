@@ -43,10 +43,19 @@ type PoolSpec struct {
 
 // EIPSpec is an Elastic IP: a fixed address, or the first free address of a
 // pool (EIP-1). With neither, the address comes from the region's first pool.
+//
+// An extension of the spec: an EIP may name what it is associated with, as
+// associate-address does (EIP-2): an instance (its eth0's primary IP) or a
+// network interface, and optionally which of their private IPs, primary or
+// secondary. Instances and network interfaces can also name their EIP in
+// their own elastic_ip field (the primary IP).
 type EIPSpec struct {
-	Name    string `json:"name"`
-	Address string `json:"address,omitempty"`
-	Pool    string `json:"pool,omitempty"`
+	Name             string `json:"name"`
+	Address          string `json:"address,omitempty"`
+	Pool             string `json:"pool,omitempty"`
+	Instance         string `json:"instance,omitempty"`
+	NetworkInterface string `json:"network_interface,omitempty"`
+	PrivateIP        string `json:"private_ip,omitempty"` // default: the primary private IP
 }
 
 // InternetSpec is the emulated internet.
@@ -177,6 +186,7 @@ type ENISpec struct {
 	SecurityGroups      []string       `json:"security_groups,omitempty"`
 	SourceDestCheck     *bool          `json:"source_dest_check,omitempty"` // default true (ENI-4)
 	Description         string         `json:"description,omitempty"`
+	ElasticIP           string         `json:"elastic_ip,omitempty"` // extension: EIP of the primary private IP (EIP-2)
 	ConnectionTracking  *ConnTrackSpec `json:"connection_tracking,omitempty"`
 }
 

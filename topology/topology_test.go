@@ -213,6 +213,11 @@ func badCases(t testing.TB) []badCase {
 		{"EIP-1 address of a host", e(`"address": "3.34.9.9"`, `"address": "3.34.7.7"`, `"ip": "54.239.30.25"`, `"ip": "3.34.7.7"`), "elastic_ips[1].address", "EIP-1", "internet host"},
 		{"EIP-2 associated twice", e(`{"name": "i2", "subnet": "b"}`, `{"name": "i2", "subnet": "b", "elastic_ip": "e1"}`), "vpcs[0].instances[1].elastic_ip", "EIP-2", "already associated"},
 		{"EIP-2 unknown EIP", e(`"elastic_ip": "e1"`, `"elastic_ip": "e9"`), "vpcs[0].instances[0].elastic_ip", "EIP-2", "not found"},
+		{"EIP-2 both instance and interface", e(`{"name": "e1", "pool": "amz"}`, `{"name": "e3", "pool": "amz", "instance": "i2", "network_interface": "x"}, {"name": "e1", "pool": "amz"}`), "elastic_ips[0]", "EIP-2", "not both"},
+		{"EIP-2 private_ip of another interface", e(`{"name": "e1", "pool": "amz"}`, `{"name": "e3", "pool": "amz", "network_interface": "x", "private_ip": "10.0.1.10"}, {"name": "e1", "pool": "amz"}`), "elastic_ips[0].private_ip", "EIP-2", "not a private IP"},
+		{"EIP-2 private_ip without target", e(`{"name": "e1", "pool": "amz"}`, `{"name": "e3", "pool": "amz", "private_ip": "10.0.1.10"}, {"name": "e1", "pool": "amz"}`), "elastic_ips[0].private_ip", "EIP-2", "needs an instance"},
+		{"EIP-2 private IP has an EIP", e(`{"name": "e1", "pool": "amz"}`, `{"name": "e3", "pool": "amz", "instance": "i1"}, {"name": "e1", "pool": "amz"}`), "elastic_ips[0].instance", "EIP-2", "already has elastic IP"},
+		{"EIP-2 interface EIP unknown", e(`{"name": "x", "subnet": "a"}`, `{"name": "x", "subnet": "a", "elastic_ip": "e9"}`), "vpcs[0].network_interfaces[0].elastic_ip", "EIP-2", "not found"},
 		{"EIP-4 other border group", e(`"cidrs": ["3.34.0.0/16"]`, `"cidrs": ["3.34.0.0/16"], "network_border_group": "eu-west-1"`), "elastic_ips[0].pool", "EIP-4", "eu-west-1"},
 		{"EIP-4 fixed address in other border group", e(`"cidrs": ["3.34.0.0/16"]`, `"cidrs": ["3.34.0.0/16"], "network_border_group": "eu-west-1"`), "elastic_ips[1].address", "EIP-4", ""},
 
@@ -242,7 +247,7 @@ func badCases(t testing.TB) []badCase {
 		{"SG-6 tcp timeout too short", e(`{"name": "i2", "subnet": "b"}`, `{"name": "i2", "subnet": "b", "connection_tracking": {"tcp_established": 10}}`), "vpcs[0].instances[1].connection_tracking.tcp_established", "SG-6", "60–432000"},
 		{"SG-6 udp timeout too long", e(`{"name": "x", "subnet": "a"}`, `{"name": "x", "subnet": "a", "connection_tracking": {"udp": 61}}`), "vpcs[0].network_interfaces[0].connection_tracking.udp", "SG-6", "30–60"},
 		{"SG-6 udp stream too long", e(`{"name": "x", "subnet": "a"}`, `{"name": "x", "subnet": "a", "connection_tracking": {"udp_stream": 181}}`), "vpcs[0].network_interfaces[0].connection_tracking.udp_stream", "SG-6", ""},
-		{"SG-7 group named default", e(`{"name": "web", "ingress"`, `{"name": "default", "ingress"`), "vpcs[0].security_groups[0].name", "SG-7", ""},
+		{"SG-7 default group given twice", e(`"security_groups": [{"name": "web",`, `"security_groups": [{"name": "default"}, {"name": "default"}, {"name": "web",`), "vpcs[0].security_groups[1].name", "SG-7", "already given"},
 
 		// NACL-2, NACL-3, NACL-5.
 		{"NACL-2 rule number 0", e(`"rule": 100`, `"rule": 0`), "vpcs[0].network_acls[0].ingress[0].rule", "NACL-2", "1–32766"},
@@ -251,7 +256,7 @@ func badCases(t testing.TB) []badCase {
 		{"NACL-2 bad action", e(`"action": "allow"`, `"action": "permit"`), "vpcs[0].network_acls[0].ingress[0].action", "NACL-2", "allow or deny"},
 		{"NACL-2 bad cidr", e(`"protocol": "all", "cidr": "0.0.0.0/0"`, `"protocol": "all", "cidr": "any"`), "vpcs[0].network_acls[0].ingress[0].cidr", "NACL-2", ""},
 		{"NACL-2 bad protocol", e(`"protocol": "all", "cidr"`, `"protocol": "gre", "cidr"`), "vpcs[0].network_acls[0].ingress[0].protocol", "NACL-2", ""},
-		{"NACL-3 ACL named default", e(`"network_acls": [{"name": "acl"`, `"network_acls": [{"name": "default"`, `"network_acl": "acl"`, `"network_acl": "default"`), "vpcs[0].network_acls[0].name", "NACL-3", ""},
+		{"NACL-3 default ACL given twice", e(`"network_acls": [{"name": "acl"`, `"network_acls": [{"name": "default"}, {"name": "default"}, {"name": "acl"`), "vpcs[0].network_acls[1].name", "NACL-3", "already given"},
 		{"NACL-5 ACL of another vpc", e(`"network_acl": "acl"`, `"network_acl": "wacl"`), "vpcs[0].subnets[1].network_acl", "NACL-5", `in vpc "w"`},
 
 		// IGW-4: internet hosts.
@@ -739,4 +744,46 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+// EIP-2 in the file: an EIP names a network interface and one of its
+// secondary private IPs, another names an instance's secondary IP, and an
+// interface names its own; each replaces the auto-assigned address of
+// exactly that private IP.
+func TestEIP2_AssociationTargetsInTheFile(t *testing.T) {
+	f := edit(t, base,
+		`{"name": "e1", "pool": "amz"}, {"name": "e2", "address": "3.34.9.9"}`,
+		`{"name": "e1", "pool": "amz"}, {"name": "e2", "address": "3.34.9.9"}, {"name": "e3", "address": "3.34.9.10", "network_interface": "wx", "private_ip": "10.9.1.21"}, {"name": "e4", "address": "3.34.9.11", "instance": "i1", "private_ip": "10.0.1.11"}, {"name": "e5", "address": "3.34.9.12"}`,
+		`{"name": "wx", "subnet": "wa"}`, `{"name": "wx", "subnet": "wa", "private_ip": "10.9.1.20", "secondary_private_ips": ["10.9.1.21"]}`,
+		`"private_ip": "10.0.1.10", "security_groups": ["web"]`, `"private_ip": "10.0.1.10", "secondary_private_ips": ["10.0.1.11"], "security_groups": ["web"]`,
+		`{"name": "x", "subnet": "a"}`, `{"name": "x", "subnet": "a", "elastic_ip": "e5"}`)
+	n, err := Load([]byte(f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*EIP{}
+	for _, e := range n.EIPs {
+		byName[e.Name] = e
+	}
+	for _, c := range []struct{ eip, eni, private string }{
+		{"e3", "wx", "10.9.1.21"}, {"e4", "i1", "10.0.1.11"}, {"e5", "x", ""}, {"e1", "i1", "10.0.1.10"},
+	} {
+		e := byName[c.eip]
+		if e == nil || e.ENI == nil {
+			t.Fatalf("%s is not associated", c.eip)
+		}
+		if e.ENI.Name != c.eni {
+			t.Errorf("%s is on %s, want %s", c.eip, e.ENI.Name, c.eni)
+		}
+		want := e.ENI.PrimaryIP
+		if c.private != "" {
+			want = netip.MustParseAddr(c.private)
+		}
+		if e.PrivateIP != want || e.ENI.PublicIPs[want] != e.Addr {
+			t.Errorf("%s: private %s public %s; want %s → %s", c.eip, e.PrivateIP, e.ENI.PublicIPs[want], want, e.Addr)
+		}
+	}
+	if pub, ok := byName["e3"].ENI.PublicIPs[netip.MustParseAddr("10.9.1.20")]; ok {
+		t.Errorf("wx's primary IP got public %s; only its secondary has an EIP", pub)
+	}
 }

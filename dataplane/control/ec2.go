@@ -250,6 +250,9 @@ func (d *Daemon) allocateAddress(r OpRequest) (any, error) {
 		if p == nil || (pool != nil && p != pool) {
 			return nil, opErr("InvalidAddress.NotFound", "Address %s is not in any address pool of this account", a)
 		}
+		if !n.Allocatable(a) {
+			return nil, opErr("InvalidParameterValue", "Address %s is the network or broadcast address of its pool's CIDR (EIP-1)", a)
+		}
 		if by := n.PublicInUse(a); by != "" {
 			return nil, opErr("InvalidAddress.InUse", "Address %s is already in use (%s)", a, by)
 		}
