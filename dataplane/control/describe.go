@@ -70,6 +70,7 @@ func describeENI(n *topology.Network, e *topology.ENI) obj {
 		groups = append(groups, obj{"GroupId": g.ID, "GroupName": g.Name})
 	}
 	ips := []obj{}
+	var primaryAssoc obj
 	for k, ip := range e.IPs() {
 		p := obj{"PrivateIpAddress": ip.String(), "Primary": k == 0}
 		if pub, ok := e.PublicIPs[ip]; ok {
@@ -80,6 +81,9 @@ func describeENI(n *topology.Network, e *topology.ENI) obj {
 				}
 			}
 			p["Association"] = obj{"PublicIp": pub.String(), "IpOwnerId": owner}
+			if k == 0 {
+				primaryAssoc = p["Association"].(obj)
+			}
 		}
 		ips = append(ips, p)
 	}
@@ -100,6 +104,9 @@ func describeENI(n *topology.Network, e *topology.ENI) obj {
 		status = "in-use"
 	}
 	o["Status"] = status
+	if primaryAssoc != nil { // EC2 repeats the primary IP's association at the top
+		o["Association"] = primaryAssoc
+	}
 	return o
 }
 

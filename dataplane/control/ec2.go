@@ -733,7 +733,10 @@ func (d *Daemon) runInstances(r OpRequest) (any, error) {
 		return nil, err
 	}
 	d.refreshHosts()
-	return map[string]any{"Instances": []any{describeInstance(n, inst)}}, nil
+	// A reservation, as EC2's RunInstances answers (its describe-instances
+	// reservation has the same id).
+	return map[string]any{"ReservationId": n.NewID("r", inst.Name), "OwnerId": "account", "Groups": []any{},
+		"Instances": []any{describeInstance(n, inst)}}, nil
 }
 
 // refreshHosts rewrites every namespace's hosts file after instances came

@@ -88,3 +88,37 @@ func TestEIP1_AllocateRefusesNetworkAndBroadcast(t *testing.T) {
 		t.Fatalf("allocate a usable address: %s", body)
 	}
 }
+
+// describe-network-interfaces repeats the primary IP's association at the
+// top of the interface, as EC2 does.
+func TestDescribeENIAssociationAtTheTop(t *testing.T) {
+	d := offlineDaemon(t)
+	_, body := call(t, d, "DescribeNetworkInterfaces", OpRequest{})
+	var out struct {
+		NetworkInterfaces []struct {
+			TagSet      []struct{ Value string }
+			Association *struct{ PublicIp string }
+		}
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, e := range out.NetworkInterfaces {
+		switch e.TagSet[0].Value {
+		case "web":
+			seen++
+			if e.Association == nil || e.Association.PublicIp != "13.125.0.1" {
+				t.Errorf("web's interface: association %+v, want public IP 13.125.0.1", e.Association)
+			}
+		case "db":
+			seen++
+			if e.Association != nil {
+				t.Errorf("db has no public IP but its interface shows %+v", e.Association)
+			}
+		}
+	}
+	if seen != 2 {
+		t.Fatalf("web and db interfaces not found: %s", body)
+	}
+}
