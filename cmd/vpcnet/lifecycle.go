@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -95,6 +96,11 @@ func upCmd() *cobra.Command {
 	return c
 }
 
+// forwarderLog is where a detached forwarder's output goes: inside the
+// topology's state folder, so that Down removes it with the rest, and a
+// crashed forwarder's log stays next to the state that `down` needs.
+func forwarderLog(name string) string { return filepath.Join(control.Dir(name), "forwarder.log") }
+
 // spawnDaemon starts `vpcnet daemon` detached, feeds it the topology on
 // stdin and waits for its first line on fd 3: "ok", or the error.
 func spawnDaemon(name string, data []byte) error {
@@ -102,10 +108,17 @@ func spawnDaemon(name string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(control.RunDir, 0o755); err != nil {
+	// A dead daemon's leftovers go first (Up would clean them too, and with
+	// them the state folder, taking the log just opened there).
+	if st, err := control.ReadState(name); err == nil && !st.Daemon.Alive() {
+		if err := control.Down(name); err != nil {
+			return fmt.Errorf("topology %q: cleaning the leftovers of a dead daemon: %w", name, err)
+		}
+	}
+	if err := os.MkdirAll(control.Dir(name), 0o755); err != nil {
 		return err
 	}
-	logPath := filepath.Join(control.RunDir, name+".log")
+	logPath := forwarderLog(name)
 	log, err := os.Create(logPath)
 	if err != nil {
 		return err
@@ -135,8 +148,16 @@ func spawnDaemon(name string, data []byte) error {
 		b, _ := os.ReadFile(logPath)
 		line = "the daemon exited: " + strings.TrimSpace(string(b))
 	}
+	err = fmt.Errorf("up %s: %s", name, strings.TrimPrefix(line, "error: "))
+	// Up undoes what it made and removes the state folder. If it could not
+	// (or the daemon died before it could), the state is left for `down`:
+	// keep the log with it.
+	if _, serr := control.ReadState(name); serr == nil {
+		return fmt.Errorf("%w\nsome of it is still there: run `sudo vpcnet down %s` (the forwarder's log is %s)", err, name, logPath)
+	}
 	os.Remove(logPath)
-	return fmt.Errorf("up %s: %s", name, strings.TrimPrefix(line, "error: "))
+	os.Remove(control.Dir(name)) // only if nothing else is in it
+	return err
 }
 
 // daemonCmd is what spawnDaemon runs: build, report on fd 3, then serve.
@@ -179,8 +200,7 @@ func daemonCmd() *cobra.Command {
 			}
 			fmt.Fprintln(ready, "ok")
 			ready.Close()
-			<-d.Done()
-			os.Remove(filepath.Join(control.RunDir, n.Name+".log"))
+			<-d.Done() // Shutdown removed the state folder, the log with it
 			return nil
 		},
 	}
@@ -285,6 +305,8 @@ func downCmd() *cobra.Command {
 				if err := control.Down(n); err != nil {
 					return &exitError{exitFail, err}
 				}
+				// Down removed the state folder and the forwarder's log in
+				// it; this is where vpcnet kept the log before.
 				os.Remove(filepath.Join(control.RunDir, n+".log"))
 				fmt.Printf("topology %s is down\n", n)
 			}
@@ -308,36 +330,64 @@ func pickTopology(name string) (string, error) {
 	return "", &exitError{exitUsage, fmt.Errorf("topologies %s are up: choose one with --topology", strings.Join(names, ", "))}
 }
 
+// topologyStatus is one topology in `vpcnet status`: what its daemon
+// answers, or (Error) why it does not.
+type topologyStatus struct {
+	control.Status
+	Error string `json:"error,omitempty"`
+}
+
 func statusCmd() *cobra.Command {
 	var asJSON bool
 	var topo string
 	c := &cobra.Command{
 		Use:   "status",
 		Short: "Topologies that are up: per instance its namespace, ENIs (id, device, MAC, IPs) and state",
-		Args:  cobra.NoArgs,
+		Long: "Topologies that are up: per instance its namespace, ENIs (id, device, MAC, IPs) and state. " +
+			"A topology whose forwarder is not running is listed as such; status then exits 1.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			out := cmd.OutOrStdout()
 			names := control.List()
 			if topo != "" {
 				names = []string{topo}
 			}
 			if len(names) == 0 {
-				fmt.Println("no topology is up")
+				fmt.Fprintln(out, "no topology is up")
 				return nil
 			}
-			var all []control.Status
+			all := make([]topologyStatus, 0, len(names))
+			var bad []string
 			for _, n := range names {
-				var st control.Status
-				if err := control.NewClient(n).Get("/status", &st); err != nil {
-					return &exitError{exitFail, fmt.Errorf("%w (run `sudo vpcnet down %s` to clean up)", err, n)}
+				ts := topologyStatus{Status: control.Status{Name: n, Instances: []control.InstanceStatus{}}}
+				if err := control.NewClient(n).Get("/status", &ts.Status); err != nil {
+					ts.Error = unhealthy(n, err)
+					if st, serr := control.ReadState(n); serr == nil {
+						ts.PID = st.Daemon.PID
+					}
+					bad = append(bad, n)
 				}
-				all = append(all, st)
+				all = append(all, ts)
 			}
 			if asJSON {
-				return printJSON(all)
+				if err := writeJSON(out, all); err != nil {
+					return err
+				}
+			} else {
+				for i, ts := range all {
+					if i > 0 {
+						fmt.Fprintln(out)
+					}
+					if ts.Error != "" {
+						fmt.Fprintf(out, "topology %s: %s\n", ts.Name, ts.Error)
+						continue
+					}
+					fmt.Fprintf(out, "topology %s (forwarder pid %d)\n", ts.Name, ts.PID)
+					printStatus(out, &ts.Status)
+				}
 			}
-			for _, st := range all {
-				fmt.Printf("topology %s (forwarder pid %d)\n", st.Name, st.PID)
-				printStatus(os.Stdout, &st)
+			if len(bad) > 0 {
+				return &exitError{exitFail, fmt.Errorf("%d of %d topologies not healthy: %s", len(bad), len(all), strings.Join(bad, ", "))}
 			}
 			return nil
 		},
@@ -347,8 +397,35 @@ func statusCmd() *cobra.Command {
 	return c
 }
 
-func printJSON(v any) error {
-	enc := json.NewEncoder(os.Stdout)
+// unhealthy says why topology name's daemon did not answer (err), and what
+// to do about it.
+func unhealthy(name string, err error) string {
+	st, serr := control.ReadState(name)
+	switch {
+	case errors.Is(serr, control.ErrNotUp):
+		return "not up"
+	case serr != nil:
+		return serr.Error()
+	}
+	var msg string
+	if !st.Daemon.Alive() {
+		msg = fmt.Sprintf("forwarder not running (pid %d is gone): run `sudo vpcnet down %s` to remove what is left", st.Daemon.PID, name)
+	} else {
+		if u := errors.Unwrap(err); u != nil {
+			err = u // the daemon's own name is said already
+		}
+		msg = fmt.Sprintf("forwarder (pid %d) not answering: %v", st.Daemon.PID, err)
+	}
+	if fi, ferr := os.Stat(forwarderLog(name)); ferr == nil && fi.Size() > 0 {
+		msg += fmt.Sprintf(" (its log: %s)", forwarderLog(name))
+	}
+	return msg
+}
+
+func printJSON(v any) error { return writeJSON(os.Stdout, v) }
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }

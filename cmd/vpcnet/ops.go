@@ -3,11 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -124,7 +121,7 @@ func opCmd(op operation) *cobra.Command {
 				return awsError(op.api, err)
 			}
 			if output == "table" {
-				printTable(os.Stdout, out)
+				printTable(os.Stdout, op.api, out)
 				return nil
 			}
 			return printJSON(out)
@@ -152,72 +149,4 @@ func awsError(api string, err error) error {
 		return &exitError{exitUsage, fmt.Errorf("An error occurred (%s) when calling the %s operation: %s", oe.Code, api, strings.TrimSpace(oe.Message))}
 	}
 	return &exitError{exitFail, err}
-}
-
-// printTable prints the first list in an EC2 response as a table of its
-// scalar fields: --output table.
-func printTable(w io.Writer, v any) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		fmt.Fprintln(w, v)
-		return
-	}
-	var rows []map[string]any
-	for _, x := range m {
-		if l, ok := x.([]any); ok {
-			for _, r := range l {
-				if rm, ok := r.(map[string]any); ok {
-					if inner, ok := rm["Instances"].([]any); ok { // Reservations
-						for _, i := range inner {
-							if im, ok := i.(map[string]any); ok {
-								rows = append(rows, im)
-							}
-						}
-						continue
-					}
-					rows = append(rows, rm)
-				}
-			}
-		}
-	}
-	if len(rows) == 0 {
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(w, "%s\t%v\n", k, m[k])
-		}
-		return
-	}
-	colSet := map[string]bool{}
-	for _, r := range rows {
-		for k, x := range r {
-			switch x.(type) {
-			case map[string]any, []any:
-			default:
-				colSet[k] = true
-			}
-		}
-	}
-	cols := make([]string, 0, len(colSet))
-	for k := range colSet {
-		cols = append(cols, k)
-	}
-	sort.Strings(cols)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(cols, "\t"))
-	for _, r := range rows {
-		vals := make([]string, len(cols))
-		for i, c := range cols {
-			if x, ok := r[c]; ok {
-				vals[i] = fmt.Sprint(x)
-			} else {
-				vals[i] = "-"
-			}
-		}
-		fmt.Fprintln(tw, strings.Join(vals, "\t"))
-	}
-	tw.Flush()
 }

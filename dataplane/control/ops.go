@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/vpcnet/vpcnet/dataplane/policy"
@@ -95,7 +96,7 @@ func (d *Daemon) findNACL(ref string) (*topology.NACL, error) {
 	return nil, opErr("InvalidNetworkAclID.NotFound", "The network ACL ID '%s' does not exist", ref)
 }
 
-// ruleMatch parses protocol and port/ICMP fields shared by SG and NACL rules.
+// ruleMatch parses the protocol and port fields of a NACL entry.
 func ruleMatch(r OpRequest, portKey string) (proto, from, to int, err error) {
 	p := r["protocol"]
 	if p == "" {
@@ -138,7 +139,7 @@ func (d *Daemon) sgRule(r OpRequest, ingress, authorize bool) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	proto, from, to, err := ruleMatch(r, "port")
+	proto, from, to, err := sgMatch(r)
 	if err != nil {
 		return nil, err
 	}
@@ -170,8 +171,7 @@ func (d *Daemon) sgRule(r OpRequest, ingress, authorize bool) (any, error) {
 	}
 	idx := -1
 	for i, x := range *list {
-		if x.Protocol == rule.Protocol && x.FromPort == rule.FromPort && x.ToPort == rule.ToPort &&
-			x.CIDR == rule.CIDR && x.Group == rule.Group {
+		if sameMatch(x, rule) && x.CIDR == rule.CIDR && x.Group == rule.Group {
 			idx = i
 		}
 	}
@@ -190,10 +190,92 @@ func (d *Daemon) sgRule(r OpRequest, ingress, authorize bool) (any, error) {
 	return map[string]any{"Return": true, "GroupId": g.ID}, nil
 }
 
+// sgMatch parses --protocol and --port of a security-group rule as the AWS
+// CLI reads them (SG-3), into the representation topology.SGRule has for a
+// rule of topo.json:
+//   - tcp, udp: "80" or "1024-65535"; "-1" or "all" is 0-65535; no --port is
+//     any port (-1, -1), as a file rule without "ports".
+//   - icmp: --port is the ICMP type and code: "8" is type 8 with any code
+//     (8, -1, as "icmp_type": 8), "8-0" type 8 code 0, "-1" or "all" (or no
+//     --port) any type and code (-1, -1). A code needs a type: "-1-0" is
+//     refused, as AWS refuses it.
+//   - any other protocol: every port; --port is ignored, as AWS ignores it.
+func sgMatch(r OpRequest) (proto, from, to int, err error) {
+	p := r["protocol"]
+	if p == "" {
+		return 0, 0, 0, opErr("MissingParameter", "The request must contain the parameter protocol")
+	}
+	pr, perr := policy.ParseProtocol(p)
+	if perr != nil {
+		return 0, 0, 0, opErr("InvalidParameterValue", "Invalid value '%s' for IP protocol. Unknown protocol.", p)
+	}
+	proto, from, to = int(pr), -1, -1
+	s := strings.TrimSpace(r["port"])
+	if s == "" {
+		return proto, from, to, nil
+	}
+	all := s == "-1" || strings.EqualFold(s, "all")
+	switch proto {
+	case 6, 17:
+		if all {
+			return proto, 0, 65535, nil
+		}
+		f, t, perr := policy.ParsePortRange(s)
+		if perr != nil {
+			return 0, 0, 0, opErr("InvalidParameterValue", "Invalid value '%s' for port: %v", s, perr)
+		}
+		return proto, int(f), int(t), nil
+	case 1:
+		if all {
+			return proto, -1, -1, nil
+		}
+		ts, cs, hasCode := strings.Cut(s, "-")
+		typ, terr := strconv.Atoi(ts)
+		code := -1
+		var cerr error
+		if hasCode {
+			code, cerr = strconv.Atoi(cs)
+		}
+		if terr != nil || cerr != nil || typ < 0 || typ > 255 || code < -1 || code > 255 {
+			return 0, 0, 0, opErr("InvalidParameterValue",
+				"Invalid value '%s' for port: for icmp it is TYPE or TYPE-CODE (0-255; code -1: any), or -1 / all for every type and code", s)
+		}
+		return proto, typ, code, nil
+	}
+	return proto, from, to, nil
+}
+
+// sameMatch reports whether two security-group rules match the same
+// protocol, ports or ICMP type and code: a tcp or udp rule for every port is
+// the same whether it says 0-65535 or gives no ports (-1, -1).
+func sameMatch(a, b topology.SGRule) bool {
+	if a.Protocol != b.Protocol {
+		return false
+	}
+	norm := func(r topology.SGRule) (int, int) {
+		if (r.Protocol == 6 || r.Protocol == 17) && r.FromPort == -1 && r.ToPort == -1 {
+			return 0, 65535
+		}
+		return r.FromPort, r.ToPort
+	}
+	af, at := norm(a)
+	bf, bt := norm(b)
+	return af == bf && at == bt
+}
+
 func describeSGRule(r topology.SGRule) string {
 	peer := r.CIDR.String()
 	if r.Group != nil {
 		peer = r.Group.ID
+	}
+	if r.Protocol == 1 {
+		orAll := func(n int) string {
+			if n == -1 {
+				return "all"
+			}
+			return strconv.Itoa(n)
+		}
+		return fmt.Sprintf("peer: %s, ICMP, type: %s, code: %s, ALLOW", peer, orAll(r.FromPort), orAll(r.ToPort))
 	}
 	return fmt.Sprintf("peer: %s, %s, from port: %d, to port: %d, ALLOW", peer, strings.ToUpper(protoName(r.Protocol)), r.FromPort, r.ToPort)
 }

@@ -8,8 +8,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
 
 	"github.com/vpcnet/vpcnet/dataplane"
+	"github.com/vpcnet/vpcnet/dataplane/header"
 	"github.com/vpcnet/vpcnet/topology"
 )
 
@@ -208,4 +213,209 @@ func FuzzOperations(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// sgTopo has one group "g" whose ingress rules are the shapes topo.json can
+// give an ICMP or all-ports rule.
+const sgTopo = `{
+  "name": "sgt", "region": "us-east-1",
+  "vpcs": [{
+    "name": "v", "cidr": "10.0.0.0/16",
+    "subnets": [{"name": "a", "cidr": "10.0.1.0/24", "az": "us-east-1a"}],
+    "security_groups": [{"name": "g", "ingress": [
+      {"protocol": "icmp", "source": "10.0.0.0/16"},
+      {"protocol": "icmp", "icmp_type": 8, "source": "10.0.0.0/16"},
+      {"protocol": "icmp", "icmp_type": 3, "icmp_code": 4, "source": "10.0.0.0/16"},
+      {"protocol": "tcp", "source": "10.0.0.0/16"},
+      {"protocol": "udp", "ports": "0-65535", "source": "10.0.0.0/16"}
+    ]}],
+    "instances": [{"name": "i", "subnet": "a", "security_groups": ["g"]}]
+  }]
+}`
+
+func daemonFor(t testing.TB, topo string) *Daemon {
+	t.Helper()
+	n, err := topology.Load([]byte(topo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Daemon{net: n, st: &State{Name: n.Name}, fwd: dataplane.New(n, dataplane.Options{}), done: make(chan struct{})}
+}
+
+func sgByName(d *Daemon, name string) *topology.SecurityGroup {
+	for _, v := range d.net.VPCs {
+		for _, g := range v.SGs {
+			if g.Name == name {
+				return g
+			}
+		}
+	}
+	return nil
+}
+
+// TestSG3_CLIPortMeansWhatTheFileMeans: --port of a security-group rule is
+// read as the AWS CLI reads it (for icmp: type and code), and stored as the
+// file stores the same rule. So each rule of topo.json can be revoked with
+// the matching --port, authorized again into the same representation, and a
+// second authorize is InvalidPermission.Duplicate.
+func TestSG3_CLIPortMeansWhatTheFileMeans(t *testing.T) {
+	cases := []struct {
+		name     string
+		fileRule int // index in g's ingress as loaded from sgTopo
+		protocol string
+		port     string
+	}{
+		{"icmp all, -1", 0, "icmp", "-1"},
+		{"icmp all, all", 0, "icmp", "all"},
+		{"icmp all, no port", 0, "icmp", ""},
+		{"icmp type 8 any code", 1, "icmp", "8"},
+		{"icmp type 8 code -1", 1, "icmp", "8--1"},
+		{"icmp type 3 code 4", 2, "icmp", "3-4"},
+		{"tcp all ports, all", 3, "tcp", "all"},
+		{"tcp all ports, -1", 3, "tcp", "-1"},
+		{"tcp all ports, 0-65535", 3, "tcp", "0-65535"},
+		{"udp 0-65535, all", 4, "udp", "all"},
+		{"udp 0-65535, no port", 4, "udp", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := daemonFor(t, sgTopo)
+			g := sgByName(d, "g")
+			want := g.Ingress[c.fileRule]
+			req := OpRequest{"group-id": "g", "protocol": c.protocol, "cidr": "10.0.0.0/16"}
+			if c.port != "" {
+				req["port"] = c.port
+			}
+			if code, body := call(t, d, "AuthorizeSecurityGroupIngress", req); code == 200 || !strings.Contains(string(body), "InvalidPermission.Duplicate") {
+				t.Fatalf("authorize of the file's own rule: %d %s, want InvalidPermission.Duplicate", code, body)
+			}
+			if code, body := call(t, d, "RevokeSecurityGroupIngress", req); code != 200 {
+				t.Fatalf("revoke of the file's rule %+v: %s", want, body)
+			}
+			if len(g.Ingress) != 4 || slices.ContainsFunc(g.Ingress, func(r topology.SGRule) bool { return r == want }) {
+				t.Fatalf("revoke left %+v", g.Ingress)
+			}
+			if code, body := call(t, d, "RevokeSecurityGroupIngress", req); code == 200 || !strings.Contains(string(body), "InvalidPermission.NotFound") {
+				t.Fatalf("second revoke: %d %s, want InvalidPermission.NotFound", code, body)
+			}
+			if code, body := call(t, d, "AuthorizeSecurityGroupIngress", req); code != 200 {
+				t.Fatalf("authorize: %s", body)
+			}
+			got := g.Ingress[len(g.Ingress)-1]
+			if got.Protocol != want.Protocol || !sameMatch(got, want) || got.CIDR != want.CIDR {
+				t.Fatalf("authorize stored %d %d..%d, the file has %d %d..%d", got.Protocol, got.FromPort, got.ToPort, want.Protocol, want.FromPort, want.ToPort)
+			}
+			if code, body := call(t, d, "AuthorizeSecurityGroupIngress", req); code == 200 || !strings.Contains(string(body), "InvalidPermission.Duplicate") {
+				t.Fatalf("second authorize: %d %s, want InvalidPermission.Duplicate", code, body)
+			}
+		})
+	}
+}
+
+// TestSG3_CLIPortStored: the exact representation --port gives a rule:
+// for icmp (type, code), -1 for any, as topology and policy.Rule use it.
+func TestSG3_CLIPortStored(t *testing.T) {
+	cases := []struct {
+		protocol, port string
+		from, to       int
+	}{
+		{"icmp", "8", 8, -1},
+		{"icmp", "8-0", 8, 0},
+		{"icmp", "0", 0, -1},
+		{"icmp", "-1", -1, -1},
+		{"icmp", "ALL", -1, -1},
+		{"tcp", "all", 0, 65535},
+		{"tcp", "-1", 0, 65535},
+		{"tcp", "22", 22, 22},
+		{"udp", "1024-2047", 1024, 2047},
+		{"all", "80", -1, -1}, // AWS: every port for protocol all
+	}
+	for _, c := range cases {
+		d := daemonFor(t, sgTopo)
+		if code, body := call(t, d, "AuthorizeSecurityGroupIngress", OpRequest{"group-id": "g", "protocol": c.protocol, "port": c.port, "cidr": "192.0.2.0/24"}); code != 200 {
+			t.Errorf("%s %s: %s", c.protocol, c.port, body)
+			continue
+		}
+		g := sgByName(d, "g")
+		got := g.Ingress[len(g.Ingress)-1]
+		if got.FromPort != c.from || got.ToPort != c.to {
+			t.Errorf("%s --port %s stored %d..%d, want %d..%d", c.protocol, c.port, got.FromPort, got.ToPort, c.from, c.to)
+		}
+	}
+	for _, c := range []struct{ protocol, port string }{
+		{"icmp", "-1-0"}, {"icmp", "256"}, {"icmp", "8-256"}, {"icmp", "x"}, {"icmp", "8-"}, {"tcp", "70000"}, {"tcp", "8-0"},
+	} {
+		d := daemonFor(t, sgTopo)
+		before := describeAll(t, d)
+		code, body := call(t, d, "AuthorizeSecurityGroupIngress", OpRequest{"group-id": "g", "protocol": c.protocol, "port": c.port, "cidr": "192.0.2.0/24"})
+		if code == 200 || !strings.Contains(string(body), "InvalidParameterValue") {
+			t.Errorf("%s --port %s: %d %s, want InvalidParameterValue", c.protocol, c.port, code, body)
+		}
+		if describeAll(t, d) != before {
+			t.Errorf("%s --port %s: refused but changed the network", c.protocol, c.port)
+		}
+	}
+}
+
+// TestSG3_ICMPRuleThroughTheForwarder: pings from web to db cross the
+// forwarder's compiled security groups. Revoking db's file rule "icmp from
+// 92.75.0.0/16" with --port -1 stops new pings; a rule for type 8 code 8
+// does not let an echo request (code 0) in; --port 8 (type 8, any code)
+// does.
+func TestSG3_ICMPRuleThroughTheForwarder(t *testing.T) {
+	d := offlineDaemon(t)
+	t.Cleanup(d.fwd.Stop)
+	inst := map[string]*topology.ENI{}
+	ports := map[string]*dataplane.FakePort{}
+	for _, v := range d.net.VPCs {
+		for _, i := range v.Instances {
+			inst[i.Name] = i.Primary()
+			ports[i.Name] = dataplane.NewFakePort(16)
+			d.fwd.AttachPort(i.Primary().ID, ports[i.Name])
+		}
+	}
+	web, db := inst["web"], inst["db"]
+	id := uint16(0)
+	// pingArrives sends an echo request with a new id (a new flow: SG-5
+	// keeps tracked flows whatever the rules) and reports whether db got it.
+	pingArrives := func() bool {
+		id++
+		eth := &layers.Ethernet{SrcMAC: web.MAC, DstMAC: web.Subnet.RouterMAC, EthernetType: layers.EthernetTypeIPv4}
+		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolICMPv4,
+			SrcIP: web.PrimaryIP.AsSlice(), DstIP: db.PrimaryIP.AsSlice()}
+		icmp := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0), Id: id, Seq: 1}
+		buf := gopacket.NewSerializeBuffer()
+		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+			eth, ip, icmp, gopacket.Payload("ping")); err != nil {
+			t.Fatal(err)
+		}
+		ports["web"].Inject(append(make([]byte, header.VnetHdrLen), buf.Bytes()...))
+		select {
+		case <-ports["db"].Sent():
+			return true
+		case <-time.After(300 * time.Millisecond):
+			return false
+		}
+	}
+	op := func(name, port string) {
+		t.Helper()
+		if code, body := call(t, d, name, OpRequest{"group-id": "my-DB-SecurityGroup", "protocol": "icmp", "port": port, "cidr": "92.75.0.0/16"}); code != 200 {
+			t.Fatalf("%s --port %s: %s", name, port, body)
+		}
+	}
+	if !pingArrives() {
+		t.Fatal("ping web → db blocked with the file's rules")
+	}
+	op("RevokeSecurityGroupIngress", "-1")
+	if pingArrives() {
+		t.Fatal("ping arrived after the icmp rule was revoked")
+	}
+	op("AuthorizeSecurityGroupIngress", "8-8")
+	if pingArrives() {
+		t.Fatal("an echo request (type 8 code 0) arrived through a rule for type 8 code 8")
+	}
+	op("AuthorizeSecurityGroupIngress", "8")
+	if !pingArrives() {
+		t.Fatal("ping blocked although --port 8 allows type 8, any code")
+	}
 }

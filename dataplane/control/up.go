@@ -44,9 +44,11 @@ func Up(n *topology.Network, exe string, source []byte) (*Daemon, error) {
 		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Join(Dir(n.Name), "user-data"), 0o755); err != nil {
+		os.RemoveAll(Dir(n.Name)) // nothing else is made yet
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(Dir(n.Name), "topology.json"), source, 0o644); err != nil {
+		os.RemoveAll(Dir(n.Name))
 		return nil, err
 	}
 	self := netns.Proc{PID: os.Getpid()}
