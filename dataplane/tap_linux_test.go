@@ -94,17 +94,26 @@ func TestTAPReadsTheKernelsFrames(t *testing.T) {
 			}
 		}()
 	}
-	select {
-	case f := <-got:
-		if len(f) < header.VnetHdrLen+14+28 {
-			t.Fatalf("frame of %d bytes", len(f))
+	// Other frames may come first (IPv6 router solicitations, MLD): wait
+	// for the ARP request.
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case f := <-got:
+			if len(f) < header.VnetHdrLen+14 {
+				t.Fatalf("frame of %d bytes", len(f))
+			}
+			eth := header.Ethernet(f[header.VnetHdrLen:])
+			if eth.EtherType() != 0x0806 {
+				continue
+			}
+			if len(f) < header.VnetHdrLen+14+28 {
+				t.Fatalf("ARP frame of %d bytes", len(f))
+			}
+			return
+		case <-timeout:
+			t.Fatal("no ARP request from the namespace's kernel")
 		}
-		eth := header.Ethernet(f[header.VnetHdrLen:])
-		if eth.EtherType() != 0x0806 {
-			t.Fatalf("first frame has EtherType %#04x, want ARP", eth.EtherType())
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no frame from the namespace's kernel")
 	}
 }
 

@@ -500,6 +500,92 @@ func TestLab_ENICreateAttach(t *testing.T) {
 	}
 }
 
+// twoVPC: VPCs va and vb, each with one subnet in the same AZ (us-east-1a),
+// so that only the VPC tells an ENI of vb from one of va.
+const twoVPC = `{
+  "name": "NAME", "region": "us-east-1",
+  "vpcs": [{
+    "name": "va", "cidr": "10.7.0.0/16",
+    "subnets": [{"name": "sa", "cidr": "10.7.1.0/24", "az": "us-east-1a"}],
+    "security_groups": [{"name": "open-a", "ingress": [{"protocol": "all", "source": "0.0.0.0/0"}]}],
+    "instances": [{"name": "ia", "subnet": "sa", "private_ip": "10.7.1.10", "security_groups": ["open-a"]}]
+  }, {
+    "name": "vb", "cidr": "10.8.0.0/16",
+    "subnets": [{"name": "sb", "cidr": "10.8.1.0/24", "az": "us-east-1a"}],
+    "security_groups": [{"name": "open-b", "ingress": [{"protocol": "all", "source": "0.0.0.0/0"}]}],
+    "instances": [
+      {"name": "ib", "subnet": "sb", "private_ip": "10.8.1.10", "security_groups": ["open-b"]},
+      {"name": "ib2", "subnet": "sb", "private_ip": "10.8.1.11", "security_groups": ["open-b"]}
+    ]
+  }]
+}`
+
+// TestLab_ENI6_AttachOtherVPCRefused: an ENI created in a subnet of VPC vb
+// cannot be attached to an instance of VPC va, although both are in the
+// same AZ (ENI-6): the refusal has the AWS CLI's shape, code
+// InvalidParameterCombination and exit 2, and changes nothing, neither the
+// describe-* outputs nor the instance's devices nor the traffic. The same
+// ENI then attaches to an instance of its own VPC and carries traffic, so
+// the VPC was the only reason.
+func TestLab_ENI6_AttachOtherVPCRefused(t *testing.T) {
+	tp := Up(t, twoVPC)
+	if !tp.PingEventually(t, "ib2", "10.8.1.10") {
+		t.Fatal("baseline ping ib2 → ib failed")
+	}
+	var cr struct{ NetworkInterface eniDesc }
+	tp.ec2OK(t, &cr, "create-network-interface", "--subnet-id", "sb", "--private-ip-address", "10.8.1.50",
+		"--groups", "open-b", "--name", "xb")
+	x := cr.NetworkInterface
+	ia, ib := tp.instance(t, "ia"), tp.instance(t, "ib")
+	if ia == nil || ib == nil || len(ia.NetworkInterfaces) != 1 || len(ib.NetworkInterfaces) != 1 {
+		t.Fatalf("describe-instances: ia %+v, ib %+v", ia, ib)
+	}
+	vpcA, vpcB := ia.NetworkInterfaces[0].VpcId, ib.NetworkInterfaces[0].VpcId
+	if !strings.HasPrefix(vpcA, "vpc-") || vpcA == vpcB || x.VpcId != vpcB ||
+		x.AvailabilityZone != ia.NetworkInterfaces[0].AvailabilityZone || x.Status != "available" || x.Attachment != nil {
+		t.Fatalf("xb %+v should be an available ENI of %s in ia's AZ (ia is in %s)", x, vpcB, vpcA)
+	}
+
+	enisBefore := tp.ec2OK(t, nil, "describe-network-interfaces")
+	before := tp.describeAll(t)
+	// By name and by id: the same refusal.
+	for _, ref := range [][2]string{{"xb", "ia"}, {x.NetworkInterfaceId, ia.InstanceId}} {
+		out, code := tp.ec2(t, "attach-network-interface", "--network-interface-id", ref[0], "--instance-id", ref[1], "--device-index", "1")
+		if code != 2 {
+			t.Errorf("attach %v: exit %d, want 2:\n%s", ref, code, out)
+		}
+		const shape = "An error occurred (InvalidParameterCombination) when calling the AttachNetworkInterface operation: "
+		line := strings.TrimSuffix(out, "\n")
+		if !strings.HasPrefix(line, shape) || strings.Contains(line, "\n") {
+			t.Errorf("attach %v: want one line starting %q, got:\n%s", ref, shape, out)
+		}
+		for _, w := range []string{x.NetworkInterfaceId, ia.InstanceId, vpcA, vpcB, "(ENI-6)"} {
+			if !strings.Contains(line, w) {
+				t.Errorf("attach %v: the error does not name %s: %s", ref, w, out)
+			}
+		}
+	}
+	if after := tp.ec2OK(t, nil, "describe-network-interfaces"); after != enisBefore {
+		t.Errorf("describe-network-interfaces changed by the refused attach:\nbefore: %s\nafter:  %s", enisBefore, after)
+	}
+	diffSnapshots(t, "refused cross-VPC attach", before, tp.describeAll(t))
+	if out, err := tp.Exec(t, "ia", "ip", "-o", "link", "show"); err != nil || strings.Contains(out, "eth1") {
+		t.Fatalf("ia's devices after the refused attach (%v):\n%s", err, out)
+	}
+	if tp.Ping(t, "ib2", "10.8.1.50") {
+		t.Fatal("the refused ENI's address answers")
+	}
+
+	// In its own VPC the same ENI attaches and carries traffic.
+	tp.ec2OK(t, nil, "attach-network-interface", "--network-interface-id", "xb", "--instance-id", "ib", "--device-index", "1")
+	if out, ok := tp.waitLink(t, "ib", "eth1", true, "10.8.1.50/24", strings.ToLower(x.MacAddress)); !ok {
+		t.Fatalf("eth1 in ib within a second:\n%s", out)
+	}
+	if !tp.PingEventually(t, "ib2", "10.8.1.50") {
+		t.Fatalf("ping ib2 → 10.8.1.50 (ib's eth1) failed: %+v", tp.Stats(t).Endpoints)
+	}
+}
+
 // --- 3. The NAT gateway's ENI (ENI-3, ENI-5) -----------------------------------
 
 func TestLab_NATGatewayENIRefusesChanges(t *testing.T) {

@@ -2,8 +2,11 @@ package test
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -99,6 +102,100 @@ func TestIGW1_PublicInstancesSeenByTheirPublicIP(t *testing.T) {
 	}
 }
 
+// sgEdge is edge with web and auto in group web80, which admits only TCP
+// port 80 from anywhere, while both serve HTTP on 80 and echo on TCP 7.
+var sgEdge = func() string {
+	s := strings.Replace(edge, `"security_groups": [{"name": "open", `,
+		`"security_groups": [{"name": "web80", "ingress": [{"protocol": "tcp", "ports": "80", "source": "0.0.0.0/0"}]}, {"name": "open", `, 1)
+	s = strings.Replace(s, `"security_groups": ["open"], "elastic_ip": "eip-web", "user_data": "vpcnet serve --http :80"`,
+		`"security_groups": ["web80"], "elastic_ip": "eip-web", "user_data": "vpcnet serve --http :80 --tcp :7"`, 1)
+	return strings.Replace(s, `"private_ip": "10.5.1.11", "security_groups": ["open"]`,
+		`"private_ip": "10.5.1.11", "security_groups": ["web80"], "user_data": "vpcnet serve --http :80 --tcp :7"`, 1)
+}()
+
+// TestIGW1_InboundRefusedBySecurityGroup: the IGW maps a public address to
+// its instance (IGW-1), but the instance's security group still decides
+// (SG-2): from the internet, web (by its EIP) and auto (by its dynamic
+// public IP) answer on port 80, which web80 allows, and not on port 7 or to
+// ping, which it does not, although their servers listen; each refusal is
+// a security-group ingress drop at that instance's ENI naming web80.
+// Authorizing port 7 for the internet host then opens it.
+func TestIGW1_InboundRefusedBySecurityGroup(t *testing.T) {
+	if !strings.Contains(sgEdge, `"web80"], "elastic_ip"`) || !strings.Contains(sgEdge, `"web80"], "user_data"`) {
+		t.Fatal("topology edit failed")
+	}
+	tp := Up(t, sgEdge)
+	targets := []struct{ name, priv, pub string }{
+		{"web", "10.5.1.10", "3.34.10.10"},
+		{"auto", "10.5.1.11", tp.publicIP(t, "auto")},
+	}
+	if !strings.HasPrefix(targets[1].pub, "3.34.") {
+		t.Fatalf("auto has no public IP: %q", targets[1].pub)
+	}
+	for _, x := range targets {
+		// Allowed: port 80 through the public address.
+		w, err := tp.Curl(t, "inet", "http://"+x.pub+"/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.Name != x.name || w.Local != x.priv+":80" || clientIP(w) != "203.0.113.80" {
+			t.Fatalf("inet → %s's public IP %s: %+v", x.name, x.pub, w)
+		}
+		// The echo server listens on 7: locally it answers.
+		listening := false
+		for i := 0; i < 50 && !listening; i++ {
+			_, err := tp.Exec(t, x.name, "nc", "-z", "-w", "1", x.priv, "7")
+			listening = err == nil
+			if !listening {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		if !listening {
+			t.Fatalf("%s's echo server does not listen on %s:7", x.name, x.priv)
+		}
+		eni := tp.eni(t, tp.instance(t, x.name).NetworkInterfaces[0].NetworkInterfaceId)
+		if eni == nil || len(eni.Groups) != 1 || eni.Groups[0].GroupName != "web80" {
+			t.Fatalf("%s's eth0: %+v, want group web80 only", x.name, eni)
+		}
+		sg := eni.Groups[0].GroupId
+
+		// Refused: port 7 and ICMP through the public address.
+		drops := tp.Drops(t, x.name, "security-group ingress")
+		if out, err := tp.Exec(t, "inet", "nc", "-z", "-w", "1", x.pub, "7"); err == nil {
+			t.Fatalf("inet reached %s:7 (%s), which web80 does not allow: %s", x.pub, x.name, out)
+		}
+		if tp.Ping(t, "inet", x.pub) {
+			t.Fatalf("inet's ping to %s (%s) was answered; web80 allows no ICMP", x.pub, x.name)
+		}
+		if n := tp.Drops(t, x.name, "security-group ingress"); n < drops+2 {
+			t.Fatalf("security-group ingress drops at %s: %d → %d, want ≥ 2 more (a SYN and an echo request)", x.name, drops, n)
+		}
+		named := false
+		for _, e := range tp.Stats(t).Endpoints {
+			for _, d := range e.Details {
+				named = named || (e.Name == x.name && strings.HasPrefix(d.Reason, "security-group ingress") && d.By == sg && d.Count >= 2)
+			}
+		}
+		if !named {
+			t.Fatalf("%s's ingress drops do not name web80 (%s): %+v", x.name, sg, tp.Stats(t).Endpoints)
+		}
+	}
+	// The group was the reason: allowing port 7 from the host opens it.
+	tp.ec2OK(t, nil, "authorize-security-group-ingress", "--group-id", "web80", "--protocol", "tcp", "--port", "7", "--cidr", "203.0.113.80/32")
+	for _, x := range targets {
+		var out string
+		var err error
+		for i := 0; i < 5; i++ {
+			if out, err = tp.Exec(t, "inet", "nc", "-z", "-w", "1", x.pub, "7"); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Fatalf("inet → %s:7 (%s) after authorizing it: %v %s", x.pub, x.name, err, out)
+		}
+	}
+}
+
 // TestIGW2_NoPublicIPCannotLeave: an instance in a public subnet without a
 // public IP cannot reach the internet, and the drop says why.
 func TestIGW2_NoPublicIPCannotLeave(t *testing.T) {
@@ -177,27 +274,123 @@ func TestNAT3_ConnectionLimitPerDestination(t *testing.T) {
 // GSO super-frames: the receiver counts no checksum errors.
 func TestNAT_LargeTransferChecksums(t *testing.T) {
 	tp := Up(t, edge)
-	tp.MustExec(t, "inet", "iperf3", "-s", "-D", "-1", "-p", "5299")
-	time.Sleep(300 * time.Millisecond)
-	tp.MustExec(t, "inet", "nstat", "-n")
-	out := tp.MustExec(t, "db", "iperf3", "-c", "203.0.113.80", "-p", "5299", "-t", "2", "-J")
+	tp.transferChecksumsClean(t, "db", "inet", "203.0.113.80", 2, 50e6)
+}
+
+// TestRT2_LargeTransferChecksumsAcrossSubnets: the plain path between two
+// subnets of a VPC (local route, no NAT, no IGW) carries a multi-second
+// iperf3 transfer, GSO super-frames included, and the receiving instance's
+// kernel counts no TCP checksum error.
+func TestRT2_LargeTransferChecksumsAcrossSubnets(t *testing.T) {
+	tp := Up(t, threeSubnets)
+	if !tp.PingEventually(t, "a1", "10.0.2.10") {
+		t.Fatal("baseline ping a1 → b1 failed")
+	}
+	tp.transferChecksumsClean(t, "a1", "b1", "10.0.2.10", 3, 50e6)
+}
+
+// transferChecksumsClean runs a TCP iperf3 transfer of secs seconds from
+// client to server (which the client dials at addr) and asserts that at
+// least minBytes arrived, through the server's interfaces, and that the
+// server's kernel counted no new TCP checksum error (TcpInCsumErrors in
+// /proc/net/snmp, and nstat's absolute count for the fresh namespace).
+func (tp *Topo) transferChecksumsClean(t *testing.T, client, server, addr string, secs int, minBytes float64) {
+	t.Helper()
+	pidFile := filepath.Join(t.TempDir(), "iperf3.pid")
+	tp.MustExec(t, server, "iperf3", "-s", "-D", "-1", "-p", "5299", "-I", pidFile)
+	t.Cleanup(func() { // -1 ends it after one test; not if the test failed before
+		if b, err := os.ReadFile(pidFile); err == nil {
+			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			comm, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+			if err == nil && pid > 0 && strings.TrimSpace(string(comm)) == "iperf3" {
+				syscall.Kill(pid, syscall.SIGTERM)
+			}
+		}
+	})
+	for i := 0; ; i++ { // -D returns before the daemon listens
+		if out, _ := tp.Exec(t, server, "ss", "-Hltn", "sport", "=", ":5299"); strings.Contains(out, "5299") {
+			break
+		}
+		if i == 100 {
+			t.Fatal("iperf3 server is not listening")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	csumBefore, rxBefore := tp.snmpCounter(t, server, "Tcp", "InCsumErrors"), tp.rxBytes(t, server)
+	out := tp.MustExec(t, client, "iperf3", "-c", addr, "-p", "5299", "-t", strconv.Itoa(secs), "-J")
 	var r struct {
-		End struct {
+		Error string `json:"error"`
+		End   struct {
 			SumReceived struct {
 				Bytes float64 `json:"bytes"`
 			} `json:"sum_received"`
 		} `json:"end"`
 	}
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		t.Fatalf("iperf3: %v\n%s", err, out)
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Error != "" {
+		t.Fatalf("iperf3: %v %s\n%s", err, r.Error, out)
 	}
-	if r.End.SumReceived.Bytes < 50e6 {
-		t.Fatalf("only %.0f bytes went through NAT", r.End.SumReceived.Bytes)
+	csumAfter, rxAfter := tp.snmpCounter(t, server, "Tcp", "InCsumErrors"), tp.rxBytes(t, server)
+	got := r.End.SumReceived.Bytes
+	t.Logf("%s → %s: %.0f bytes in %d s (%.2f Gbit/s); the receiver's interfaces got %d bytes; TcpInCsumErrors %d → %d",
+		client, server, got, secs, got*8/float64(secs)/1e9, rxAfter-rxBefore, csumBefore, csumAfter)
+	if got < minBytes {
+		t.Fatalf("only %.0f bytes arrived at %s, want ≥ %.0f", got, server, minBytes)
 	}
-	ns := tp.MustExec(t, "inet", "nstat", "-az", "TcpInCsumErrors")
+	if float64(rxAfter-rxBefore) < got {
+		t.Fatalf("%s's interfaces received %d bytes, less than the %.0f iperf3 counted", server, rxAfter-rxBefore, got)
+	}
+	if csumAfter != csumBefore {
+		t.Fatalf("%d TCP checksum errors at the receiver %s", csumAfter-csumBefore, server)
+	}
+	ns := tp.MustExec(t, server, "nstat", "-az", "TcpInCsumErrors")
 	if !strings.Contains(ns, "TcpInCsumErrors") || !fieldZero(ns, "TcpInCsumErrors") {
 		t.Fatalf("checksum errors at the receiver:\n%s", ns)
 	}
+}
+
+// snmpCounter reads one counter of /proc/net/snmp (e.g. Tcp InCsumErrors)
+// as name's namespace sees it.
+func (tp *Topo) snmpCounter(t *testing.T, name, proto, field string) uint64 {
+	t.Helper()
+	var keys []string
+	for _, l := range strings.Split(tp.MustExec(t, name, "cat", "/proc/net/snmp"), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 || f[0] != proto+":" {
+			continue
+		}
+		if keys == nil {
+			keys = f
+			continue
+		}
+		for i, k := range keys {
+			if k == field && i < len(f) {
+				v, err := strconv.ParseUint(f[i], 10, 64)
+				if err != nil {
+					t.Fatalf("/proc/net/snmp %s %s: %q", proto, field, f[i])
+				}
+				return v
+			}
+		}
+	}
+	t.Fatalf("no %s %s in %s's /proc/net/snmp", proto, field, name)
+	return 0
+}
+
+// rxBytes sums the bytes received by name's interfaces other than lo.
+func (tp *Topo) rxBytes(t *testing.T, name string) uint64 {
+	t.Helper()
+	var n uint64
+	for _, l := range strings.Split(tp.MustExec(t, name, "cat", "/proc/net/dev"), "\n") {
+		dev, rest, ok := strings.Cut(l, ":")
+		if f := strings.Fields(rest); ok && strings.TrimSpace(dev) != "lo" && len(f) > 0 {
+			v, err := strconv.ParseUint(f[0], 10, 64)
+			if err != nil {
+				continue // the header lines
+			}
+			n += v
+		}
+	}
+	return n
 }
 
 func fieldZero(nstat, name string) bool {
