@@ -96,17 +96,25 @@ func (d *Daemon) findNACL(ref string) (*topology.NACL, error) {
 	return nil, opErr("InvalidNetworkAclID.NotFound", "The network ACL ID '%s' does not exist", ref)
 }
 
-// ruleMatch parses the protocol and port fields of a NACL entry.
-func ruleMatch(r OpRequest, portKey string) (proto, from, to int, err error) {
+// requestProtocol parses the request's --protocol (a name or a number).
+func requestProtocol(r OpRequest) (int, error) {
 	p := r["protocol"]
 	if p == "" {
-		return 0, 0, 0, opErr("MissingParameter", "The request must contain the parameter protocol")
+		return 0, opErr("MissingParameter", "The request must contain the parameter protocol")
 	}
-	pr, perr := policy.ParseProtocol(p)
-	if perr != nil {
-		return 0, 0, 0, opErr("InvalidParameterValue", "Invalid value '%s' for IP protocol. Unknown protocol.", p)
+	pr, err := policy.ParseProtocol(p)
+	if err != nil {
+		return 0, opErr("InvalidParameterValue", "Invalid value '%s' for IP protocol. Unknown protocol.", p)
 	}
-	proto, from, to = int(pr), -1, -1
+	return int(pr), nil
+}
+
+// ruleMatch parses the protocol and port fields of a NACL entry.
+func ruleMatch(r OpRequest, portKey string) (proto, from, to int, err error) {
+	if proto, err = requestProtocol(r); err != nil {
+		return 0, 0, 0, err
+	}
+	from, to = -1, -1
 	if s := r[portKey]; s != "" && (proto == 6 || proto == 17 || proto == 1) {
 		f, t, perr := policy.ParsePortRange(s)
 		if perr != nil {
@@ -201,15 +209,10 @@ func (d *Daemon) sgRule(r OpRequest, ingress, authorize bool) (any, error) {
 //     refused, as AWS refuses it.
 //   - any other protocol: every port; --port is ignored, as AWS ignores it.
 func sgMatch(r OpRequest) (proto, from, to int, err error) {
-	p := r["protocol"]
-	if p == "" {
-		return 0, 0, 0, opErr("MissingParameter", "The request must contain the parameter protocol")
+	if proto, err = requestProtocol(r); err != nil {
+		return 0, 0, 0, err
 	}
-	pr, perr := policy.ParseProtocol(p)
-	if perr != nil {
-		return 0, 0, 0, opErr("InvalidParameterValue", "Invalid value '%s' for IP protocol. Unknown protocol.", p)
-	}
-	proto, from, to = int(pr), -1, -1
+	from, to = -1, -1
 	s := strings.TrimSpace(r["port"])
 	if s == "" {
 		return proto, from, to, nil
