@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -84,47 +83,19 @@ func opCmd(op operation) *cobra.Command {
 		Short: op.short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := control.OpRequest{}
-			for k, v := range vals {
-				if *v != "" {
-					req[k] = *v
-				}
-			}
-			for k, v := range lists {
-				if len(*v) > 0 {
-					req[k] = strings.Join(*v, ",")
-				}
-			}
-			for _, k := range op.required {
-				if req[k] == "" {
-					return awsError(op.api, &control.OpError{Code: "MissingParameter", Message: "The request must contain the parameter --" + k})
-				}
-			}
-			for k, v := range bools {
-				switch {
-				case !*v:
-				case strings.HasPrefix(k, "no-"):
-					req[strings.TrimPrefix(k, "no-")] = "false"
-				default:
-					req[k] = "true"
-				}
-			}
-			if bools["ingress"] != nil && *bools["ingress"] == *bools["egress"] {
-				return awsError(op.api, &control.OpError{Code: "MissingParameter", Message: "Give exactly one of --ingress and --egress"})
-			}
-			t, err := pickTopology(topo)
+			req, err := buildRequest(op, vals, lists, bools)
 			if err != nil {
 				return err
 			}
-			var out any
-			if err := control.NewClient(t).Post("/op/"+op.api, req, &out); err != nil {
-				return awsError(op.api, err)
+			out, err := sendOp(topo, op.api, req)
+			if err != nil {
+				return err
 			}
 			if output == "table" {
-				printTable(os.Stdout, op.api, out)
+				printTable(cmd.OutOrStdout(), op.api, out)
 				return nil
 			}
-			return printJSON(out)
+			return writeJSON(cmd.OutOrStdout(), out)
 		},
 	}
 	for _, f := range op.flags {
@@ -140,6 +111,55 @@ func opCmd(op operation) *cobra.Command {
 	}
 	c.Flags().StringVar(&topo, "topology", "", "topology name (default: the only one up)")
 	return c
+}
+
+// buildRequest turns an operation's parsed flags into its request: string
+// flags as given, list flags joined with commas, a set boolean as "true" (or
+// X=false for --no-X). Missing required flags are refused here.
+func buildRequest(op operation, vals map[string]*string, lists map[string]*[]string, bools map[string]*bool) (control.OpRequest, error) {
+	req := control.OpRequest{}
+	for k, v := range vals {
+		if *v != "" {
+			req[k] = *v
+		}
+	}
+	for k, v := range lists {
+		if len(*v) > 0 {
+			req[k] = strings.Join(*v, ",")
+		}
+	}
+	for _, k := range op.required {
+		if req[k] == "" {
+			return nil, awsError(op.api, &control.OpError{Code: "MissingParameter", Message: "The request must contain the parameter --" + k})
+		}
+	}
+	for k, v := range bools {
+		switch {
+		case !*v:
+		case strings.HasPrefix(k, "no-"):
+			req[strings.TrimPrefix(k, "no-")] = "false"
+		default:
+			req[k] = "true"
+		}
+	}
+	if bools["ingress"] != nil && *bools["ingress"] == *bools["egress"] {
+		return nil, awsError(op.api, &control.OpError{Code: "MissingParameter", Message: "Give exactly one of --ingress and --egress"})
+	}
+	return req, nil
+}
+
+// sendOp posts a request to the daemon of topology topo (default: the only
+// one up). Tests replace it.
+var sendOp = func(topo, api string, req control.OpRequest) (any, error) {
+	t, err := pickTopology(topo)
+	if err != nil {
+		return nil, err
+	}
+	var out any
+	if err := control.NewClient(t).Post("/op/"+api, req, &out); err != nil {
+		return nil, awsError(api, err)
+	}
+	return out, nil
 }
 
 // awsError shapes an error like the AWS CLI does.
