@@ -18,11 +18,12 @@ type Options struct {
 }
 
 // Forwarder is the userspace VPC: one worker goroutine per port (per queue
-// of a multi-queue port) runs the pipeline of forward.go. Configuration is an immutable snapshot swapped
-// atomically by Apply, so changes never pause traffic.
+// of a multi-queue port) runs the pipeline of forward.go. Configuration is
+// an immutable snapshot swapped atomically by Apply, so changes never pause
+// traffic.
 //
-// Goroutines: Start runs one worker per attached port; each stops when its
-// port is closed. Stop closes every port and waits for all workers.
+// Goroutines: AttachPort starts one worker per port or queue; each stops
+// when its port is closed. Stop closes every port and waits for all workers.
 type Forwarder struct {
 	cfg    atomic.Pointer[config]
 	stages [numStages]atomic.Uint64
@@ -87,8 +88,10 @@ func (f *Forwarder) AttachPort(id string, p Port) {
 	f.st.ports[id] = p
 	f.cfg.Store(f.st.compile(f.net))
 	readers := []Port{p}
-	if mq, ok := p.(multiQueue); ok && len(mq.Queues()) > 0 {
-		readers = mq.Queues()
+	if mq, ok := p.(multiQueue); ok {
+		if qs := mq.Queues(); len(qs) > 0 {
+			readers = qs
+		}
 	}
 	for q, r := range readers {
 		w := &worker{f: f, port: r, id: id, queue: q, scratch: make([]byte, MaxFrame)}

@@ -25,6 +25,10 @@ type Handle = vnetns.NsHandle
 // process's /proc/<pid>/ns/net would point into an instance.
 func init() { runtime.LockOSThread() }
 
+// sourceRulePriority + N is the priority of the rules that send replies
+// from ethN's addresses (N > 0) by ethN's own table, 100 + N.
+const sourceRulePriority = 1000
+
 // nsfsMagic is the statfs type of a namespace file (linux/magic.h).
 const nsfsMagic = 0x6e736673
 
@@ -233,7 +237,7 @@ func configureIface(h *netlink.Handle, index int, ifc Iface, onLink bool) error 
 		rule := netlink.NewRule()
 		rule.Src = &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(32, 32)}
 		rule.Table = table
-		rule.Priority = 1000 + index
+		rule.Priority = sourceRulePriority + index
 		if err := h.RuleAdd(rule); err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("rule from %s: %w", p.Addr(), err)
 		}
@@ -294,7 +298,7 @@ func DelAddr(ns Handle, dev string, p netip.Prefix) error {
 		return fmt.Errorf("%s: list rules: %w", dev, err)
 	}
 	for _, r := range rules {
-		if r.Src != nil && r.Src.IP.Equal(p.Addr().AsSlice()) && r.Priority > 1000 {
+		if r.Src != nil && r.Src.IP.Equal(p.Addr().AsSlice()) && r.Priority > sourceRulePriority {
 			if err := h.RuleDel(&r); err != nil && !errors.Is(err, unix.ENOENT) {
 				return fmt.Errorf("%s: rule from %s: %w", dev, p.Addr(), err)
 			}

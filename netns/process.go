@@ -79,9 +79,6 @@ func startTime(pid int) uint64 {
 // Alive reports whether p still runs (same PID, same start time).
 func (p Proc) Alive() bool { return p.PID > 0 && p.Start != 0 && startTime(p.PID) == p.Start }
 
-// groupMembers returns the live processes of process group pgid.
-func groupMembers(pgid int) []int { return liveGroups()[pgid] }
-
 // liveGroups maps each process group to its live processes: one pass over
 // /proc, however many groups are asked about.
 func liveGroups() map[int][]int {

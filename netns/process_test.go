@@ -124,6 +124,9 @@ func TestStopLeavesRecycledPIDAlone(t *testing.T) {
 	}
 }
 
+// groupMembers returns the live processes of process group pgid.
+func groupMembers(pgid int) []int { return liveGroups()[pgid] }
+
 func comm(pid int) string {
 	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
 	return strings.TrimSpace(string(b))

@@ -84,6 +84,13 @@ func poolRange(p netip.Prefix) (first, last uint32) {
 	return first, last
 }
 
+// allocatableIn reports whether a, an address of pool CIDR c, can be handed
+// out: not c's network or broadcast address, unless c is a /31 or /32.
+func allocatableIn(c netip.Prefix, a netip.Addr) bool {
+	first, last := poolRange(c)
+	return u32(a) >= first && u32(a) <= last
+}
+
 // firstFreePublic returns the first assignable address of pool not in used.
 func firstFreePublic(pool *Pool, used map[netip.Addr]string) (netip.Addr, bool) {
 	for _, c := range pool.CIDRs {

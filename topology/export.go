@@ -2,7 +2,6 @@ package topology
 
 import (
 	"fmt"
-	"net/netip"
 	"slices"
 	"strconv"
 )
@@ -148,17 +147,17 @@ func exportVPC(topo string, v *VPC, eipOf map[*ENI]string) VPCSpec {
 }
 
 // defaultSGUnchanged reports whether the default group still holds only the
-// rules it is made with: all from its own members in, all out (SG-7).
+// rules it is made with (SG-7).
 func defaultSGUnchanged(g *SecurityGroup) bool {
-	return g.Description == "default VPC security group" &&
-		len(g.Ingress) == 1 && g.Ingress[0] == SGRule{Protocol: ProtoAll, FromPort: -1, ToPort: -1, Group: g} &&
+	return g.Description == defaultSGDescription &&
+		len(g.Ingress) == 1 && g.Ingress[0] == defaultSGIngress(g) &&
 		len(g.Egress) == 1 && g.Egress[0] == allowAllEgress()
 }
 
 // defaultNACLUnchanged reports whether the default NACL still holds only its
 // rule 100 allowing all, both ways (NACL-3).
 func defaultNACLUnchanged(a *NACL) bool {
-	all := NACLRule{Number: 100, Protocol: ProtoAll, FromPort: -1, ToPort: -1, CIDR: netip.MustParsePrefix("0.0.0.0/0"), Allow: true}
+	all := defaultNACLRule()
 	return len(a.Ingress) == 1 && a.Ingress[0] == all && len(a.Egress) == 1 && a.Egress[0] == all
 }
 

@@ -93,8 +93,8 @@ func (n *Network) PoolOf(a netip.Addr) *Pool {
 func (n *Network) Allocatable(a netip.Addr) bool {
 	for _, p := range n.Pools {
 		for _, c := range p.CIDRs {
-			if first, last := poolRange(c); c.Contains(a) {
-				return u32(a) >= first && u32(a) <= last
+			if c.Contains(a) {
+				return allocatableIn(c, a)
 			}
 		}
 	}

@@ -439,7 +439,7 @@ func (r *resolver) resolveEIPAddrs() {
 			r.errf(ap, "EIP-1", "address %s is in pool %q, not in pool %q", a, p.Name, named.Name)
 			continue
 		}
-		if first, last := poolRange(c); u32(a) < first || u32(a) > last {
+		if !allocatableIn(c, a) {
 			r.errf(ap, "EIP-1", "address %s is the network or broadcast address of pool cidr %s", a, c)
 			continue
 		}
@@ -562,8 +562,8 @@ func (r *resolver) declareVPC(vi int) {
 
 	// SG-7: the default group; SG-1: user groups (rules in a later pass).
 	def := &SecurityGroup{Name: "default", ID: r.id("sg", "default\x00"+vs.Name),
-		Description: "default VPC security group", VPC: v}
-	def.Ingress = []SGRule{{Protocol: ProtoAll, FromPort: -1, ToPort: -1, Group: def}}
+		Description: defaultSGDescription, VPC: v}
+	def.Ingress = []SGRule{defaultSGIngress(def)}
 	def.Egress = []SGRule{allowAllEgress()}
 	v.DefaultSG = def
 	v.SGs = append(v.SGs, def)
@@ -588,8 +588,7 @@ func (r *resolver) declareVPC(vi int) {
 	}
 
 	// NACL-3: the default NACL allows all in and out with rule 100.
-	allowAll := NACLRule{Number: 100, Protocol: ProtoAll, FromPort: -1, ToPort: -1,
-		CIDR: netip.MustParsePrefix("0.0.0.0/0"), Allow: true}
+	allowAll := defaultNACLRule()
 	v.DefaultNACL = &NACL{Name: "default", ID: r.id("acl", "default\x00"+vs.Name), Default: true,
 		Ingress: []NACLRule{allowAll}, Egress: []NACLRule{allowAll}}
 	v.NACLs = append(v.NACLs, v.DefaultNACL)
@@ -734,6 +733,22 @@ func boolOr(b *bool, def bool) bool {
 		return def
 	}
 	return *b
+}
+
+// defaultSGDescription is the default group's description (SG-7).
+const defaultSGDescription = "default VPC security group"
+
+// defaultSGIngress is the default group's inbound rule: everything from its
+// own members (SG-7).
+func defaultSGIngress(def *SecurityGroup) SGRule {
+	return SGRule{Protocol: ProtoAll, FromPort: -1, ToPort: -1, Group: def}
+}
+
+// defaultNACLRule is the default NACL's rule 100, both ways: allow all
+// (NACL-3).
+func defaultNACLRule() NACLRule {
+	return NACLRule{Number: 100, Protocol: ProtoAll, FromPort: -1, ToPort: -1,
+		CIDR: netip.MustParsePrefix("0.0.0.0/0"), Allow: true}
 }
 
 func allowAllEgress() SGRule {

@@ -135,7 +135,7 @@ func objectSections(title string, o map[string]any) []section {
 	cells := map[string]string{}
 	flatten(cells, "", o, sub)
 	out := []section{kvSection(title, cells, idKey(title, []map[string]any{o}))}
-	for _, k := range sortedSet(sub) {
+	for _, k := range sortedKeys(sub) {
 		out = append(out, childSections(title, title, k, []entry{{obj: o}}, "")...)
 	}
 	return out
@@ -211,7 +211,7 @@ func listSections(title, key string, entries []entry) []section {
 		s.lines = append(s.lines, line)
 	}
 	out := []section{s}
-	for _, k := range sortedSet(sub) {
+	for _, k := range sortedKeys(sub) {
 		out = append(out, childSections(title, key, k, entries, ref)...)
 	}
 	return out
@@ -496,5 +496,3 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
-
-func sortedSet(m map[string]bool) []string { return sortedKeys(m) }
