@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -23,7 +24,33 @@ type Handle = vnetns.NsHandle
 // runtime cannot end the main thread, so were the main thread ever given to
 // such a goroutine it would be parked in that namespace for good, and the
 // process's /proc/<pid>/ns/net would point into an instance.
-func init() { runtime.LockOSThread() }
+func init() {
+	runtime.LockOSThread()
+	unix.SchedGetaffinity(0, &startCPUs)
+}
+
+// startCPUs are the CPUs the process could run on when it started, before
+// the daemon pinned its forwarder (dataplane.PinProcess). Processes vpcnet
+// starts for instances get them back (startAnywhere).
+var startCPUs unix.CPUSet
+
+// startAnywhere starts cmd from a thread of its own, bound to startCPUs, so
+// that the child inherits those rather than the forwarder's CPUs. The
+// thread is not reused: its goroutine ends while still locked to it.
+func startAnywhere(cmd *exec.Cmd) error {
+	ch := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if startCPUs.Count() > 0 {
+			if err := unix.SchedSetaffinity(0, &startCPUs); err != nil {
+				ch <- fmt.Errorf("sched_setaffinity: %w", err)
+				return
+			}
+		}
+		ch <- cmd.Start()
+	}()
+	return <-ch
+}
 
 // sourceRulePriority + N is the priority of the rules that send replies
 // from ethN's addresses (N > 0) by ethN's own table, 100 + N.

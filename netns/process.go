@@ -33,7 +33,7 @@ func Start(name, command, logPath, extraPath string, env ...string) (Proc, error
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Env = append(append(os.Environ(), "PATH="+extraPath+":"+os.Getenv("PATH")), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if err := startAnywhere(cmd); err != nil {
 		return Proc{}, fmt.Errorf("start user_data in %s: %w", name, err)
 	}
 	p := Proc{PID: cmd.Process.Pid, Start: startTime(cmd.Process.Pid), Name: name}

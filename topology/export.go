@@ -56,7 +56,7 @@ func Export(n *Network) *Topology {
 	}
 	s := n.Settings
 	t.Settings = &SettingsSpec{ConntrackMax: &s.ConntrackMax, NATIdleTimeoutSeconds: &s.NATIdleTimeoutSeconds,
-		NATMaxConnectionsPerDestination: &s.NATMaxConnectionsPerDestination}
+		NATMaxConnectionsPerDestination: &s.NATMaxConnectionsPerDestination, ForwarderCPUs: &s.ForwarderCPUs}
 	return t
 }
 

@@ -32,6 +32,10 @@ type Settings struct {
 	ConntrackMax                    int // flow-table capacity (SG-4), default 262144
 	NATIdleTimeoutSeconds           int // NAT-4, default 350
 	NATMaxConnectionsPerDestination int // NAT-3, default 55000
+	// ForwarderCPUs is where the forwarder's threads run: "auto" (the
+	// default), "all" (not pinned) or a CPU list such as "1" or "2-3,6".
+	// Which CPUs "auto" means depends on the machine (dataplane.ForwarderCPUs).
+	ForwarderCPUs string
 }
 
 // Pool is a public address pool (ADDR-5).

@@ -245,12 +245,20 @@ func (r *resolver) settings() {
 		ConntrackMax:                    DefaultConntrackMax,
 		NATIdleTimeoutSeconds:           DefaultNATIdleTimeoutSeconds,
 		NATMaxConnectionsPerDestination: DefaultNATMaxConnectionsPerDestination,
+		ForwarderCPUs:                   CPUsAuto,
 	}
 	if ss := r.t.Settings; ss != nil {
 		r.intIn(&s.ConntrackMax, ss.ConntrackMax, "settings.conntrack_max", "SG-4", 1, 1<<26)
 		r.intIn(&s.NATIdleTimeoutSeconds, ss.NATIdleTimeoutSeconds, "settings.nat_idle_timeout_seconds", "NAT-4", 1, 432000)
 		// NAT-3: one source port per connection, from 1024–65535.
 		r.intIn(&s.NATMaxConnectionsPerDestination, ss.NATMaxConnectionsPerDestination, "settings.nat_max_connections_per_destination", "NAT-3", 1, 65535-1024+1)
+		if c := ss.ForwarderCPUs; c != nil {
+			if _, err := ParseCPUs(*c); err != nil {
+				r.errf("settings.forwarder_cpus", RuleFormat, "%v", err)
+			} else {
+				s.ForwarderCPUs = *c
+			}
+		}
 	}
 	r.n.Settings = s
 }

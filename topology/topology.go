@@ -224,6 +224,8 @@ type SettingsSpec struct {
 	ConntrackMax                    *int `json:"conntrack_max,omitempty"`
 	NATIdleTimeoutSeconds           *int `json:"nat_idle_timeout_seconds,omitempty"`
 	NATMaxConnectionsPerDestination *int `json:"nat_max_connections_per_destination,omitempty"`
+	// ForwarderCPUs is "auto", "all" or a CPU list such as "1" or "2-3,6".
+	ForwarderCPUs *string `json:"forwarder_cpus,omitempty"`
 }
 
 // Protocol is a rule's protocol as written: "tcp", "udp", "icmp", "all",

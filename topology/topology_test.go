@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/netip"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -227,6 +229,10 @@ func badCases(t testing.TB) []badCase {
 		{"NAT-1 bad connectivity", e(`"subnet": "a", "elastic_ip": "e2"`, `"subnet": "a", "elastic_ip": "e2", "connectivity": "semi"`), "vpcs[0].nat_gateways[0].connectivity", "NAT-1", ""},
 		{"NAT-1 unknown subnet", e(`"subnet": "a", "elastic_ip": "e2"`, `"subnet": "q", "elastic_ip": "e2"`), "vpcs[0].nat_gateways[0].subnet", "NAT-1", "not found"},
 		{"NAT-3 settings out of range", e(`"region": "us-east-1",`, `"region": "us-east-1", "settings": {"nat_max_connections_per_destination": 70000},`), "settings.nat_max_connections_per_destination", "NAT-3", ""},
+		{"FORMAT forwarder_cpus word", e(`"region": "us-east-1",`, `"region": "us-east-1", "settings": {"forwarder_cpus": "last"},`), "settings.forwarder_cpus", RuleFormat, `"last" is not a CPU number`},
+		{"FORMAT forwarder_cpus backwards", e(`"region": "us-east-1",`, `"region": "us-east-1", "settings": {"forwarder_cpus": "3-1"},`), "settings.forwarder_cpus", RuleFormat, "backwards"},
+		{"FORMAT forwarder_cpus empty", e(`"region": "us-east-1",`, `"region": "us-east-1", "settings": {"forwarder_cpus": ""},`), "settings.forwarder_cpus", RuleFormat, "empty"},
+		{"FORMAT forwarder_cpus number", e(`"region": "us-east-1",`, `"region": "us-east-1", "settings": {"forwarder_cpus": 1},`), "settings.forwarder_cpus", RuleFormat, ""},
 		{"NAT-4 settings out of range", e(`"region": "us-east-1",`, `"region": "us-east-1", "settings": {"nat_idle_timeout_seconds": 0},`), "settings.nat_idle_timeout_seconds", "NAT-4", ""},
 
 		// SG-3, SG-6, SG-7.
@@ -437,7 +443,7 @@ func TestDefaults(t *testing.T) {
 		n.Pools[0].BorderGroup != "us-east-1" || n.Pools[0].CIDRs[0] != netip.MustParsePrefix("3.34.0.0/16") {
 		t.Errorf("default pool: %+v", n.Pools[0])
 	}
-	if n.Settings != (Settings{262144, 350, 55000}) {
+	if n.Settings != (Settings{262144, 350, 55000, CPUsAuto}) {
 		t.Errorf("settings %+v", n.Settings)
 	}
 	v := n.VPCs[0]
@@ -678,9 +684,9 @@ func TestRoutes(t *testing.T) {
 
 func TestConnTrackAndSettings(t *testing.T) {
 	n := mustLoad(t, edit(t, base,
-		`"region": "us-east-1",`, `"region": "us-east-1", "settings": {"conntrack_max": 1000, "nat_idle_timeout_seconds": 5, "nat_max_connections_per_destination": 10}, "flow_logs": {"path": "/tmp/fl"},`,
+		`"region": "us-east-1",`, `"region": "us-east-1", "settings": {"conntrack_max": 1000, "nat_idle_timeout_seconds": 5, "nat_max_connections_per_destination": 10, "forwarder_cpus": "1,3-4"}, "flow_logs": {"path": "/tmp/fl"},`,
 		`{"name": "i2", "subnet": "b"}`, `{"name": "i2", "subnet": "b", "source_dest_check": false, "connection_tracking": {"tcp_established": 60, "udp_stream": 60, "udp": 60}}`))
-	if n.Settings != (Settings{1000, 5, 10}) {
+	if n.Settings != (Settings{1000, 5, 10, "1,3-4"}) {
 		t.Errorf("settings %+v", n.Settings)
 	}
 	if n.FlowLogs == nil || n.FlowLogs.Path != "/tmp/fl" || n.FlowLogs.AggregationSeconds != 60 {
@@ -786,4 +792,54 @@ func TestEIP2_AssociationTargetsInTheFile(t *testing.T) {
 	if pub, ok := byName["e3"].ENI.PublicIPs[netip.MustParseAddr("10.9.1.20")]; ok {
 		t.Errorf("wx's primary IP got public %s; only its secondary has an EIP", pub)
 	}
+}
+
+// settings.forwarder_cpus takes the kernel's cpulist format.
+func TestParseCPUs(t *testing.T) {
+	good := map[string][]int{"auto": nil, "all": nil, "0": {0}, "1": {1}, "0-3": {0, 1, 2, 3},
+		"2-3,6": {2, 3, 6}, "6,2-3,3": {2, 3, 6}, "1023": {1023}, "007": {7}}
+	for in, want := range good {
+		got, err := ParseCPUs(in)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("ParseCPUs(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", " ", "1,", ",1", "1-", "-1", "3-1", "1024", "0-1024", "a", "1 ", "1-2-3", "+1", "0x1", "Auto", "99999999999999999999"} {
+		if got, err := ParseCPUs(in); err == nil {
+			t.Errorf("ParseCPUs(%q) = %v, want an error", in, got)
+		}
+	}
+}
+
+// FuzzParseCPUs: a list that parses names CPUs 0–MaxCPU, sorted, without
+// repeats, and writing them back one by one parses to the same list.
+func FuzzParseCPUs(f *testing.F) {
+	for _, s := range []string{"auto", "all", "0", "2-3,6", "1-", "3-1", "1024", ",", "0-1023"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		cpus, err := ParseCPUs(s)
+		if err != nil {
+			if cpus != nil {
+				t.Fatal("CPUs and an error")
+			}
+			return
+		}
+		if s != CPUsAuto && s != CPUsAll && len(cpus) == 0 {
+			t.Fatalf("%q parsed to no CPU", s)
+		}
+		parts := make([]string, len(cpus))
+		for i, c := range cpus {
+			if c < 0 || c > MaxCPU || (i > 0 && c <= cpus[i-1]) {
+				t.Fatalf("%q parsed to %v", s, cpus)
+			}
+			parts[i] = strconv.Itoa(c)
+		}
+		if len(cpus) > 0 {
+			again, err := ParseCPUs(strings.Join(parts, ","))
+			if err != nil || !slices.Equal(again, cpus) {
+				t.Fatalf("%q: %v, then %v, %v", s, cpus, again, err)
+			}
+		}
+	})
 }

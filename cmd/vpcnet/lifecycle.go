@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vpcnet/vpcnet/dataplane"
 	"github.com/vpcnet/vpcnet/dataplane/control"
 	"github.com/vpcnet/vpcnet/netns"
 	"github.com/vpcnet/vpcnet/topology"
@@ -160,6 +161,21 @@ func spawnDaemon(name string, data []byte) error {
 	return err
 }
 
+// pinForwarder binds this process, the forwarder, to the CPUs of
+// settings.forwarder_cpus (dataplane.ForwarderCPUs), before it starts any
+// worker. The instances' processes are started unbound (netns.Start).
+func pinForwarder(n *topology.Network) error {
+	allowed, err := dataplane.AllowedCPUs()
+	if err != nil {
+		return err
+	}
+	cpus, err := dataplane.ForwarderCPUs(n.Settings.ForwarderCPUs, allowed)
+	if err != nil || cpus == nil {
+		return err
+	}
+	return dataplane.PinProcess(cpus)
+}
+
 // daemonCmd is what spawnDaemon runs: build, report on fd 3, then serve.
 func daemonCmd() *cobra.Command {
 	return &cobra.Command{
@@ -175,6 +191,10 @@ func daemonCmd() *cobra.Command {
 			n, err := topology.Load(data)
 			if err != nil {
 				fmt.Fprintf(ready, "error: %v\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+				return err
+			}
+			if err := pinForwarder(n); err != nil {
+				fmt.Fprintf(ready, "error: %v\n", err)
 				return err
 			}
 			exe, _ := os.Executable()
@@ -228,6 +248,9 @@ func waitSocket(name string) error {
 }
 
 func runForeground(n *topology.Network, data []byte, start time.Time) error {
+	if err := pinForwarder(n); err != nil {
+		return &exitError{exitFail, err}
+	}
 	exe, _ := os.Executable()
 	d, err := control.Up(n, exe, data)
 	if err != nil {
@@ -248,8 +271,8 @@ func runForeground(n *topology.Network, data []byte, start time.Time) error {
 }
 
 func printSummary(out io.Writer, st *control.Status, took time.Duration) {
-	fmt.Fprintf(out, "topology %s is up (forwarder pid %d, %d instances, %d internet hosts, %.2fs)\n",
-		st.Name, st.PID, len(st.Instances), len(st.Hosts), took.Seconds())
+	fmt.Fprintf(out, "topology %s is up (forwarder pid %d on CPU %s, %d instances, %d internet hosts, %.2fs)\n",
+		st.Name, st.PID, st.CPUs, len(st.Instances), len(st.Hosts), took.Seconds())
 	printStatus(out, st)
 }
 

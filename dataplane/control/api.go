@@ -12,6 +12,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/vpcnet/vpcnet/dataplane"
 	"github.com/vpcnet/vpcnet/topology"
 )
 
@@ -19,6 +20,7 @@ import (
 type Status struct {
 	Name      string           `json:"name"`
 	PID       int              `json:"pid"`
+	CPUs      string           `json:"forwarder_cpus"` // where the forwarder runs (settings.forwarder_cpus)
 	Instances []InstanceStatus `json:"instances"`
 	Hosts     []HostStatus     `json:"internet_hosts,omitempty"`
 	Warnings  []string         `json:"warnings,omitempty"`
@@ -61,6 +63,9 @@ func (d *Daemon) status() Status {
 	defer d.mu.Unlock()
 	n := d.net
 	s := Status{Name: n.Name, PID: os.Getpid(), Warnings: n.Warnings}
+	if cpus, err := dataplane.AllowedCPUs(); err == nil {
+		s.CPUs = topology.FormatCPUs(cpus)
+	}
 	for _, v := range n.VPCs {
 		for _, i := range v.Instances {
 			is := InstanceStatus{Name: i.Name, ID: i.ID, Namespace: i.Namespace, State: instState(i).Name, Subnet: i.Subnet.Name, AZ: i.Subnet.AZ}
