@@ -405,7 +405,7 @@ func statusCmd() *cobra.Command {
 						fmt.Fprintf(out, "topology %s: %s\n", ts.Name, ts.Error)
 						continue
 					}
-					fmt.Fprintf(out, "topology %s (forwarder pid %d)\n", ts.Name, ts.PID)
+					fmt.Fprintf(out, "topology %s (forwarder pid %d on CPU %s)\n", ts.Name, ts.PID, ts.CPUs)
 					printStatus(out, &ts.Status)
 				}
 			}

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/vpcnet/vpcnet/dataplane"
+	"github.com/vpcnet/vpcnet/topology"
 )
 
 // report collects every value and renders the terminal table and
@@ -16,6 +19,7 @@ type report struct {
 	date          time.Time
 	kernelRelease string
 	nproc         string
+	forwarderCPUs string // where vpcnet's forwarder runs (settings.forwarder_cpus is left at auto)
 	o             options
 	args          []string
 
@@ -47,6 +51,12 @@ func newReport(o options) *report {
 	r.kernelRelease = strings.TrimSpace(out)
 	out, _ = run(ctx, "", "nproc")
 	r.nproc = strings.TrimSpace(out)
+	r.forwarderCPUs = "not pinned"
+	if allowed, err := dataplane.AllowedCPUs(); err == nil {
+		if cpus, err := dataplane.ForwarderCPUs(topology.CPUsAuto, allowed); err == nil && cpus != nil {
+			r.forwarderCPUs = "CPU " + topology.FormatCPUs(cpus)
+		}
+	}
 	return r
 }
 
@@ -260,7 +270,7 @@ func (r *report) markdown() string {
 		p("(flags given to `scripts/bench`: `%s`)", strings.Join(r.args, " "))
 	}
 	p("")
-	p("Every figure is the %s. Sender, receiver and forwarder share the CPUs, and the machine is shared with other work:", r.runsNote())
+	p("Every figure is the %s. Sender, receiver and forwarder share the CPUs (vpcnet's forwarder is pinned to %s, its default `forwarder_cpus`; senders and receivers run anywhere), and the machine is shared with other work:", r.runsNote(), r.forwarderCPUs)
 	p("absolute numbers drift from run to run; the ratio against the kernel measured in the same run is the figure to read")
 	p("(`../shared/performance.md`).")
 	if len(r.figures) > 0 {
