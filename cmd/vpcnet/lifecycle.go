@@ -163,17 +163,28 @@ func spawnDaemon(name string, data []byte) error {
 
 // pinForwarder binds this process, the forwarder, to the CPUs of
 // settings.forwarder_cpus (dataplane.ForwarderCPUs), before it starts any
-// worker. The instances' processes are started unbound (netns.Start).
+// worker. The instances' processes are started unbound (netns.Start). A
+// list the file gives must be honoured; "auto" is a default, so where the
+// machine does not let the process pin itself it runs unpinned, and says
+// so in its log.
 func pinForwarder(n *topology.Network) error {
-	allowed, err := dataplane.AllowedCPUs()
-	if err != nil {
-		return err
+	setting := n.Settings.ForwarderCPUs
+	err := func() error {
+		allowed, err := dataplane.AllowedCPUs()
+		if err != nil {
+			return err
+		}
+		cpus, err := dataplane.ForwarderCPUs(setting, allowed)
+		if err != nil || cpus == nil {
+			return err
+		}
+		return dataplane.PinProcess(cpus)
+	}()
+	if err != nil && setting == topology.CPUsAuto {
+		fmt.Fprintf(os.Stderr, "warning: settings.forwarder_cpus auto: not pinned: %v\n", err)
+		return nil
 	}
-	cpus, err := dataplane.ForwarderCPUs(n.Settings.ForwarderCPUs, allowed)
-	if err != nil || cpus == nil {
-		return err
-	}
-	return dataplane.PinProcess(cpus)
+	return err
 }
 
 // daemonCmd is what spawnDaemon runs: build, report on fd 3, then serve.
