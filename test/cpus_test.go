@@ -66,7 +66,7 @@ func checkCPUs(t *testing.T, tp *Topo, fwd string) {
 			break
 		}
 	}
-	if !strings.Contains(tp.UpOutput, "on CPU "+fwd+",") {
+	if !strings.Contains(tp.UpOutput, "on CPU "+fwd+",") && !strings.Contains(tp.UpOutput, "on CPUs "+fwd+",") {
 		t.Errorf("up did not say the forwarder runs on CPU %s:\n%s", fwd, tp.UpOutput)
 	}
 	if len(st.Procs) != 1 {

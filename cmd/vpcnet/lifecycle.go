@@ -282,9 +282,17 @@ func runForeground(n *topology.Network, data []byte, start time.Time) error {
 }
 
 func printSummary(out io.Writer, st *control.Status, took time.Duration) {
-	fmt.Fprintf(out, "topology %s is up (forwarder pid %d on CPU %s, %d instances, %d internet hosts, %.2fs)\n",
-		st.Name, st.PID, st.CPUs, len(st.Instances), len(st.Hosts), took.Seconds())
+	fmt.Fprintf(out, "topology %s is up (forwarder pid %d on %s, %d instances, %d internet hosts, %.2fs)\n",
+		st.Name, st.PID, onCPUs(st.CPUs), len(st.Instances), len(st.Hosts), took.Seconds())
 	printStatus(out, st)
+}
+
+// onCPUs names a CPU list for a sentence: "CPU 1", "CPUs 0-1".
+func onCPUs(list string) string {
+	if strings.ContainsAny(list, ",-") {
+		return "CPUs " + list
+	}
+	return "CPU " + list
 }
 
 func printStatus(out io.Writer, st *control.Status) {
@@ -416,7 +424,7 @@ func statusCmd() *cobra.Command {
 						fmt.Fprintf(out, "topology %s: %s\n", ts.Name, ts.Error)
 						continue
 					}
-					fmt.Fprintf(out, "topology %s (forwarder pid %d on CPU %s)\n", ts.Name, ts.PID, ts.CPUs)
+					fmt.Fprintf(out, "topology %s (forwarder pid %d on %s)\n", ts.Name, ts.PID, onCPUs(ts.CPUs))
 					printStatus(out, &ts.Status)
 				}
 			}
