@@ -3,6 +3,7 @@ package dataplane
 import (
 	"net/netip"
 	"sort"
+	"sync/atomic"
 
 	"github.com/vpcnet/vpcnet/dataplane/policy"
 	"github.com/vpcnet/vpcnet/nat"
@@ -99,6 +100,9 @@ func (s *subnetCfg) lookup(dst netip.Addr) *routeCfg {
 type eniState struct {
 	ctr     counters
 	tracker *policy.Tracker
+	// flowLogSkipped counts flows the window's tables had no room for
+	// (OBS-1 SKIPDATA).
+	flowLogSkipped atomic.Uint64
 }
 
 type eniCfg struct {

@@ -57,6 +57,7 @@ type worker struct {
 	scratch []byte // for ARP replies and NAT RSTs
 	p       packet
 	now     int64
+	flows   *flowTable // flow-log records (OBS-1); nil when flow logs are off
 }
 
 // handle runs one frame through the pipeline.
@@ -217,6 +218,9 @@ func (w *worker) fromENI(cfg *config, e *eniCfg, hops int) {
 		f.stages[stageSG].Add(1)
 		if r := e.st.tracker.Egress(m, w.now); r != policy.Allow {
 			w.dropSG(e, r)
+			if r != policy.DropConntrackFull {
+				w.record(e, true)
+			}
 			return
 		}
 	}
@@ -317,11 +321,16 @@ func (w *worker) toENI(cfg *config, s *subnetCfg, from, to *eniCfg, hops int) {
 	if s != to.subnet {
 		// NACL-4: leaving s and entering to's subnet; never within one subnet.
 		if s != nil && !w.naclOut(s, &from.st.ctr) {
+			w.record(from, true)
 			return
 		}
-		if !w.naclIn(to.subnet, &to.st.ctr) {
-			return
-		}
+	}
+	if from != nil {
+		w.record(from, false) // it left the sender's side (OBS-1)
+	}
+	if s != to.subnet && !w.naclIn(to.subnet, &to.st.ctr) {
+		w.record(to, true)
+		return
 	}
 	f.stages[stageSrcDst].Add(1)
 	// ENI-4: on ingress the destination must be one of the ENI's addresses.
@@ -333,9 +342,13 @@ func (w *worker) toENI(cfg *config, s *subnetCfg, from, to *eniCfg, hops int) {
 		f.stages[stageSG].Add(1)
 		if r := to.st.tracker.Ingress(m, w.now); r != policy.Allow {
 			w.dropSG(to, r)
+			if r != policy.DropConntrackFull {
+				w.record(to, true)
+			}
 			return
 		}
 	}
+	w.record(to, false)
 	if to.nat != nil {
 		w.natGateway(cfg, to.nat, hops)
 		return
@@ -383,8 +396,10 @@ func (w *worker) toIGW(cfg *config, s *subnetCfg, from *eniCfg, hops int) {
 		return
 	}
 	if !w.naclOut(s, &from.st.ctr) {
+		w.record(from, true)
 		return
 	}
+	w.record(from, false)
 	f.stages[stageIGW].Add(1)
 	pub, ok := v.igw.public[w.p.meta.Src]
 	if !ok {

@@ -2,6 +2,8 @@ package dataplane
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -32,8 +34,11 @@ type Forwarder struct {
 	st   *state
 	net  *topology.Network
 	wg   sync.WaitGroup
-	stop chan struct{} // closed by Stop: ends the sweeper
+	stop chan struct{} // closed by Stop: ends the sweeper and the flow-log writer
 	once sync.Once
+
+	flowLog *flowLog // nil: flow logs are off
+	logWG   sync.WaitGroup
 }
 
 // sweepEvery is how often expired tracked flows and NAT mappings are
@@ -95,6 +100,9 @@ func (f *Forwarder) AttachPort(id string, p Port) {
 	}
 	for q, r := range readers {
 		w := &worker{f: f, port: r, id: id, queue: q, scratch: make([]byte, MaxFrame)}
+		if f.flowLog != nil {
+			w.flows = f.flowLog.table()
+		}
 		n := r.BatchSize()
 		w.bufs = make([][]byte, n)
 		w.sizes = make([]int, n)
@@ -141,6 +149,43 @@ func (f *Forwarder) Apply(n *topology.Network) {
 	f.cfg.Store(f.st.compile(n))
 }
 
+// StartFlowLogs turns on OBS-1 flow logs (flowlog.go), written to fl.Path
+// at the end of every aggregation window and when the forwarder stops.
+// Call it before the first AttachPort.
+func (f *Forwarder) StartFlowLogs(fl *topology.FlowLogs, account string) error {
+	every := time.Duration(fl.AggregationSeconds) * time.Second
+	l, err := openFlowLog(fl.Path, account, every)
+	if err != nil {
+		return err
+	}
+	f.flowLog = l
+	f.logWG.Add(1)
+	go func() {
+		defer f.logWG.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-f.stop:
+				return
+			case now := <-t.C:
+				if err := l.flush(f.cfg.Load().enis, now); err != nil {
+					fmt.Fprintln(os.Stderr, err)
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// FlushFlowLogs ends the current flow-log window now (tests, and Stop).
+func (f *Forwarder) FlushFlowLogs() error {
+	if f.flowLog == nil {
+		return nil
+	}
+	return f.flowLog.flush(f.cfg.Load().enis, time.Now())
+}
+
 // Stop closes every port and waits until all workers have returned.
 func (f *Forwarder) Stop() {
 	f.once.Do(func() { close(f.stop) })
@@ -155,6 +200,14 @@ func (f *Forwarder) Stop() {
 	closing.Wait()
 	f.mu.Unlock()
 	f.wg.Wait()
+	if f.flowLog != nil {
+		f.logWG.Wait()
+		if err := f.FlushFlowLogs(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+		f.flowLog.close()
+		f.flowLog = nil
+	}
 }
 
 // run reads batches until the port closes.

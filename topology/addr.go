@@ -161,3 +161,12 @@ func macFor(topo, kind, name string, attempt int) net.HardwareAddr {
 	sum := hashOf(parts...)
 	return net.HardwareAddr{0x02, sum[0], sum[1], sum[2], sum[3], sum[4]}
 }
+
+// AccountID is the topology's AWS account: 12 digits derived from its
+// name, the same on every up. It owns every resource (OwnerId) and heads
+// flow-log records (OBS-1).
+func (n *Network) AccountID() string {
+	sum := hashOf(n.Name, "account")
+	v := binary.BigEndian.Uint64(sum[:8]) % 1e12
+	return fmt.Sprintf("%012d", v)
+}

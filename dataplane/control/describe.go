@@ -77,7 +77,7 @@ func describeENI(n *topology.Network, e *topology.ENI) obj {
 			owner := "amazon"
 			for _, x := range n.EIPs {
 				if x.Addr == pub {
-					owner = "account"
+					owner = n.AccountID()
 				}
 			}
 			p["Association"] = obj{"PublicIp": pub.String(), "IpOwnerId": owner}

@@ -735,7 +735,7 @@ func (d *Daemon) runInstances(r OpRequest) (any, error) {
 	d.refreshHosts()
 	// A reservation, as EC2's RunInstances answers (its describe-instances
 	// reservation has the same id).
-	return map[string]any{"ReservationId": n.NewID("r", inst.Name), "OwnerId": "account", "Groups": []any{},
+	return map[string]any{"ReservationId": n.NewID("r", inst.Name), "OwnerId": n.AccountID(), "Groups": []any{},
 		"Instances": []any{describeInstance(n, inst)}}, nil
 }
 

@@ -56,6 +56,13 @@ func Up(n *topology.Network, exe string, source []byte) (*Daemon, error) {
 	d := &Daemon{net: n, exe: exe, done: make(chan struct{}), lastPublic: map[string]netip.Addr{},
 		st:  &State{Name: n.Name, Daemon: self},
 		fwd: dataplane.New(n, dataplane.Options{ConntrackMax: n.Settings.ConntrackMax})}
+	if fl := n.FlowLogs; fl != nil {
+		if err := d.fwd.StartFlowLogs(fl, n.AccountID()); err != nil {
+			d.fwd.Stop()
+			os.RemoveAll(Dir(n.Name))
+			return nil, err
+		}
+	}
 	if err := d.build(); err != nil {
 		d.teardown()
 		return nil, err
