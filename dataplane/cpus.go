@@ -16,9 +16,9 @@ import (
 //     at least one (on a 2-CPU machine, the second CPU); with one, not pinned.
 //   - a list: exactly those CPUs, each of which must be allowed.
 //
-// Pinning keeps the forwarder's wake-ups on its own CPUs and leaves the
-// others to the instances' processes, the way a kernel or DPDK dataplane
-// owns its cores: on this project's 2-CPU machine it made single-stream
+// Pinning keeps the forwarder's wake-ups on its own CPUs, the way a kernel
+// or DPDK dataplane owns its cores; the instances' processes may run on
+// every CPU, and the scheduler moves them off the busy forwarder's: on this project's 2-CPU machine it made single-stream
 // TCP across two subnets about 25 % faster (README, Performance).
 func ForwarderCPUs(setting string, allowed []int) ([]int, error) {
 	want, err := topology.ParseCPUs(setting)

@@ -30,14 +30,32 @@ func AllowedCPUs() ([]int, error) {
 // made later inherit the binding from the thread that makes them. Child
 // processes that should run anywhere must be started from a thread of their
 // own (netns.Start does).
+//
+// If a thread cannot be bound, every thread goes back to the CPUs the
+// calling thread had, and the error is returned.
 func PinProcess(cpus []int) error {
 	if len(cpus) == 0 {
 		return errors.New("pin to no CPU")
 	}
-	var set unix.CPUSet
+	var set, before unix.CPUSet
 	for _, c := range cpus {
 		set.Set(c)
 	}
+	if err := unix.SchedGetaffinity(0, &before); err != nil {
+		return fmt.Errorf("sched_getaffinity: %w", err)
+	}
+	if err := bindAll(&set); err != nil {
+		bindAll(&before)
+		return err
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(len(cpus))
+	}
+	return nil
+}
+
+// bindAll binds every thread of the process to set.
+func bindAll(set *unix.CPUSet) error {
 	// A thread made while a pass runs, by a thread not yet bound, is caught
 	// by the next pass; a pass that binds nothing new ends it.
 	for pass := 0; pass < 100; pass++ {
@@ -52,18 +70,15 @@ func PinProcess(cpus []int) error {
 				continue
 			}
 			var cur unix.CPUSet
-			if unix.SchedGetaffinity(tid, &cur) != nil || cur == set {
+			if unix.SchedGetaffinity(tid, &cur) != nil || cur == *set {
 				continue // gone, or already bound
 			}
-			if err := unix.SchedSetaffinity(tid, &set); err != nil && err != unix.ESRCH {
+			if err := unix.SchedSetaffinity(tid, set); err != nil && err != unix.ESRCH {
 				return fmt.Errorf("sched_setaffinity thread %d: %w", tid, err)
 			}
 			bound++
 		}
 		if bound == 0 {
-			if os.Getenv("GOMAXPROCS") == "" {
-				runtime.GOMAXPROCS(len(cpus))
-			}
 			return nil
 		}
 	}

@@ -71,10 +71,11 @@ type flowLog struct {
 	account string
 	every   time.Duration
 
-	mu     sync.Mutex // guards tables and the file
-	tables []*flowTable
-	file   *os.File
-	start  int64 // Unix seconds the current window began
+	mu      sync.Mutex // guards the fields below
+	tables  []*flowTable
+	retired []*flowTable // of workers that ended: flushed once more, then dropped
+	file    *os.File     // nil once closed
+	start   int64        // Unix seconds the current window began
 }
 
 // openFlowLog opens (appending) or creates the flow-log file; a new or empty
@@ -97,6 +98,20 @@ func (l *flowLog) table() *flowTable {
 	l.tables = append(l.tables, t)
 	l.mu.Unlock()
 	return t
+}
+
+// retire takes the table of a worker that ended out of the live set: its
+// records go out with the next window, then it is dropped.
+func (l *flowLog) retire(t *flowTable) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, x := range l.tables {
+		if x == t {
+			l.tables = append(l.tables[:i], l.tables[i+1:]...)
+			l.retired = append(l.retired, t)
+			return
+		}
+	}
 }
 
 // record counts the frame in w.p against ENI e's flow (OBS-1).
@@ -160,21 +175,37 @@ func (p *packet) wire() (segs, bytes uint64) {
 func (l *flowLog) flush(enis []*eniCfg, now time.Time) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	end := now.Unix()
-	type rec struct {
-		k flowKey
-		v flowVal
+	if l.file == nil {
+		return nil // closed
 	}
-	var recs []rec
-	for _, t := range l.tables {
+	end := now.Unix()
+	// A flow whose frames several workers saw (the queues of a
+	// multi-queue TAP) is one record: the tables are merged.
+	merged := map[flowKey]flowVal{}
+	for _, t := range append(l.tables, l.retired...) {
 		t.mu.Lock()
 		full := t.flows
 		t.flows, t.spare = t.spare, t.flows
 		t.mu.Unlock()
 		for k, v := range full {
-			recs = append(recs, rec{k, v})
+			if m, ok := merged[k]; ok {
+				v.packets += m.packets
+				v.bytes += m.bytes
+				v.start = min(v.start, m.start)
+				v.end = max(v.end, m.end)
+			}
+			merged[k] = v
 		}
 		clear(full)
+	}
+	l.retired = nil
+	type rec struct {
+		k flowKey
+		v flowVal
+	}
+	recs := make([]rec, 0, len(merged))
+	for k, v := range merged {
+		recs = append(recs, rec{k, v})
 	}
 	idOf := make(map[*eniState]string, len(enis))
 	for _, e := range enis {
@@ -220,4 +251,14 @@ func (l *flowLog) flush(enis []*eniCfg, now time.Time) error {
 	return nil
 }
 
-func (l *flowLog) close() error { return l.file.Close() }
+// close writes nothing more; a flush after it does nothing.
+func (l *flowLog) close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.file == nil {
+		return nil
+	}
+	err := l.file.Close()
+	l.file = nil
+	return err
+}

@@ -223,3 +223,56 @@ func BenchmarkForwardFlowLog(b *testing.B) {
 		w.handle(cfg, buf)
 	}
 }
+
+// A flow whose frames two workers saw (two queues of one TAP) is one
+// record in the window, with both workers' counts; a retired worker's
+// table is written once more, then dropped.
+func TestOBS1_OneRecordPerFlowAcrossWorkers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flow.log")
+	l, err := openFlowLog(path, "123456789012", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.close()
+	e := &eniCfg{id: "eni-x", st: &eniState{}}
+	k := flowKey{eni: e.st, src: [4]byte{10, 0, 1, 10}, dst: [4]byte{10, 0, 2, 10}, sport: 1, dport: 80, proto: 6}
+	t1, t2 := l.table(), l.table()
+	t1.flows[k] = flowVal{packets: 3, bytes: 300, start: 100, end: 104}
+	t2.flows[k] = flowVal{packets: 2, bytes: 200, start: 101, end: 106}
+	l.retire(t2)
+	if err := l.flush([]*eniCfg{e}, time.Unix(110, 0)); err != nil {
+		t.Fatal(err)
+	}
+	t2.flows[k] = flowVal{packets: 9, bytes: 900, start: 111, end: 111} // after retirement: never written
+	if err := l.flush([]*eniCfg{e}, time.Unix(120, 0)); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	want := flowLogHeader +
+		"2 123456789012 eni-x 10.0.1.10 10.0.2.10 1 80 6 5 500 100 106 ACCEPT OK\n" +
+		"2 123456789012 eni-x - - - - - - - 110 120 - NODATA\n"
+	if string(b) != want {
+		t.Errorf("flow log:\n%s\nwant:\n%s", b, want)
+	}
+}
+
+// A frame the sender's group lets out and the VPC router then drops (RT-6:
+// no route) left the ENI: ACCEPT at the sender, as on AWS.
+func TestOBS1_UnroutedFrameIsAcceptAtTheSender(t *testing.T) {
+	r, path := flowRig(t)
+	a1 := r.enis["a1"]
+	r.send("a1", frame(t, a1.MAC, r.router("a1"), "10.0.1.10", "198.51.100.7", &layers.UDP{SrcPort: 7, DstPort: 9}, gopacket.Payload("x")))
+	waitFor(t, "the no-route drop", func() bool { return r.drops("a1", dropNoRoute) == 1 })
+	if err := r.f.FlushFlowLogs(); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if !strings.Contains(string(b), " "+a1.ID+" 10.0.1.10 198.51.100.7 7 9 17 1 29 ") || strings.Count(string(b), "198.51.100.7") != 1 {
+		t.Errorf("want one ACCEPT record at a1 for the unrouted frame:\n%s", b)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, "198.51.100.7") && !strings.HasSuffix(l, " ACCEPT OK") {
+			t.Errorf("record %q, want ACCEPT", l)
+		}
+	}
+}

@@ -254,7 +254,7 @@ func (w *worker) route(cfg *config, s *subnetCfg, from *eniCfg, hops int) {
 	if s.prefix.Contains(dst) {
 		to := s.vpc.byIP[dst]
 		if to == nil {
-			from.st.ctr.drop(dropNoENI)
+			w.unrouted(from, dropNoENI)
 			return
 		}
 		w.toENI(cfg, s, from, to, hops)
@@ -262,14 +262,14 @@ func (w *worker) route(cfg *config, s *subnetCfg, from *eniCfg, hops int) {
 	}
 	r := s.lookup(dst)
 	if r == nil {
-		from.st.ctr.drop(dropNoRoute) // RT-6
+		w.unrouted(from, dropNoRoute) // RT-6
 		return
 	}
 	switch r.kind {
 	case routeLocal:
 		to := s.vpc.byIP[dst]
 		if to == nil {
-			from.st.ctr.drop(dropNoENI)
+			w.unrouted(from, dropNoENI)
 			return
 		}
 		w.toENI(cfg, s, from, to, hops)
@@ -280,15 +280,23 @@ func (w *worker) route(cfg *config, s *subnetCfg, from *eniCfg, hops int) {
 	case routePeering:
 		to := r.peer.byIP[dst]
 		if to == nil {
-			from.st.ctr.drop(dropNoENI)
+			w.unrouted(from, dropNoENI)
 			return
 		}
 		w.toENI(cfg, s, from, to, hops)
 	case routeIGW:
 		w.toIGW(cfg, s, from, hops)
 	default: // RT-3: blackhole, or a target that was deleted
-		from.st.ctr.drop(dropBlackhole)
+		w.unrouted(from, dropBlackhole)
 	}
+}
+
+// unrouted counts a drop by the VPC router of a frame its sender's groups
+// let out. The frame did leave the ENI, so its flow-log record there is
+// ACCEPT (OBS-1), as on AWS.
+func (w *worker) unrouted(from *eniCfg, r dropReason) {
+	from.st.ctr.drop(r)
+	w.record(from, false)
 }
 
 // naclOut and naclIn apply a subnet's network ACL where a frame leaves or
@@ -392,7 +400,7 @@ func (w *worker) toIGW(cfg *config, s *subnetCfg, from *eniCfg, hops int) {
 	f := w.f
 	v := s.vpc
 	if v.igw == nil {
-		from.st.ctr.drop(dropNoIGW)
+		w.unrouted(from, dropNoIGW)
 		return
 	}
 	if !w.naclOut(s, &from.st.ctr) {

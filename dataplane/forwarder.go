@@ -205,14 +205,16 @@ func (f *Forwarder) Stop() {
 		if err := f.FlushFlowLogs(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 		}
-		f.flowLog.close()
-		f.flowLog = nil
+		f.flowLog.close() // later flushes do nothing
 	}
 }
 
 // run reads batches until the port closes.
 func (w *worker) run() {
 	defer w.f.wg.Done()
+	if w.flows != nil {
+		defer w.f.flowLog.retire(w.flows)
+	}
 	for {
 		n, err := w.port.Read(w.bufs, w.sizes, 0)
 		if err != nil {

@@ -43,8 +43,9 @@ func startAnywhere(cmd *exec.Cmd) error {
 		runtime.LockOSThread()
 		if startCPUs.Count() > 0 {
 			if err := unix.SchedSetaffinity(0, &startCPUs); err != nil {
-				ch <- fmt.Errorf("sched_setaffinity: %w", err)
-				return
+				// Those CPUs are gone (a changed cpuset): the process
+				// still starts, on the forwarder's.
+				fmt.Fprintf(os.Stderr, "warning: %s starts on the forwarder's CPUs: sched_setaffinity: %v\n", cmd.Path, err)
 			}
 		}
 		ch <- cmd.Start()

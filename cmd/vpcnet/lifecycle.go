@@ -289,6 +289,9 @@ func printSummary(out io.Writer, st *control.Status, took time.Duration) {
 
 // onCPUs names a CPU list for a sentence: "CPU 1", "CPUs 0-1".
 func onCPUs(list string) string {
+	if list == "" {
+		return "unknown CPUs"
+	}
 	if strings.ContainsAny(list, ",-") {
 		return "CPUs " + list
 	}
