@@ -51,7 +51,9 @@ type igwCfg struct {
 }
 
 type subnetCfg struct {
-	name, id  string
+	name, id string
+	rtb      string // its route table's id (RT-1: its own or the main one), for path analysis
+
 	prefix    netip.Prefix
 	router    netip.Addr
 	routerMAC [6]byte
@@ -156,6 +158,13 @@ type state struct {
 
 func mac6(b []byte) (m [6]byte) { copy(m[:], b); return }
 
+func rtbID(s *topology.Subnet) string {
+	if s.RouteTable == nil {
+		return ""
+	}
+	return s.RouteTable.ID
+}
+
 // compile builds a config from n, creating long-lived state on first sight.
 func (st *state) compile(n *topology.Network) *config {
 	c := &config{
@@ -189,7 +198,7 @@ func (st *state) compile(n *topology.Network) *config {
 		vc := vpcOf[v]
 		subnets := map[*topology.Subnet]*subnetCfg{}
 		for _, s := range v.Subnets {
-			subnets[s] = &subnetCfg{name: s.Name, id: s.ID, prefix: s.CIDR, router: s.Router(),
+			subnets[s] = &subnetCfg{name: s.Name, id: s.ID, rtb: rtbID(s), prefix: s.CIDR, router: s.Router(),
 				routerMAC: mac6(s.RouterMAC), vpc: vc, nacl: st.compileNACL(s.NACL)}
 		}
 		enis := map[*topology.ENI]*eniCfg{}

@@ -207,12 +207,13 @@ func (tp *Topo) Curl(t *testing.T, name, url string) (Whoami, error) {
 	var w Whoami
 	var out string
 	var err error
-	for i := 0; i < 20; i++ { // user_data servers may still be starting
+	for i := 0; i < 50; i++ { // user_data servers may still be starting
 		out, err = tp.Exec(t, name, "curl", "-sS", "--max-time", "2", url)
 		if err == nil {
 			break
 		}
-		if !strings.Contains(out, "refused") && !strings.Contains(out, "Connection refused") {
+		// curl's words for a refused connection (exit 7) vary by version.
+		if !strings.Contains(out, "refused") && !strings.Contains(out, "Couldn't connect") {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)

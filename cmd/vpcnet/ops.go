@@ -62,6 +62,8 @@ var operationList = []operation{
 	{"describe-security-groups", "DescribeSecurityGroups", "List security groups", nil, nil, nil},
 	{"describe-network-acls", "DescribeNetworkAcls", "List network ACLs", nil, nil, nil},
 	{"describe-nat-gateways", "DescribeNatGateways", "List NAT gateways", nil, nil, nil},
+	{"start-network-insights-analysis", "StartNetworkInsightsAnalysis", "Analyse the path from a source to a destination from the configuration: the hops, or what blocks it (OBS-3)",
+		[]string{"source", "destination", "protocol", "destination-port"}, nil, []string{"source", "destination"}},
 }
 
 var routeFlags = []string{"route-table-id", "destination-cidr-block", "gateway-id", "nat-gateway-id", "network-interface-id", "instance-id"}

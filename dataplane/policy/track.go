@@ -159,6 +159,19 @@ func (t *Tracker) Len() int {
 	return len(t.flows)
 }
 
+// Permits reports whether the ENI's groups let p start a new flow, in the
+// direction egress says, by the rules alone (SG-2, SG-8): tracked flows are
+// neither read nor written. Path analysis (OBS-3) asks it.
+func (t *Tracker) Permits(p *Packet, egress bool) bool {
+	if t.resolver.IsValid() && ((egress && p.Dst == t.resolver) || (!egress && p.Src == t.resolver)) {
+		return true
+	}
+	t.mu.Lock()
+	groups := t.groups
+	t.mu.Unlock()
+	return t.reg.allows(groups, !egress, p)
+}
+
 // Egress decides a packet the ENI sends at time now (ns).
 func (t *Tracker) Egress(p *Packet, now int64) Verdict { return t.check(p, now, true) }
 

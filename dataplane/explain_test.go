@@ -1,0 +1,253 @@
+package dataplane
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+
+	"github.com/vpcnet/vpcnet/dataplane/header"
+	"github.com/vpcnet/vpcnet/dataplane/policy"
+	"github.com/vpcnet/vpcnet/topology"
+)
+
+// pathTopo: web in a public subnet with an EIP; app in a private subnet
+// whose default route is a NAT gateway; db in an isolated subnet whose NACL
+// lets 5432 in and out but forgets the replies' ephemeral ports; nopub in
+// the public subnet without a public IP; an internet host h.
+const pathTopo = `{
+  "name": "path", "region": "us-east-1",
+  "address_pools": [{"name": "amz", "cidrs": ["3.34.0.0/16"]}],
+  "elastic_ips": [{"name": "e-web", "address": "3.34.1.10"}, {"name": "e-nat", "address": "3.34.1.20"}],
+  "internet": {"hosts": [{"name": "h", "ip": "203.0.113.80"}]},
+  "vpcs": [{
+    "name": "v", "cidr": "10.0.0.0/16", "internet_gateway": "igw",
+    "subnets": [
+      {"name": "pub", "cidr": "10.0.1.0/24", "az": "us-east-1a", "route_table": "rt-pub"},
+      {"name": "priv", "cidr": "10.0.2.0/24", "az": "us-east-1a", "route_table": "rt-priv"},
+      {"name": "iso", "cidr": "10.0.3.0/24", "az": "us-east-1a", "network_acl": "strict"}
+    ],
+    "route_tables": [
+      {"name": "rt-pub", "routes": [{"destination": "0.0.0.0/0", "target": "igw"}, {"destination": "198.51.100.0/24", "target": "blackhole"}]},
+      {"name": "rt-priv", "routes": [{"destination": "0.0.0.0/0", "target": "nat"}]}
+    ],
+    "nat_gateways": [{"name": "nat", "subnet": "pub", "elastic_ip": "e-nat"}],
+    "network_acls": [{"name": "strict",
+      "ingress": [{"rule": 100, "protocol": "tcp", "ports": "5432", "cidr": "10.0.0.0/16", "action": "allow"}],
+      "egress": [{"rule": 100, "protocol": "tcp", "ports": "5432", "cidr": "10.0.0.0/16", "action": "allow"}]}],
+    "security_groups": [
+      {"name": "sg-web", "ingress": [{"protocol": "tcp", "ports": "80", "source": "0.0.0.0/0"}]},
+      {"name": "sg-app", "ingress": [{"protocol": "all", "source": "10.0.0.0/16"}]},
+      {"name": "sg-db", "ingress": [{"protocol": "tcp", "ports": "5432", "source": "sg-app"}]}
+    ],
+    "instances": [
+      {"name": "web", "subnet": "pub", "private_ip": "10.0.1.10", "security_groups": ["sg-web"], "elastic_ip": "e-web"},
+      {"name": "nopub", "subnet": "pub", "private_ip": "10.0.1.11", "security_groups": ["sg-web"], "associate_public_ip": false},
+      {"name": "app", "subnet": "priv", "private_ip": "10.0.2.10", "security_groups": ["sg-app"]},
+      {"name": "db", "subnet": "iso", "private_ip": "10.0.3.10", "security_groups": ["sg-db"]}
+    ]
+  }]
+}`
+
+// OBS-3: each question's answer, and for a blocked path the code, the
+// component and (for NACLs) the direction, rule and which way it blocks.
+func TestOBS3_PathAnalysis(t *testing.T) {
+	n, err := topology.Load([]byte(pathTopo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := New(n, Options{})
+	defer f.Stop()
+	eni := func(name string) string { return n.InstanceByName[name].Primary().ID }
+	acl := n.VPCs[0].Subnets[2].NACL.ID
+	cases := []struct {
+		name, src, dst string
+		proto          uint8
+		port           uint16
+		found          bool
+		code, comp     string // the first explanation
+		dir, path      string
+		rule           int
+		via            []string // component types the path must include, in order
+	}{
+		{name: "web to app (private IP, across subnets)", src: eni("web"), dst: "10.0.2.10", proto: header.ProtoTCP, port: 8080, found: true,
+			via: []string{"network-interface", "security-group", "route-table", "network-acl", "network-acl", "security-group", "network-interface"}},
+		{name: "app to db: NACL forgets the replies' ephemeral ports", src: eni("app"), dst: "10.0.3.10", proto: header.ProtoTCP, port: 5432,
+			code: "SUBNET_ACL_RESTRICTION", comp: acl, dir: "egress", path: "return", rule: policy.ImplicitDeny},
+		{name: "web to db: db's group admits only app's members", src: eni("web"), dst: "10.0.3.10", proto: header.ProtoTCP, port: 5432,
+			code: "ENI_SG_RULES_MISMATCH", comp: eni("db"), dir: "ingress", path: "forward"},
+		{name: "app to db on another port: the NACL", src: eni("app"), dst: "10.0.3.10", proto: header.ProtoTCP, port: 22,
+			code: "SUBNET_ACL_RESTRICTION", comp: acl, dir: "ingress", path: "forward", rule: policy.ImplicitDeny},
+		{name: "internet to web's EIP", src: "h", dst: "3.34.1.10", proto: header.ProtoTCP, port: 80, found: true,
+			via: []string{"internet-host", "internet-gateway", "security-group", "network-interface"}},
+		{name: "internet to web's EIP, closed port", src: "h", dst: "3.34.1.10", proto: header.ProtoTCP, port: 22,
+			code: "ENI_SG_RULES_MISMATCH", comp: eni("web"), dir: "ingress", path: "forward"},
+		{name: "app to the internet through the NAT gateway", src: eni("app"), dst: "203.0.113.80", proto: header.ProtoTCP, port: 443, found: true,
+			via: []string{"network-interface", "route-table", "nat-gateway", "route-table", "internet-gateway", "internet-host"}},
+		{name: "nopub to the internet: no public IP", src: eni("nopub"), dst: "203.0.113.80", proto: header.ProtoTCP, port: 443,
+			code: "IGW_NO_PUBLIC_ADDRESS", comp: n.VPCs[0].IGW.ID, dir: "egress", path: "forward"},
+		{name: "db to the internet: no route", src: eni("db"), dst: "203.0.113.80", proto: header.ProtoTCP, port: 443,
+			code: "NO_ROUTE_TO_DESTINATION", comp: n.VPCs[0].Subnets[2].RouteTable.ID, path: "forward"},
+		{name: "web to a blackhole", src: eni("web"), dst: "198.51.100.7", proto: header.ProtoUDP, port: 53,
+			code: "BAD_STATE_ROUTE", comp: n.VPCs[0].Subnets[0].RouteTable.ID, path: "forward"},
+		{name: "internet to a private address", src: "h", dst: "10.0.1.10", proto: header.ProtoICMP,
+			code: "CANNOT_ROUTE", comp: "internet", path: "forward"},
+		{name: "app pings web", src: eni("app"), dst: "10.0.1.10", proto: header.ProtoICMP,
+			code: "ENI_SG_RULES_MISMATCH", comp: eni("web"), dir: "ingress", path: "forward"},
+	}
+	for _, c := range cases {
+		a, err := f.ExplainPath(c.src, netip.MustParseAddr(c.dst), c.proto, c.port)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if a.NetworkPathFound != c.found {
+			t.Errorf("%s: found %v, want %v: %+v", c.name, a.NetworkPathFound, c.found, a)
+			continue
+		}
+		if c.found {
+			if len(a.Explanations) != 0 {
+				t.Errorf("%s: found, with explanations %+v", c.name, a.Explanations)
+			}
+			var types []string
+			for _, p := range a.ForwardPathComponents {
+				types = append(types, p.Type)
+			}
+			if !subsequence(c.via, types) {
+				t.Errorf("%s: path %v, want it to go through %v", c.name, types, c.via)
+			}
+			continue
+		}
+		if len(a.Explanations) == 0 {
+			t.Errorf("%s: not found and no explanation", c.name)
+			continue
+		}
+		e := a.Explanations[0]
+		if e.ExplanationCode != c.code || e.ComponentID != c.comp || e.Direction != c.dir || e.Path != c.path || e.RuleNumber != c.rule {
+			t.Errorf("%s: %+v, want %s at %s %s %s rule %d", c.name, e, c.code, c.comp, c.dir, c.path, c.rule)
+		}
+		if e.Detail == "" {
+			t.Errorf("%s: no detail", c.name)
+		}
+	}
+	if _, err := f.ExplainPath("nobody", netip.MustParseAddr("10.0.1.10"), header.ProtoTCP, 80); err == nil || !strings.Contains(err.Error(), "nobody") {
+		t.Errorf("unknown source: %v", err)
+	}
+}
+
+// subsequence reports whether want appears in got in order.
+func subsequence(want, got []string) bool {
+	i := 0
+	for _, g := range got {
+		if i < len(want) && g == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
+}
+
+// The analysis agrees with the forwarder: for each question, a request
+// frame sent through the real pipeline arrives exactly when the analysis
+// finds the forward path, and its reply comes back exactly when the
+// analysis finds the whole path (return NACLs included).
+func TestOBS3_AnalysisAgreesWithTheForwarder(t *testing.T) {
+	r := newRig(t, pathTopo)
+	n := r.net
+	host := n.Hosts[0]
+	hp := NewFakePort(64)
+	r.f.AttachPort(host.Name, hp)
+	r.ports[host.Name] = hp
+	internetMAC := net.HardwareAddr{0x02, 0x00, 0x5e, 0x00, 0x00, 0x01}
+	macOf := func(name string) (own, gw net.HardwareAddr) {
+		if name == host.Name {
+			return host.MAC, internetMAC
+		}
+		e := r.enis[name]
+		return e.MAC, e.Subnet.RouterMAC
+	}
+	portOf := map[string]string{"10.0.1.10": "web", "3.34.1.10": "web", "10.0.2.10": "app", "10.0.3.10": "db", "203.0.113.80": "h"}
+	mk := func(from, src, dst string, proto uint8, sport, dport uint16, reply bool) []byte {
+		own, gw := macOf(from)
+		switch proto {
+		case header.ProtoTCP:
+			return frame(t, own, gw, src, dst, &layers.TCP{SrcPort: layers.TCPPort(sport), DstPort: layers.TCPPort(dport), SYN: true, ACK: reply, Window: 100})
+		case header.ProtoUDP:
+			return frame(t, own, gw, src, dst, &layers.UDP{SrcPort: layers.UDPPort(sport), DstPort: layers.UDPPort(dport)}, gopacket.Payload("x"))
+		}
+		typ := uint8(8)
+		if reply {
+			typ = 0
+		}
+		return frame(t, own, gw, src, dst, &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(typ, 0), Id: 1, Seq: 1})
+	}
+	ipOf := func(name string) string {
+		if name == host.Name {
+			return host.IP.String()
+		}
+		return r.enis[name].PrimaryIP.String()
+	}
+	for _, c := range []struct {
+		from, dst string
+		proto     uint8
+		port      uint16
+	}{
+		{"web", "10.0.2.10", header.ProtoTCP, 8080},
+		{"app", "10.0.3.10", header.ProtoTCP, 5432},
+		{"web", "10.0.3.10", header.ProtoTCP, 5432},
+		{"app", "10.0.3.10", header.ProtoTCP, 22},
+		{"h", "3.34.1.10", header.ProtoTCP, 80},
+		{"h", "3.34.1.10", header.ProtoTCP, 22},
+		{"app", "203.0.113.80", header.ProtoTCP, 443},
+		{"app", "203.0.113.80", header.ProtoUDP, 53},
+		{"app", "10.0.1.10", header.ProtoICMP, 0},
+		{"web", "10.0.2.10", header.ProtoICMP, 0},
+	} {
+		name := fmt.Sprintf("%s → %s proto %d port %d", c.from, c.dst, c.proto, c.port)
+		src := c.from
+		if c.from != host.Name {
+			src = r.enis[c.from].ID
+		}
+		a, err := r.f.ExplainPath(src, netip.MustParseAddr(c.dst), c.proto, c.port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		forward := a.NetworkPathFound || (len(a.Explanations) > 0 && a.Explanations[0].Path == "return")
+		to := portOf[c.dst]
+		r.send(c.from, mk(c.from, ipOf(c.from), c.dst, c.proto, ephemeralPort, c.port, false))
+		var got []byte
+		select {
+		case got = <-r.ports[to].Sent():
+		case <-time.After(300 * time.Millisecond):
+		}
+		if (got != nil) != forward {
+			t.Errorf("%s: the request arrived %v, the analysis says the forward path is %v (%+v)", name, got != nil, forward, a.Explanations)
+			continue
+		}
+		if got == nil {
+			continue
+		}
+		// The reply, to the address and port the request arrived from.
+		ip := header.IPv4(got[ipOff:])
+		var sport, dport uint16
+		if c.proto == header.ProtoTCP || c.proto == header.ProtoUDP {
+			l4 := ip[ip.HeaderLen():]
+			sport, dport = header.TCP(l4).DstPort(), header.TCP(l4).SrcPort()
+		}
+		r.send(to, mk(to, ip.Dst().String(), ip.Src().String(), c.proto, sport, dport, true))
+		select {
+		case <-r.ports[c.from].Sent():
+			if !a.NetworkPathFound {
+				t.Errorf("%s: the reply came back, the analysis says %+v", name, a.Explanations)
+			}
+		case <-time.After(300 * time.Millisecond):
+			if a.NetworkPathFound {
+				t.Errorf("%s: the reply did not come back, the analysis found the path", name)
+			}
+		}
+	}
+}

@@ -1,0 +1,113 @@
+package test
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// analyzeTopo: app in subnet a; db in subnet b behind a NACL that lets
+// 5432 in and out but forgets the replies' ephemeral ports, the textbook's
+// NACL mistake.
+const analyzeTopo = `{
+  "name": "NAME", "region": "us-east-1",
+  "vpcs": [{
+    "name": "v", "cidr": "10.8.0.0/16",
+    "subnets": [{"name": "a", "cidr": "10.8.1.0/24", "az": "us-east-1a"},
+                {"name": "b", "cidr": "10.8.2.0/24", "az": "us-east-1a", "network_acl": "strict"}],
+    "network_acls": [{"name": "strict",
+      "ingress": [{"rule": 100, "protocol": "tcp", "ports": "5432", "cidr": "10.8.0.0/16", "action": "allow"}],
+      "egress": [{"rule": 100, "protocol": "tcp", "ports": "5432", "cidr": "10.8.0.0/16", "action": "allow"}]}],
+    "security_groups": [{"name": "sg-app", "ingress": []},
+                        {"name": "sg-db", "ingress": [{"protocol": "tcp", "ports": "5432", "source": "sg-app"}]}],
+    "instances": [
+      {"name": "app", "subnet": "a", "private_ip": "10.8.1.10", "security_groups": ["sg-app"]},
+      {"name": "db", "subnet": "b", "private_ip": "10.8.2.10", "security_groups": ["sg-db"], "user_data": "vpcnet serve --http :5432"}
+    ]
+  }]
+}`
+
+type insights struct {
+	NetworkInsightsAnalysis struct {
+		NetworkPathFound      bool
+		ForwardPathComponents []struct{ Id, Type string }
+		Explanations          []struct {
+			ExplanationCode, ComponentId, Direction, Path string
+			RuleNumber                                    int
+		}
+	}
+}
+
+// OBS-3 on a running network, against real traffic: the analysis names the
+// NACL rule that drops the replies while a real connection fails; after the
+// missing rule is added live, the analysis finds the path and the
+// connection works.
+func TestOBS3_AnalysisExplainsALiveFailure(t *testing.T) {
+	tp := Up(t, analyzeTopo)
+	ask := func() insights {
+		var r insights
+		tp.ec2OK(t, &r, "start-network-insights-analysis", "--source", "app", "--destination", "db", "--protocol", "tcp", "--destination-port", "5432")
+		return r
+	}
+	r := ask().NetworkInsightsAnalysis
+	if r.NetworkPathFound || len(r.Explanations) != 1 {
+		t.Fatalf("analysis before the fix: %+v", r)
+	}
+	e := r.Explanations[0]
+	acl := tp.naclID(t, "strict")
+	if e.ExplanationCode != "SUBNET_ACL_RESTRICTION" || e.ComponentId != acl || e.Direction != "egress" || e.Path != "return" || e.RuleNumber != 32767 {
+		t.Errorf("explanation %+v, want SUBNET_ACL_RESTRICTION at %s, egress, return path, rule *", e, acl)
+	}
+	// db's server listens; the connection times out: the replies are lost.
+	for i := 0; ; i++ {
+		if out, _ := tp.Exec(t, "db", "ss", "-ltn"); strings.Contains(out, ":5432 ") {
+			break
+		}
+		if i == 50 {
+			t.Fatal("db's server is not listening")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if out, err := tp.Exec(t, "app", "curl", "-sS", "--max-time", "2", "http://10.8.2.10:5432/"); err == nil || !strings.Contains(out, "timed out") {
+		t.Fatalf("before the fix, want a timeout: %v %s", err, out)
+	}
+	tp.ec2OK(t, nil, "create-network-acl-entry", "--network-acl-id", "strict", "--rule-number", "110", "--protocol", "tcp",
+		"--port-range", "From=1024,To=65535", "--cidr-block", "10.8.0.0/16", "--rule-action", "allow", "--egress")
+	r = ask().NetworkInsightsAnalysis
+	if !r.NetworkPathFound || len(r.Explanations) != 0 {
+		t.Fatalf("analysis after the fix: %+v", r)
+	}
+	var types []string
+	for _, c := range r.ForwardPathComponents {
+		types = append(types, c.Type)
+	}
+	if got := strings.Join(types, " "); got != "network-interface security-group route-table network-acl network-acl security-group network-interface" {
+		t.Errorf("path %s", got)
+	}
+	if w, err := tp.Curl(t, "app", "http://10.8.2.10:5432/"); err != nil || w.Name != "db" {
+		t.Errorf("after the fix: %+v %v", w, err)
+	}
+	// A source that is not in the network is refused, AWS-style.
+	if out, code := tp.ec2(t, "start-network-insights-analysis", "--source", "nobody", "--destination", "db"); code == 0 || !strings.Contains(out, "InvalidParameterValue") {
+		t.Errorf("unknown source: exit %d: %s", code, out)
+	}
+}
+
+// naclID returns the id of the network ACL whose Name tag is name.
+func (tp *Topo) naclID(t *testing.T, name string) string {
+	t.Helper()
+	var r struct {
+		NetworkAcls []struct {
+			NetworkAclId string
+			Tags         []tagDesc
+		}
+	}
+	tp.ec2OK(t, &r, "describe-network-acls")
+	for _, a := range r.NetworkAcls {
+		if nameTag(a.Tags) == name {
+			return a.NetworkAclId
+		}
+	}
+	t.Fatalf("no network ACL %q", name)
+	return ""
+}
