@@ -198,6 +198,9 @@ func FuzzOperations(f *testing.F) {
 		names = append(names, n)
 	}
 	slices.Sort(names)
+	an := uint8(slices.Index(names, "StartNetworkInsightsAnalysis"))
+	f.Add(an, "source", "my-web-server", "destination", "my-db-server", "destination-port", "3306")
+	f.Add(an, "source", "eni-x", "destination", "13.125.1.1", "protocol", "icmp")
 	f.Fuzz(func(t *testing.T, opIdx uint8, k1, v1, k2, v2, k3, v3 string) {
 		op := names[int(opIdx)%len(names)]
 		if kernelOps[op] {
