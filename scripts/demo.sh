@@ -27,6 +27,8 @@ step "Security groups decide: web's group does not allow tcp/3306 from the inter
      "$V exec $T remote -- nc -z -w 1 $WEB_EIP 3306 || echo '→ dropped; vpcnet stats names the group below'"
 step "The internet cannot reach db: it has no public IP" \
      "$V exec $T remote -- curl -sS --max-time 2 http://92.75.200.20/ || echo '→ no route on the internet to a private instance'"
+step "Why? Path analysis from the configuration names the blocking group (OBS-3)" \
+     "$V start-network-insights-analysis $T --source remote --destination $WEB_EIP --destination-port 3306 --output table"
 step "Public address pools in ip-ranges.json shape (ADDR-5)" "$V ip-ranges $T"
 step "Counters: frames, bytes and drops by reason, per ENI and stage" "$V stats $T"
 printf '\nThe network stays up. Try: sudo %s exec web -- bash     Take it down: sudo %s down ch5\n' "$V" "$V"
