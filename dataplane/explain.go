@@ -5,9 +5,16 @@ package dataplane
 // without sending a packet and without touching tracked flows or NAT
 // mappings. The walk follows the stages of forward.go in the same order, and
 // names the component that blocks the path with an AWS Reachability Analyzer
-// explanation code. Security groups are stateful, so a permitted flow's
-// replies pass them; network ACLs are not, so the replies are checked at
-// every subnet edge the request crossed.
+// explanation code. A path is found when the request reaches the
+// destination and its reply, walked the same way from there, reaches the
+// source from the address the source sent to. Security groups are stateful,
+// so the reply does not ask them; network ACLs, routes and translations it
+// does.
+//
+// The request leaves from one source port; the analysis runs twice, from the
+// first and the last port of the ranges clients and NAT gateways use (Linux's
+// 32768–60999, NAT-3's 1024–65535), so that a NACL that admits only part of
+// the replies' range is caught at its edge.
 
 import (
 	"fmt"
@@ -17,9 +24,8 @@ import (
 	"github.com/vpcnet/vpcnet/dataplane/policy"
 )
 
-// ephemeralPort is the source port a path analysis assumes: the first of
-// Linux's default ephemeral range.
-const ephemeralPort = 32768
+// The source ports a path analysis tries, at both ends of each range.
+var pathPorts = [][2]uint16{{32768, 1024}, {60999, 65535}} // {client, NAT gateway}
 
 // PathComponent is one step of an analysed path.
 type PathComponent struct {
@@ -44,65 +50,118 @@ type Explanation struct {
 type PathAnalysis struct {
 	NetworkPathFound      bool            `json:"NetworkPathFound"`
 	ForwardPathComponents []PathComponent `json:"ForwardPathComponents"`
+	ReturnPathComponents  []PathComponent `json:"ReturnPathComponents,omitempty"`
 	Explanations          []Explanation   `json:"Explanations,omitempty"`
 }
 
-// edge is a subnet boundary the request crossed: out of from (nil: the
-// internet) into to (nil: the internet), with the packet as it was there.
-type edge struct {
-	from, to *subnetCfg
-	p        policy.Packet
-}
-
 type pathWalk struct {
-	cfg   *config
-	p     policy.Packet
-	a     PathAnalysis
-	edges []edge
+	cfg     *config
+	p       policy.Packet
+	natPort uint16 // the source port a NAT gateway gives the request
+	reply   bool   // walking the reply
+	arrived bool   // the walk reached an endpoint that takes the packet
+	a       PathAnalysis
+
+	// The request as the source sent it, and where it came from and ended.
+	req              policy.Packet
+	srcENI, dstENI   *eniCfg
+	srcHost, dstHost *hostCfg
 }
 
 // ExplainPath analyses the path from source (an ENI id, or an internet
 // host's name) to dst for protocol proto (header.ProtoTCP, …) and
 // destination port (ignored unless TCP or UDP; for ICMP an echo request).
 func (f *Forwarder) ExplainPath(source string, dst netip.Addr, proto uint8, port uint16) (PathAnalysis, error) {
-	w := &pathWalk{cfg: f.cfg.Load()}
-	w.p = policy.Packet{Dst: dst, Proto: proto}
-	switch proto {
-	case header.ProtoTCP, header.ProtoUDP:
-		w.p.SrcPort, w.p.DstPort = ephemeralPort, port
-		if proto == header.ProtoTCP {
-			w.p.TCPFlags = 0x02 // SYN
+	cfg := f.cfg.Load()
+	var a PathAnalysis
+	for _, ports := range pathPorts {
+		w := &pathWalk{cfg: cfg, natPort: ports[1]}
+		w.p = policy.Packet{Dst: dst, Proto: proto}
+		switch proto {
+		case header.ProtoTCP, header.ProtoUDP:
+			w.p.SrcPort, w.p.DstPort = ports[0], port
+			if proto == header.ProtoTCP {
+				w.p.TCPFlags = 0x02 // SYN
+			}
+		case header.ProtoICMP:
+			w.p.ICMPType, w.p.ICMPID = 8, 1
 		}
-	case header.ProtoICMP:
-		w.p.ICMPType, w.p.ICMPID = 8, 1
+		if err := w.run(source); err != nil {
+			return a, err
+		}
+		a = w.a
+		if !a.NetworkPathFound {
+			break
+		}
 	}
+	return a, nil
+}
+
+// run walks the request from source, then its reply back.
+func (w *pathWalk) run(source string) error {
 	if e := w.cfg.eniByID[source]; e != nil {
-		if len(e.ips) == 0 {
-			return w.a, fmt.Errorf("network interface %s has no address", source)
-		}
 		w.p.Src = e.ips[0]
+		w.req, w.srcENI = w.p, e
 		w.fromENI(e, 0)
 	} else if h := w.cfg.hostByName[source]; h != nil {
 		w.p.Src = h.ip
+		w.req, w.srcHost = w.p, h
 		w.add(h.name, h.name, "internet-host", h.ip.String())
 		w.internet(0)
 	} else {
-		return w.a, fmt.Errorf("no network interface or internet host %q", source)
+		return fmt.Errorf("no network interface or internet host %q", source)
 	}
-	if w.a.NetworkPathFound {
-		w.returnPath()
+	if !w.arrived {
+		return nil
 	}
-	return w.a, nil
+	// The reply, from where the request arrived, as it arrived there.
+	w.reply, w.arrived = true, false
+	w.p = reply(w.p)
+	if e := w.dstENI; e != nil {
+		w.fromENI(e, 0)
+	} else {
+		w.add(w.dstHost.name, w.dstHost.name, "internet-host", w.dstHost.ip.String())
+		w.internet(0)
+	}
+	w.a.NetworkPathFound = w.arrived
+	return nil
 }
 
 func (w *pathWalk) add(id, name, typ, detail string) {
-	w.a.ForwardPathComponents = append(w.a.ForwardPathComponents,
-		PathComponent{SequenceNumber: len(w.a.ForwardPathComponents) + 1, ID: id, Name: name, Type: typ, Detail: detail})
+	c := &w.a.ForwardPathComponents
+	if w.reply {
+		c = &w.a.ReturnPathComponents
+	}
+	*c = append(*c, PathComponent{SequenceNumber: len(*c) + 1, ID: id, Name: name, Type: typ, Detail: detail})
+}
+
+func (w *pathWalk) path() string {
+	if w.reply {
+		return "return"
+	}
+	return "forward"
 }
 
 func (w *pathWalk) block(code, component, direction string, rule int, format string, args ...any) {
 	w.a.Explanations = append(w.a.Explanations, Explanation{ExplanationCode: code, ComponentID: component,
-		Direction: direction, RuleNumber: rule, Path: "forward", Detail: fmt.Sprintf(format, args...)})
+		Direction: direction, RuleNumber: rule, Path: w.path(), Detail: fmt.Sprintf(format, args...)})
+}
+
+// delivered ends a walk at an ENI or internet host: the request is there;
+// the reply must be back at the source, from the address and port the
+// source sent to.
+func (w *pathWalk) delivered(e *eniCfg, h *hostCfg, id string) {
+	if !w.reply {
+		w.dstENI, w.dstHost, w.arrived = e, h, true
+		return
+	}
+	q, p := &w.req, &w.p
+	same := p.Src == q.Dst && p.Dst == q.Src && p.SrcPort == q.DstPort && p.DstPort == q.SrcPort
+	if (e != nil && e != w.srcENI) || (h != nil && h != w.srcHost) || !same {
+		w.block("RETURN_PATH_MISMATCH", id, "", 0, "the reply arrives at %s as %s, not back at the source from %s (the connection fails)", id, w.tuple(), q.Dst)
+		return
+	}
+	w.arrived = true
 }
 
 func (w *pathWalk) tuple() string {
@@ -116,11 +175,15 @@ func (w *pathWalk) tuple() string {
 // fromENI: the sender's source/dest check and security groups (stage 3).
 func (w *pathWalk) fromENI(e *eniCfg, hops int) {
 	w.add(e.id, e.name, "network-interface", w.tuple())
+	if e.port == nil && e.nat == nil {
+		w.block("BAD_STATE", e.id, "egress", 0, "%s is not attached to a running instance", e.id)
+		return
+	}
 	if e.srcDstCheck && !e.hasIP(w.p.Src) {
 		w.block("ENI_SOURCE_DEST_CHECK", e.id, "egress", 0, "%s is not an address of %s (ENI-4)", w.p.Src, e.id)
 		return
 	}
-	if t := e.st.tracker; t != nil {
+	if t := e.st.tracker; t != nil && !w.reply { // a reply passes the groups (SG-4)
 		if !t.Permits(&w.p, true) {
 			w.block("ENI_SG_RULES_MISMATCH", e.id, "egress", 0, "no outbound rule of %s allows %s (SG-2)", e.groupNames, w.tuple())
 			return
@@ -133,7 +196,7 @@ func (w *pathWalk) fromENI(e *eniCfg, hops int) {
 // route: the subnet's route table (stage 4).
 func (w *pathWalk) route(s *subnetCfg, from *eniCfg, hops int) {
 	if hops >= maxHops {
-		w.block("CANNOT_ROUTE", s.id, "", 0, "more than %d hops inside the VPC", maxHops)
+		w.block("CANNOT_ROUTE", s.rtb, "", 0, "more than %d hops inside the VPC", maxHops)
 		return
 	}
 	dst := w.p.Dst
@@ -193,20 +256,17 @@ func routeKindName(k routeKind) string {
 }
 
 // nacl checks subnet s's network ACL for the packet in one direction.
-func (w *pathWalk) nacl(s *subnetCfg, egress bool, p *policy.Packet, path string) bool {
+func (w *pathWalk) nacl(s *subnetCfg, egress bool) bool {
 	dir := "ingress"
 	if egress {
 		dir = "egress"
 	}
-	ok, rule := s.nacl.acl.Check(egress, p)
+	ok, rule := s.nacl.acl.Check(egress, &w.p)
 	if !ok {
-		w.a.Explanations = append(w.a.Explanations, Explanation{ExplanationCode: "SUBNET_ACL_RESTRICTION", ComponentID: s.nacl.id,
-			Direction: dir, RuleNumber: rule, Path: path, Detail: fmt.Sprintf("network ACL %s of subnet %s denies it by rule %s (NACL-1)", s.nacl.id, s.name, ruleName(rule))})
+		w.block("SUBNET_ACL_RESTRICTION", s.nacl.id, dir, rule, "network ACL %s of subnet %s denies %s by rule %s (NACL-1)", s.nacl.id, s.name, w.tuple(), ruleName(rule))
 		return false
 	}
-	if path == "forward" {
-		w.add(s.nacl.id, "", "network-acl", fmt.Sprintf("%s rule %s allows", dir, ruleName(rule)))
-	}
+	w.add(s.nacl.id, "", "network-acl", fmt.Sprintf("%s rule %s allows", dir, ruleName(rule)))
 	return true
 }
 
@@ -219,20 +279,19 @@ func ruleName(rule int) string {
 
 // toENI: the NACLs at the subnet edges, then the receiver (stages 5, 6).
 func (w *pathWalk) toENI(s *subnetCfg, from, to *eniCfg, hops int) {
-	if s != to.subnet {
-		if s != nil && !w.nacl(s, true, &w.p, "forward") {
+	if s != to.subnet { // NACL-4: never within one subnet
+		if s != nil && !w.nacl(s, true) {
 			return
 		}
-		if !w.nacl(to.subnet, false, &w.p, "forward") {
+		if !w.nacl(to.subnet, false) {
 			return
 		}
-		w.edges = append(w.edges, edge{from: s, to: to.subnet, p: w.p})
 	}
 	if to.srcDstCheck && !to.hasIP(w.p.Dst) {
 		w.block("ENI_SOURCE_DEST_CHECK", to.id, "ingress", 0, "%s is not an address of %s, whose source/dest check is on (ENI-4)", w.p.Dst, to.id)
 		return
 	}
-	if t := to.st.tracker; t != nil {
+	if t := to.st.tracker; t != nil && !w.reply {
 		if !t.Permits(&w.p, false) {
 			w.block("ENI_SG_RULES_MISMATCH", to.id, "ingress", 0, "no inbound rule of %s allows %s (SG-2)", to.groupNames, w.tuple())
 			return
@@ -243,25 +302,51 @@ func (w *pathWalk) toENI(s *subnetCfg, from, to *eniCfg, hops int) {
 		w.natGateway(g, hops)
 		return
 	}
+	if to.port == nil {
+		w.add(to.id, to.name, "network-interface", w.tuple())
+		w.block("BAD_STATE", to.id, "ingress", 0, "%s is not attached to a running instance", to.id)
+		return
+	}
+	if !to.hasIP(w.p.Dst) {
+		// An appliance (source/dest check off) that a route sends the
+		// traffic to: its kernel forwards it, and it leaves through the
+		// appliance's own interface.
+		if hops+1 >= maxHops {
+			w.block("CANNOT_ROUTE", to.id, "", 0, "more than %d hops inside the VPC", maxHops)
+			return
+		}
+		w.fromENI(to, hops+1)
+		return
+	}
 	w.add(to.id, to.name, "network-interface", w.tuple())
-	w.a.NetworkPathFound = true
+	w.delivered(to, nil, to.id)
 }
 
-// natGateway: SNAT to the gateway's address (NAT-2), then its own route.
+// natGateway: SNAT to the gateway's address (NAT-2), or a reply translated
+// back to the instance; then the gateway's own route.
 func (w *pathWalk) natGateway(g *natCfg, hops int) {
+	tcpUDP := w.p.Proto == header.ProtoTCP || w.p.Proto == header.ProtoUDP
+	if w.p.Proto != header.ProtoTCP && w.p.Proto != header.ProtoUDP && w.p.Proto != header.ProtoICMP {
+		w.block("CANNOT_ROUTE", g.id, "", 0, "a NAT gateway translates TCP, UDP and ICMP only (NAT-2)")
+		return
+	}
 	if g.eni.hasIP(w.p.Dst) {
-		w.block("CANNOT_ROUTE", g.id, "", 0, "a NAT gateway answers only replies to its own connections (NAT-2)")
-		return
+		if !w.reply {
+			w.block("CANNOT_ROUTE", g.id, "", 0, "a NAT gateway answers only replies to its own connections (NAT-2)")
+			return
+		}
+		w.p.Dst = w.req.Src
+		if tcpUDP {
+			w.p.DstPort = w.req.SrcPort
+		}
+		w.add(g.id, "", "nat-gateway", "destination becomes "+w.p.Dst.String())
+	} else {
+		w.p.Src = g.eni.ips[0]
+		if tcpUDP {
+			w.p.SrcPort = w.natPort // NAT-3 picks it from 1024–65535
+		}
+		w.add(g.id, "", "nat-gateway", "source becomes "+w.p.Src.String())
 	}
-	if len(g.eni.ips) == 0 {
-		w.block("BAD_STATE", g.id, "", 0, "NAT gateway %s has no address", g.id)
-		return
-	}
-	w.p.Src = g.eni.ips[0]
-	if w.p.Proto == header.ProtoTCP || w.p.Proto == header.ProtoUDP {
-		w.p.SrcPort = 1024 // the first port NAT-3 may pick
-	}
-	w.add(g.id, "", "nat-gateway", "source becomes "+w.p.Src.String())
 	w.route(g.eni.subnet, g.eni, hops+1)
 }
 
@@ -269,13 +354,12 @@ func (w *pathWalk) natGateway(g *natCfg, hops int) {
 func (w *pathWalk) toIGW(s *subnetCfg, from *eniCfg, hops int) {
 	v := s.vpc
 	if v.igw == nil {
-		w.block("NO_ROUTE_TO_DESTINATION", s.id, "", 0, "VPC %s has no internet gateway", v.id)
+		w.block("NO_ROUTE_TO_DESTINATION", s.rtb, "", 0, "VPC %s has no internet gateway", v.id)
 		return
 	}
-	if !w.nacl(s, true, &w.p, "forward") {
+	if !w.nacl(s, true) {
 		return
 	}
-	w.edges = append(w.edges, edge{from: s, p: w.p})
 	pub, ok := v.igw.public[w.p.Src]
 	if !ok {
 		w.block("IGW_NO_PUBLIC_ADDRESS", v.igw.id, "egress", 0, "%s has no public IP or Elastic IP, so the internet gateway drops it (IGW-2)", w.p.Src)
@@ -289,17 +373,27 @@ func (w *pathWalk) toIGW(s *subnetCfg, from *eniCfg, hops int) {
 // internet: the emulated internet (IGW-4), to a host or into a VPC.
 func (w *pathWalk) internet(hops int) {
 	dst := w.p.Dst
+	if hops >= maxHops {
+		w.block("CANNOT_ROUTE", "internet", "", 0, "more than %d hops", maxHops)
+		return
+	}
 	if isPrivate(dst) {
 		w.block("CANNOT_ROUTE", "internet", "", 0, "%s is a private address: the internet does not route it (IGW-4)", dst)
 		return
 	}
 	if h := w.cfg.hosts[dst]; h != nil {
 		w.add(h.name, h.name, "internet-host", dst.String())
-		w.a.NetworkPathFound = true
+		w.delivered(nil, h, h.name)
 		return
 	}
 	v := w.cfg.publicOwner[dst]
 	if v == nil || v.igw == nil {
+		for _, p := range w.cfg.pools {
+			if p.Contains(dst) {
+				w.block("IGW_NO_PUBLIC_ADDRESS", "internet", "ingress", 0, "%s is an address of an AWS pool that no instance holds (IGW-2)", dst)
+				return
+			}
+		}
 		w.block("CANNOT_ROUTE", "internet", "", 0, "no internet host or VPC has %s", dst)
 		return
 	}
@@ -312,23 +406,6 @@ func (w *pathWalk) internet(hops int) {
 	w.p.Dst = priv
 	w.add(v.igw.id, "", "internet-gateway", "destination becomes "+priv.String())
 	w.toENI(nil, nil, to, hops+1)
-}
-
-// returnPath checks the replies against the NACLs of every subnet edge the
-// request crossed (NACL-1: they are stateless; the groups are not, SG-4).
-func (w *pathWalk) returnPath() {
-	for i := len(w.edges) - 1; i >= 0; i-- {
-		e := w.edges[i]
-		r := reply(e.p)
-		if e.to != nil && !w.nacl(e.to, true, &r, "return") {
-			w.a.NetworkPathFound = false
-			return
-		}
-		if e.from != nil && !w.nacl(e.from, false, &r, "return") {
-			w.a.NetworkPathFound = false
-			return
-		}
-	}
 }
 
 // reply is the packet that answers p.

@@ -19,18 +19,22 @@ import (
 // pathTopo: web in a public subnet with an EIP; app in a private subnet
 // whose default route is a NAT gateway; db in an isolated subnet whose NACL
 // lets 5432 in and out but forgets the replies' ephemeral ports; nopub in
-// the public subnet without a public IP; an internet host h.
+// the public subnet without a public IP; hidden, with an EIP, in the
+// private subnet (its replies leave through the NAT gateway); lonely, with
+// an EIP, in a subnet whose route table has only local; an internet host h.
 const pathTopo = `{
   "name": "path", "region": "us-east-1",
   "address_pools": [{"name": "amz", "cidrs": ["3.34.0.0/16"]}],
-  "elastic_ips": [{"name": "e-web", "address": "3.34.1.10"}, {"name": "e-nat", "address": "3.34.1.20"}],
+  "elastic_ips": [{"name": "e-web", "address": "3.34.1.10"}, {"name": "e-nat", "address": "3.34.1.20"},
+                  {"name": "e-hid", "address": "3.34.1.30"}, {"name": "e-lon", "address": "3.34.1.40"}],
   "internet": {"hosts": [{"name": "h", "ip": "203.0.113.80"}]},
   "vpcs": [{
     "name": "v", "cidr": "10.0.0.0/16", "internet_gateway": "igw",
     "subnets": [
       {"name": "pub", "cidr": "10.0.1.0/24", "az": "us-east-1a", "route_table": "rt-pub"},
       {"name": "priv", "cidr": "10.0.2.0/24", "az": "us-east-1a", "route_table": "rt-priv"},
-      {"name": "iso", "cidr": "10.0.3.0/24", "az": "us-east-1a", "network_acl": "strict"}
+      {"name": "iso", "cidr": "10.0.3.0/24", "az": "us-east-1a", "network_acl": "strict"},
+      {"name": "dark", "cidr": "10.0.4.0/24", "az": "us-east-1a"}
     ],
     "route_tables": [
       {"name": "rt-pub", "routes": [{"destination": "0.0.0.0/0", "target": "igw"}, {"destination": "198.51.100.0/24", "target": "blackhole"}]},
@@ -49,7 +53,9 @@ const pathTopo = `{
       {"name": "web", "subnet": "pub", "private_ip": "10.0.1.10", "security_groups": ["sg-web"], "elastic_ip": "e-web"},
       {"name": "nopub", "subnet": "pub", "private_ip": "10.0.1.11", "security_groups": ["sg-web"], "associate_public_ip": false},
       {"name": "app", "subnet": "priv", "private_ip": "10.0.2.10", "security_groups": ["sg-app"]},
-      {"name": "db", "subnet": "iso", "private_ip": "10.0.3.10", "security_groups": ["sg-db"]}
+      {"name": "db", "subnet": "iso", "private_ip": "10.0.3.10", "security_groups": ["sg-db"]},
+      {"name": "hidden", "subnet": "priv", "private_ip": "10.0.2.20", "security_groups": ["sg-web"], "elastic_ip": "e-hid"},
+      {"name": "lonely", "subnet": "dark", "private_ip": "10.0.4.10", "security_groups": ["sg-web"], "elastic_ip": "e-lon"}
     ]
   }]
 }`
@@ -63,6 +69,9 @@ func TestOBS3_PathAnalysis(t *testing.T) {
 	}
 	f := New(n, Options{})
 	defer f.Stop()
+	for _, i := range n.VPCs[0].Instances {
+		f.AttachPort(i.Primary().ID, &nullPort{}) // running instances
+	}
 	eni := func(name string) string { return n.InstanceByName[name].Primary().ID }
 	acl := n.VPCs[0].Subnets[2].NACL.ID
 	cases := []struct {
@@ -99,6 +108,12 @@ func TestOBS3_PathAnalysis(t *testing.T) {
 			code: "CANNOT_ROUTE", comp: "internet", path: "forward"},
 		{name: "app pings web", src: eni("app"), dst: "10.0.1.10", proto: header.ProtoICMP,
 			code: "ENI_SG_RULES_MISMATCH", comp: eni("web"), dir: "ingress", path: "forward"},
+		{name: "internet to lonely's EIP: the reply has no route out", src: "h", dst: "3.34.1.40", proto: header.ProtoTCP, port: 80,
+			code: "NO_ROUTE_TO_DESTINATION", comp: n.VPCs[0].Subnets[3].RouteTable.ID, path: "return"},
+		{name: "internet to hidden's EIP: the reply leaves through the NAT gateway", src: "h", dst: "3.34.1.30", proto: header.ProtoTCP, port: 80,
+			code: "RETURN_PATH_MISMATCH", comp: "h", path: "return"},
+		{name: "internet to a pool address nobody holds", src: "h", dst: "3.34.9.9", proto: header.ProtoTCP, port: 80,
+			code: "IGW_NO_PUBLIC_ADDRESS", comp: "internet", dir: "ingress", path: "forward"},
 	}
 	for _, c := range cases {
 		a, err := f.ExplainPath(c.src, netip.MustParseAddr(c.dst), c.proto, c.port)
@@ -121,6 +136,9 @@ func TestOBS3_PathAnalysis(t *testing.T) {
 			if !subsequence(c.via, types) {
 				t.Errorf("%s: path %v, want it to go through %v", c.name, types, c.via)
 			}
+			if len(a.ReturnPathComponents) == 0 {
+				t.Errorf("%s: found without a return path", c.name)
+			}
 			continue
 		}
 		if len(a.Explanations) == 0 {
@@ -137,6 +155,44 @@ func TestOBS3_PathAnalysis(t *testing.T) {
 	}
 	if _, err := f.ExplainPath("nobody", netip.MustParseAddr("10.0.1.10"), header.ProtoTCP, 80); err == nil || !strings.Contains(err.Error(), "nobody") {
 		t.Errorf("unknown source: %v", err)
+	}
+	// A stopped instance (no port) receives nothing and sends nothing.
+	f.DetachPort(eni("app"))
+	for _, c := range []struct{ src, dst string }{{eni("web"), "10.0.2.10"}, {eni("app"), "10.0.1.10"}} {
+		a, err := f.ExplainPath(c.src, netip.MustParseAddr(c.dst), header.ProtoTCP, 80)
+		if err != nil || a.NetworkPathFound || len(a.Explanations) == 0 || a.Explanations[0].ExplanationCode != "BAD_STATE" || a.Explanations[0].ComponentID != eni("app") {
+			t.Errorf("%s → %s with app stopped: %+v %v, want BAD_STATE at app", c.src, c.dst, a.Explanations, err)
+		}
+	}
+}
+
+// A route to an appliance (source/dest check off) sends the request
+// through it: the path goes on from the appliance's own interface to the
+// real destination, whose groups still decide.
+func TestOBS3_ThroughAnAppliance(t *testing.T) {
+	topo := strings.Replace(unitTopo, `{"name": "fw", "subnet": "c", "private_ip": "10.0.3.10", "security_groups": ["open"]}`,
+		`{"name": "fw", "subnet": "c", "private_ip": "10.0.3.10", "security_groups": ["open"], "source_dest_check": false}`, 1)
+	n, err := topology.Load([]byte(topo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := New(n, Options{})
+	defer f.Stop()
+	for _, i := range n.VPCs[0].Instances {
+		f.AttachPort(i.Primary().ID, &nullPort{})
+	}
+	a, err := f.ExplainPath(n.InstanceByName["a1"].Primary().ID, netip.MustParseAddr("10.0.9.10"), header.ProtoTCP, 22)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ifaces []string
+	for _, c := range a.ForwardPathComponents {
+		if c.Type == "network-interface" {
+			ifaces = append(ifaces, c.Name)
+		}
+	}
+	if !a.NetworkPathFound || strings.Join(ifaces, " ") != "a1 fw d1" {
+		t.Errorf("found %v through %v, want a1 fw d1: %+v", a.NetworkPathFound, ifaces, a.Explanations)
 	}
 }
 
@@ -170,7 +226,8 @@ func TestOBS3_AnalysisAgreesWithTheForwarder(t *testing.T) {
 		e := r.enis[name]
 		return e.MAC, e.Subnet.RouterMAC
 	}
-	portOf := map[string]string{"10.0.1.10": "web", "3.34.1.10": "web", "10.0.2.10": "app", "10.0.3.10": "db", "203.0.113.80": "h"}
+	portOf := map[string]string{"10.0.1.10": "web", "3.34.1.10": "web", "10.0.2.10": "app", "10.0.3.10": "db", "203.0.113.80": "h",
+		"3.34.1.30": "hidden", "3.34.1.40": "lonely"}
 	mk := func(from, src, dst string, proto uint8, sport, dport uint16, reply bool) []byte {
 		own, gw := macOf(from)
 		switch proto {
@@ -206,6 +263,8 @@ func TestOBS3_AnalysisAgreesWithTheForwarder(t *testing.T) {
 		{"app", "203.0.113.80", header.ProtoUDP, 53},
 		{"app", "10.0.1.10", header.ProtoICMP, 0},
 		{"web", "10.0.2.10", header.ProtoICMP, 0},
+		{"h", "3.34.1.40", header.ProtoTCP, 80},
+		{"h", "3.34.1.30", header.ProtoTCP, 80},
 	} {
 		name := fmt.Sprintf("%s → %s proto %d port %d", c.from, c.dst, c.proto, c.port)
 		src := c.from
@@ -218,7 +277,7 @@ func TestOBS3_AnalysisAgreesWithTheForwarder(t *testing.T) {
 		}
 		forward := a.NetworkPathFound || (len(a.Explanations) > 0 && a.Explanations[0].Path == "return")
 		to := portOf[c.dst]
-		r.send(c.from, mk(c.from, ipOf(c.from), c.dst, c.proto, ephemeralPort, c.port, false))
+		r.send(c.from, mk(c.from, ipOf(c.from), c.dst, c.proto, pathPorts[0][0], c.port, false))
 		var got []byte
 		select {
 		case got = <-r.ports[to].Sent():
@@ -240,9 +299,11 @@ func TestOBS3_AnalysisAgreesWithTheForwarder(t *testing.T) {
 		}
 		r.send(to, mk(to, ip.Dst().String(), ip.Src().String(), c.proto, sport, dport, true))
 		select {
-		case <-r.ports[c.from].Sent():
-			if !a.NetworkPathFound {
-				t.Errorf("%s: the reply came back, the analysis says %+v", name, a.Explanations)
+		case back := <-r.ports[c.from].Sent():
+			// It only answers the source if it comes from where the request went.
+			answered := header.IPv4(back[ipOff:]).Src() == netip.MustParseAddr(c.dst)
+			if answered != a.NetworkPathFound {
+				t.Errorf("%s: the reply came back from %s, the analysis says found=%v %+v", name, header.IPv4(back[ipOff:]).Src(), a.NetworkPathFound, a.Explanations)
 			}
 		case <-time.After(300 * time.Millisecond):
 			if a.NetworkPathFound {

@@ -31,6 +31,7 @@ type insights struct {
 	NetworkInsightsAnalysis struct {
 		NetworkPathFound      bool
 		ForwardPathComponents []struct{ Id, Type string }
+		ReturnPathComponents  []struct{ Id, Type string }
 		Explanations          []struct {
 			ExplanationCode, ComponentId, Direction, Path string
 			RuleNumber                                    int
@@ -83,6 +84,13 @@ func TestOBS3_AnalysisExplainsALiveFailure(t *testing.T) {
 	}
 	if got := strings.Join(types, " "); got != "network-interface security-group route-table network-acl network-acl security-group network-interface" {
 		t.Errorf("path %s", got)
+	}
+	types = nil
+	for _, c := range r.ReturnPathComponents {
+		types = append(types, c.Type)
+	}
+	if got := strings.Join(types, " "); got != "network-interface route-table network-acl network-acl network-interface" {
+		t.Errorf("return path %s", got)
 	}
 	if w, err := tp.Curl(t, "app", "http://10.8.2.10:5432/"); err != nil || w.Name != "db" {
 		t.Errorf("after the fix: %+v %v", w, err)

@@ -22,7 +22,7 @@ func (d *Daemon) analyzePath(r OpRequest) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	dst, err := d.pathDestination(r["destination"])
+	dst, err := d.pathDestination(r["destination"], d.findHost(r["source"]) != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -56,6 +56,9 @@ func (d *Daemon) analyzePath(r OpRequest) (any, error) {
 	if port != 0 {
 		out["DestinationPort"] = port
 	}
+	if len(a.ReturnPathComponents) > 0 {
+		out["ReturnPathComponents"] = a.ReturnPathComponents
+	}
 	if len(a.Explanations) > 0 {
 		out["Explanations"] = a.Explanations
 	}
@@ -80,19 +83,29 @@ func (d *Daemon) pathSource(ref string) (string, error) {
 	return "", opErr("InvalidParameterValue", "source '%s' is no instance, network interface or internet host", ref)
 }
 
-// pathDestination resolves an instance or ENI (its primary private IP), an
-// internet host (its IP), or an IPv4 address as given (an Elastic IP, say).
-func (d *Daemon) pathDestination(ref string) (netip.Addr, error) {
+// pathDestination resolves an instance or ENI (its primary private IP, or
+// from the internet its public IP), an internet host (its IP), or an IPv4
+// address as given (an Elastic IP, say).
+func (d *Daemon) pathDestination(ref string, fromInternet bool) (netip.Addr, error) {
 	if ref == "" {
 		return netip.Addr{}, opErr("MissingParameter", "The request must contain the parameter destination")
 	}
 	if a, err := netip.ParseAddr(ref); err == nil && a.Is4() {
 		return a, nil
 	}
+	var e *topology.ENI
 	if i, err := d.findInstance(ref); err == nil {
-		return i.Primary().PrimaryIP, nil
+		e = i.Primary()
+	} else if x, err := d.findENI(ref); err == nil {
+		e = x
 	}
-	if e, err := d.findENI(ref); err == nil {
+	if e != nil {
+		if pub, ok := e.PublicIPs[e.PrimaryIP]; ok && fromInternet {
+			return pub, nil
+		}
+		if !e.PrimaryIP.IsValid() {
+			return netip.Addr{}, opErr("InvalidParameterValue", "destination '%s' has no address", ref)
+		}
 		return e.PrimaryIP, nil
 	}
 	if h := d.findHost(ref); h != nil {
