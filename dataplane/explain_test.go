@@ -63,15 +63,7 @@ const pathTopo = `{
 // OBS-3: each question's answer, and for a blocked path the code, the
 // component and (for NACLs) the direction, rule and which way it blocks.
 func TestOBS3_PathAnalysis(t *testing.T) {
-	n, err := topology.Load([]byte(pathTopo))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := New(n, Options{})
-	defer f.Stop()
-	for _, i := range n.VPCs[0].Instances {
-		f.AttachPort(i.Primary().ID, &nullPort{}) // running instances
-	}
+	n, f := runningForwarder(t, pathTopo)
 	eni := func(name string) string { return n.InstanceByName[name].Primary().ID }
 	acl := n.VPCs[0].Subnets[2].NACL.ID
 	cases := []struct {
@@ -172,15 +164,7 @@ func TestOBS3_PathAnalysis(t *testing.T) {
 func TestOBS3_ThroughAnAppliance(t *testing.T) {
 	topo := strings.Replace(unitTopo, `{"name": "fw", "subnet": "c", "private_ip": "10.0.3.10", "security_groups": ["open"]}`,
 		`{"name": "fw", "subnet": "c", "private_ip": "10.0.3.10", "security_groups": ["open"], "source_dest_check": false}`, 1)
-	n, err := topology.Load([]byte(topo))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := New(n, Options{})
-	defer f.Stop()
-	for _, i := range n.VPCs[0].Instances {
-		f.AttachPort(i.Primary().ID, &nullPort{})
-	}
+	n, f := runningForwarder(t, topo)
 	a, err := f.ExplainPath(n.InstanceByName["a1"].Primary().ID, netip.MustParseAddr("10.0.9.10"), header.ProtoTCP, 22)
 	if err != nil {
 		t.Fatal(err)
@@ -194,6 +178,24 @@ func TestOBS3_ThroughAnAppliance(t *testing.T) {
 	if !a.NetworkPathFound || strings.Join(ifaces, " ") != "a1 fw d1" {
 		t.Errorf("found %v through %v, want a1 fw d1: %+v", a.NetworkPathFound, ifaces, a.Explanations)
 	}
+}
+
+// runningForwarder compiles topo with every instance running (a port
+// attached that takes frames and never reads any).
+func runningForwarder(t *testing.T, topo string) (*topology.Network, *Forwarder) {
+	t.Helper()
+	n, err := topology.Load([]byte(topo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := New(n, Options{})
+	t.Cleanup(f.Stop)
+	for _, v := range n.VPCs {
+		for _, i := range v.Instances {
+			f.AttachPort(i.Primary().ID, &nullPort{})
+		}
+	}
+	return n, f
 }
 
 // subsequence reports whether want appears in got in order.

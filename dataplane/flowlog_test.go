@@ -212,17 +212,7 @@ func TestFlowLogAllocatesNothing(t *testing.T) {
 	}
 }
 
-func BenchmarkForwardFlowLog(b *testing.B) {
-	w, cfg, n, _ := benchRig(b, unitTopo)
-	w.flows = newFlowTable()
-	f := ping(b, n.InstanceByName["a1"].Primary(), n.InstanceByName["a1"].Subnet.RouterMAC, "10.0.1.10", "10.0.2.10")
-	buf := make([]byte, len(f))
-	b.ReportAllocs()
-	for b.Loop() {
-		copy(buf, f)
-		w.handle(cfg, buf)
-	}
-}
+func BenchmarkForwardFlowLog(b *testing.B) { benchForward(b, true) }
 
 // A flow whose frames two workers saw (two queues of one TAP) is one
 // record in the window, with both workers' counts; a retired worker's

@@ -353,8 +353,14 @@ func BenchmarkARP(b *testing.B) {
 	}
 }
 
-func BenchmarkForward(b *testing.B) {
+func BenchmarkForward(b *testing.B) { benchForward(b, false) }
+
+// benchForward forwards a ping across two subnets, with flow logs on or off.
+func benchForward(b *testing.B, flowLogs bool) {
 	w, cfg, n, _ := benchRig(b, unitTopo)
+	if flowLogs {
+		w.flows = newFlowTable()
+	}
 	f := ping(b, n.InstanceByName["a1"].Primary(), n.InstanceByName["a1"].Subnet.RouterMAC, "10.0.1.10", "10.0.2.10")
 	buf := make([]byte, len(f))
 	b.ReportAllocs()

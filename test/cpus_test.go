@@ -117,25 +117,6 @@ func TestForwarderCPUs_ListAndAll(t *testing.T) {
 // A CPU the machine does not offer: up fails with the setting named,
 // exits non-zero, and leaves nothing behind.
 func TestForwarderCPUs_UnavailableCPUIsRefused(t *testing.T) {
-	RequireRoot(t)
-	name := randName()
-	path := filepath.Join(t.TempDir(), "topo.json")
-	topo := strings.Replace(strings.ReplaceAll(cpusTopo, "NAME", name), "SETTING", `"settings": {"forwarder_cpus": "1023"},`, 1)
-	if err := os.WriteFile(path, []byte(topo), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, code := vpcnet(t, "up", path)
-	if code == 0 {
-		vpcnet(t, "down", name)
-		t.Fatalf("up with CPU 1023 succeeded:\n%s", out)
-	}
-	if !strings.Contains(out, "settings.forwarder_cpus: CPU 1023 is not one vpcnet may run on here") {
-		t.Errorf("up: %s", out)
-	}
-	if left := namespacesWithPrefix(name + "-"); len(left) > 0 {
-		t.Errorf("namespaces left: %v", left)
-	}
-	if _, err := os.Stat(filepath.Join("/run/vpcnet", name)); !os.IsNotExist(err) {
-		t.Errorf("state folder left: %v", err)
-	}
+	UpMustFail(t, randName(), strings.Replace(cpusTopo, "SETTING", `"settings": {"forwarder_cpus": "1023"},`, 1),
+		"settings.forwarder_cpus: CPU 1023 is not one vpcnet may run on here")
 }

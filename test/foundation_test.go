@@ -347,20 +347,6 @@ func TestUpFailurePartWayUndoesEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.Remove(blocker)
-	path := filepath.Join(t.TempDir(), "topo.json")
-	os.WriteFile(path, []byte(strings.ReplaceAll(threeSubnets, "NAME", name)), 0o644)
-	out, code := vpcnet(t, "up", path)
-	if code == 0 {
-		vpcnet(t, "down", name)
-		t.Fatalf("up succeeded although b1 could not be configured:\n%s", out)
-	}
-	if !strings.Contains(out, "b1") {
-		t.Errorf("the error does not name the instance that failed:\n%s", out)
-	}
-	if left := namespacesWithPrefix(name + "-"); len(left) > 0 {
-		t.Fatalf("namespaces left after a failed up: %v", left)
-	}
-	if _, err := os.Stat(filepath.Join("/run/vpcnet", name)); !os.IsNotExist(err) {
-		t.Fatalf("state folder left after a failed up: %v", err)
-	}
+	// The error names the instance that failed.
+	UpMustFail(t, name, threeSubnets, "b1")
 }

@@ -152,6 +152,34 @@ func Up(t *testing.T, topo string) *Topo {
 	return tp
 }
 
+// UpMustFail writes topo with its "NAME" replaced by name (a fresh one from
+// randName), runs `vpcnet up` on it and demands that it fail with want in
+// its output and leave no namespace and no state folder behind. It returns
+// the output.
+func UpMustFail(t *testing.T, name, topo, want string) string {
+	t.Helper()
+	RequireRoot(t)
+	path := filepath.Join(t.TempDir(), "topo.json")
+	if err := os.WriteFile(path, []byte(strings.ReplaceAll(topo, "NAME", name)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := vpcnet(t, "up", path)
+	if code == 0 {
+		vpcnet(t, "down", name)
+		t.Fatalf("up succeeded; want it to fail with %q:\n%s", want, out)
+	}
+	if !strings.Contains(out, want) {
+		t.Errorf("up failed without %q:\n%s", want, out)
+	}
+	if left := namespacesWithPrefix(name + "-"); len(left) > 0 {
+		t.Errorf("namespaces left after a failed up: %v", left)
+	}
+	if _, err := os.Stat(filepath.Join("/run/vpcnet", name)); !os.IsNotExist(err) {
+		t.Errorf("state folder left after a failed up: %v", err)
+	}
+	return out
+}
+
 func namespacesWithPrefix(p string) []string {
 	ents, _ := os.ReadDir("/run/netns")
 	var out []string
