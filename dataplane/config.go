@@ -98,6 +98,42 @@ func (s *subnetCfg) lookup(dst netip.Addr) *routeCfg {
 	return nil
 }
 
+// nextHop is the VPC router's decision for a frame to dst leaving subnet s:
+// within the subnet, direct (RT-5); else the longest prefix match (RT-2).
+// It returns the receiving ENI, or igw for the internet gateway, or the
+// reason the router drops the frame (RT-3, RT-6), and the route it used
+// (nil within the subnet or when none matches). The forwarder (route) and
+// path analysis (pathWalk.route) both decide by it.
+func (s *subnetCfg) nextHop(dst netip.Addr) (to *eniCfg, igw bool, drop dropReason, r *routeCfg) {
+	if s.prefix.Contains(dst) {
+		if to = s.vpc.byIP[dst]; to == nil {
+			return nil, false, dropNoENI, nil
+		}
+		return to, false, dropNone, nil
+	}
+	if r = s.lookup(dst); r == nil {
+		return nil, false, dropNoRoute, nil
+	}
+	switch r.kind {
+	case routeLocal:
+		to = s.vpc.byIP[dst]
+	case routeENI:
+		to = r.eni
+	case routeNAT:
+		to = r.nat.eni
+	case routePeering:
+		to = r.peer.byIP[dst]
+	case routeIGW:
+		return nil, true, dropNone, r
+	default: // blackhole, or a target that was deleted
+		return nil, false, dropBlackhole, r
+	}
+	if to == nil {
+		return nil, false, dropNoENI, r
+	}
+	return to, false, dropNone, r
+}
+
 // eniState is what an ENI keeps across config swaps.
 type eniState struct {
 	ctr     counters

@@ -200,42 +200,21 @@ func (w *pathWalk) route(s *subnetCfg, from *eniCfg, hops int) {
 		return
 	}
 	dst := w.p.Dst
-	if s.prefix.Contains(dst) { // RT-5
-		to := s.vpc.byIP[dst]
-		if to == nil {
-			w.block("CANNOT_ROUTE", s.id, "", 0, "no network interface in subnet %s has %s", s.name, dst)
-			return
-		}
-		w.toENI(s, from, to, hops)
-		return
+	to, igw, drop, r := s.nextHop(dst)
+	if r != nil {
+		w.add(s.rtb, "", "route-table", fmt.Sprintf("subnet %s: %s via %s", s.name, r.dst, routeKindName(r.kind)))
 	}
-	r := s.lookup(dst)
-	if r == nil {
+	switch {
+	case drop == dropNoRoute:
 		w.block("NO_ROUTE_TO_DESTINATION", s.rtb, "", 0, "route table %s of subnet %s has no route to %s (RT-6)", s.rtb, s.name, dst)
-		return
-	}
-	w.add(s.rtb, "", "route-table", fmt.Sprintf("subnet %s: %s via %s", s.name, r.dst, routeKindName(r.kind)))
-	switch r.kind {
-	case routeLocal:
-		if to := s.vpc.byIP[dst]; to != nil {
-			w.toENI(s, from, to, hops)
-			return
-		}
-		w.block("CANNOT_ROUTE", s.id, "", 0, "no network interface in the VPC has %s", dst)
-	case routeENI:
-		w.toENI(s, from, r.eni, hops)
-	case routeNAT:
-		w.toENI(s, from, r.nat.eni, hops)
-	case routePeering:
-		if to := r.peer.byIP[dst]; to != nil {
-			w.toENI(s, from, to, hops)
-			return
-		}
-		w.block("CANNOT_ROUTE", s.id, "", 0, "no network interface in the peer VPC has %s", dst)
-	case routeIGW:
+	case drop == dropBlackhole:
+		w.block("BAD_STATE_ROUTE", s.rtb, "", 0, "the route to %s in route table %s (subnet %s) is a blackhole (RT-3)", r.dst, s.rtb, s.name)
+	case drop != dropNone:
+		w.block("CANNOT_ROUTE", s.id, "", 0, "no network interface that the route table of subnet %s reaches has %s", s.name, dst)
+	case igw:
 		w.toIGW(s, from, hops)
 	default:
-		w.block("BAD_STATE_ROUTE", s.rtb, "", 0, "the route to %s in route table %s (subnet %s) is a blackhole (RT-3)", r.dst, s.rtb, s.name)
+		w.toENI(s, from, to, hops)
 	}
 }
 

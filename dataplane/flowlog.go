@@ -69,7 +69,6 @@ func newFlowTable() *flowTable {
 type flowLog struct {
 	path    string
 	account string
-	every   time.Duration
 
 	mu      sync.Mutex // guards the fields below
 	tables  []*flowTable
@@ -80,7 +79,7 @@ type flowLog struct {
 
 // openFlowLog opens (appending) or creates the flow-log file; a new or empty
 // file starts with the header line.
-func openFlowLog(path, account string, every time.Duration) (*flowLog, error) {
+func openFlowLog(path, account string) (*flowLog, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("flow_logs.path: %w (OBS-1)", err)
@@ -88,7 +87,7 @@ func openFlowLog(path, account string, every time.Duration) (*flowLog, error) {
 	if fi, err := f.Stat(); err == nil && fi.Size() == 0 {
 		f.WriteString(flowLogHeader)
 	}
-	return &flowLog{path: path, account: account, every: every, file: f, start: time.Now().Unix()}, nil
+	return &flowLog{path: path, account: account, file: f, start: time.Now().Unix()}, nil
 }
 
 // table gives a new worker its table.

@@ -194,21 +194,9 @@ func TestOBS1_FullTableSkipsData(t *testing.T) {
 // With flow logs on, a forwarded frame of a known flow still allocates
 // nothing.
 func TestFlowLogAllocatesNothing(t *testing.T) {
-	w, cfg, n, ports := benchRig(t, unitTopo)
-	w.flows = newFlowTable()
-	a1 := n.InstanceByName["a1"].Primary()
-	routed := ping(t, a1, n.InstanceByName["a1"].Subnet.RouterMAC, "10.0.1.10", "10.0.2.10")
-	buf := make([]byte, len(routed))
-	run := func() {
-		copy(buf, routed)
-		w.handle(cfg, buf)
-	}
-	run()
-	if allocs := testing.AllocsPerRun(1000, run); allocs != 0 {
-		t.Fatalf("forward with flow logs allocates %.1f per frame", allocs)
-	}
-	if ports["b1"].n == 0 || len(w.flows.flows) != 2 {
-		t.Fatalf("forwarded %d, %d flow records (want a1's and b1's)", ports["b1"].n, len(w.flows.flows))
+	w, _, _ := forwardAllocs(t, true)
+	if len(w.flows.flows) != 2 {
+		t.Fatalf("%d flow records, want a1's and b1's", len(w.flows.flows))
 	}
 }
 
@@ -219,7 +207,7 @@ func BenchmarkForwardFlowLog(b *testing.B) { benchForward(b, true) }
 // table is written once more, then dropped.
 func TestOBS1_OneRecordPerFlowAcrossWorkers(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "flow.log")
-	l, err := openFlowLog(path, "123456789012", time.Minute)
+	l, err := openFlowLog(path, "123456789012")
 	if err != nil {
 		t.Fatal(err)
 	}

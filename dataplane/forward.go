@@ -249,45 +249,14 @@ func (w *worker) route(cfg *config, s *subnetCfg, from *eniCfg, hops int) {
 		from.st.ctr.drop(dropHopLimit)
 		return
 	}
-	dst := w.p.meta.Dst
-	// RT-5: within one subnet, delivery is direct.
-	if s.prefix.Contains(dst) {
-		to := s.vpc.byIP[dst]
-		if to == nil {
-			w.unrouted(from, dropNoENI)
-			return
-		}
-		w.toENI(cfg, s, from, to, hops)
-		return
-	}
-	r := s.lookup(dst)
-	if r == nil {
-		w.unrouted(from, dropNoRoute) // RT-6
-		return
-	}
-	switch r.kind {
-	case routeLocal:
-		to := s.vpc.byIP[dst]
-		if to == nil {
-			w.unrouted(from, dropNoENI)
-			return
-		}
-		w.toENI(cfg, s, from, to, hops)
-	case routeENI:
-		w.toENI(cfg, s, from, r.eni, hops)
-	case routeNAT:
-		w.toENI(cfg, s, from, r.nat.eni, hops)
-	case routePeering:
-		to := r.peer.byIP[dst]
-		if to == nil {
-			w.unrouted(from, dropNoENI)
-			return
-		}
-		w.toENI(cfg, s, from, to, hops)
-	case routeIGW:
+	to, igw, drop, _ := s.nextHop(w.p.meta.Dst)
+	switch {
+	case drop != dropNone:
+		w.unrouted(from, drop)
+	case igw:
 		w.toIGW(cfg, s, from, hops)
-	default: // RT-3: blackhole, or a target that was deleted
-		w.unrouted(from, dropBlackhole)
+	default:
+		w.toENI(cfg, s, from, to, hops)
 	}
 }
 

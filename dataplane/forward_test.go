@@ -294,8 +294,15 @@ func benchRig(t testing.TB, topo string) (*worker, *config, *topology.Network, m
 	return w, f.cfg.Load(), n, ports
 }
 
-func TestForwardAllocatesNothing(t *testing.T) {
+// forwardAllocs forwards a ping a1 → b1 across subnets once, then demands
+// that forwarding it again allocates nothing, with flow logs on or off. It
+// returns the worker and the ports.
+func forwardAllocs(t *testing.T, flowLogs bool) (*worker, *config, map[string]*nullPort) {
+	t.Helper()
 	w, cfg, n, ports := benchRig(t, unitTopo)
+	if flowLogs {
+		w.flows = newFlowTable()
+	}
 	a1 := n.InstanceByName["a1"].Primary()
 	routed := ping(t, a1, n.InstanceByName["a1"].Subnet.RouterMAC, "10.0.1.10", "10.0.2.10")
 	buf := make([]byte, len(routed))
@@ -305,11 +312,16 @@ func TestForwardAllocatesNothing(t *testing.T) {
 	}
 	run()
 	if allocs := testing.AllocsPerRun(1000, run); allocs != 0 {
-		t.Fatalf("forward allocates %.1f per frame", allocs)
+		t.Fatalf("forward (flow logs %v) allocates %.1f per frame", flowLogs, allocs)
 	}
 	if ports["b1"].n == 0 {
 		t.Fatal("nothing was forwarded")
 	}
+	return w, cfg, ports
+}
+
+func TestForwardAllocatesNothing(t *testing.T) {
+	w, cfg, _ := forwardAllocs(t, false)
 	arp := make([]byte, ipOff+header.ARPLen)
 	eth := header.Ethernet(arp[header.VnetHdrLen:])
 	eth.SetEtherType(header.EtherTypeARP)

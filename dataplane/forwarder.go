@@ -154,7 +154,7 @@ func (f *Forwarder) Apply(n *topology.Network) {
 // Call it before the first AttachPort.
 func (f *Forwarder) StartFlowLogs(fl *topology.FlowLogs, account string) error {
 	every := time.Duration(fl.AggregationSeconds) * time.Second
-	l, err := openFlowLog(fl.Path, account, every)
+	l, err := openFlowLog(fl.Path, account)
 	if err != nil {
 		return err
 	}
