@@ -19,8 +19,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vpcnet/vpcnet/daemon"
 	"github.com/vpcnet/vpcnet/dataplane"
-	"github.com/vpcnet/vpcnet/dataplane/control"
 	"github.com/vpcnet/vpcnet/netns"
 	"github.com/vpcnet/vpcnet/topology"
 )
@@ -74,9 +74,9 @@ func upCmd() *cobra.Command {
 			if err := requireRoot(); err != nil {
 				return err
 			}
-			if st, err := control.ReadState(n.Name); err == nil && st.Daemon.Alive() {
+			if st, err := daemon.ReadState(n.Name); err == nil && st.Daemon.Alive() {
 				return &exitError{exitFail, fmt.Errorf("topology %q %w (daemon pid %d); run `vpcnet down %s` first",
-					n.Name, control.ErrAlreadyUp, st.Daemon.PID, n.Name)}
+					n.Name, daemon.ErrAlreadyUp, st.Daemon.PID, n.Name)}
 			}
 			start := time.Now()
 			if foreground {
@@ -85,8 +85,8 @@ func upCmd() *cobra.Command {
 			if err := spawnDaemon(n.Name, data); err != nil {
 				return &exitError{exitFail, err}
 			}
-			var st control.Status
-			if err := control.NewClient(n.Name).Get("/status", &st); err != nil {
+			var st daemon.Status
+			if err := daemon.NewClient(n.Name).Get("/status", &st); err != nil {
 				return &exitError{exitFail, err}
 			}
 			printSummary(os.Stdout, &st, time.Since(start))
@@ -100,7 +100,7 @@ func upCmd() *cobra.Command {
 // forwarderLog is where a detached forwarder's output goes: inside the
 // topology's state folder, so that Down removes it with the rest, and a
 // crashed forwarder's log stays next to the state that `down` needs.
-func forwarderLog(name string) string { return filepath.Join(control.Dir(name), "forwarder.log") }
+func forwarderLog(name string) string { return filepath.Join(daemon.Dir(name), "forwarder.log") }
 
 // spawnDaemon starts `vpcnet daemon` detached, feeds it the topology on
 // stdin and waits for its first line on fd 3: "ok", or the error.
@@ -111,12 +111,12 @@ func spawnDaemon(name string, data []byte) error {
 	}
 	// A dead daemon's leftovers go first (Up would clean them too, and with
 	// them the state folder, taking the log just opened there).
-	if st, err := control.ReadState(name); err == nil && !st.Daemon.Alive() {
-		if err := control.Down(name); err != nil {
+	if st, err := daemon.ReadState(name); err == nil && !st.Daemon.Alive() {
+		if err := daemon.Down(name); err != nil {
 			return fmt.Errorf("topology %q: cleaning the leftovers of a dead daemon: %w", name, err)
 		}
 	}
-	if err := os.MkdirAll(control.Dir(name), 0o755); err != nil {
+	if err := os.MkdirAll(daemon.Dir(name), 0o755); err != nil {
 		return err
 	}
 	logPath := forwarderLog(name)
@@ -153,11 +153,11 @@ func spawnDaemon(name string, data []byte) error {
 	// Up undoes what it made and removes the state folder. If it could not
 	// (or the daemon died before it could), the state is left for `down`:
 	// keep the log with it.
-	if _, serr := control.ReadState(name); serr == nil {
+	if _, serr := daemon.ReadState(name); serr == nil {
 		return fmt.Errorf("%w\nsome of it is still there: run `sudo vpcnet down %s` (the forwarder's log is %s)", err, name, logPath)
 	}
 	os.Remove(logPath)
-	os.Remove(control.Dir(name)) // only if nothing else is in it
+	os.Remove(daemon.Dir(name)) // only if nothing else is in it
 	return err
 }
 
@@ -209,7 +209,7 @@ func daemonCmd() *cobra.Command {
 				return err
 			}
 			exe, _ := os.Executable()
-			d, err := control.Up(n, exe, data)
+			d, err := daemon.Up(n, exe, data)
 			if err != nil {
 				fmt.Fprintf(ready, "error: %v\n", err)
 				return err
@@ -237,7 +237,7 @@ func daemonCmd() *cobra.Command {
 	}
 }
 
-func handleSignals(d *control.Daemon) {
+func handleSignals(d *daemon.Daemon) {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
@@ -246,8 +246,8 @@ func handleSignals(d *control.Daemon) {
 
 // waitSocket waits until the control socket answers.
 func waitSocket(name string) error {
-	c := control.NewClient(name)
-	var st control.Status
+	c := daemon.NewClient(name)
+	var st daemon.Status
 	var err error
 	for i := 0; i < 100; i++ {
 		if err = c.Get("/status", &st); err == nil {
@@ -263,7 +263,7 @@ func runForeground(n *topology.Network, data []byte, start time.Time) error {
 		return &exitError{exitFail, err}
 	}
 	exe, _ := os.Executable()
-	d, err := control.Up(n, exe, data)
+	d, err := daemon.Up(n, exe, data)
 	if err != nil {
 		return &exitError{exitFail, err}
 	}
@@ -273,15 +273,15 @@ func runForeground(n *topology.Network, data []byte, start time.Time) error {
 		d.Shutdown()
 		return &exitError{exitFail, err}
 	}
-	var st control.Status
-	control.NewClient(n.Name).Get("/status", &st)
+	var st daemon.Status
+	daemon.NewClient(n.Name).Get("/status", &st)
 	printSummary(os.Stdout, &st, time.Since(start))
 	fmt.Println("forwarding in the foreground; Ctrl-C takes the network down")
 	<-d.Done()
 	return nil
 }
 
-func printSummary(out io.Writer, st *control.Status, took time.Duration) {
+func printSummary(out io.Writer, st *daemon.Status, took time.Duration) {
 	fmt.Fprintf(out, "topology %s is up (forwarder pid %d on %s, %d instances, %d internet hosts, %.2fs)\n",
 		st.Name, st.PID, onCPUs(st.CPUs), len(st.Instances), len(st.Hosts), took.Seconds())
 	printStatus(out, st)
@@ -298,7 +298,7 @@ func onCPUs(list string) string {
 	return "CPU " + list
 }
 
-func printStatus(out io.Writer, st *control.Status) {
+func printStatus(out io.Writer, st *daemon.Status) {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "INSTANCE\tNAMESPACE\tSTATE\tDEVICE\tENI\tMAC\tPRIVATE IPS\tPUBLIC IPS\tSUBNET\tGROUPS")
 	for _, i := range st.Instances {
@@ -342,17 +342,17 @@ func downCmd() *cobra.Command {
 			if err := requireRoot(); err != nil {
 				return err
 			}
-			names := control.List()
+			names := daemon.List()
 			if len(args) == 1 {
 				names = args
 			}
 			for _, n := range names {
-				if err := control.Down(n); err != nil {
+				if err := daemon.Down(n); err != nil {
 					return &exitError{exitFail, err}
 				}
 				// Down removed the state folder and the forwarder's log in
 				// it; this is where vpcnet kept the log before.
-				os.Remove(filepath.Join(control.RunDir, n+".log"))
+				os.Remove(filepath.Join(daemon.RunDir, n+".log"))
 				fmt.Printf("topology %s is down\n", n)
 			}
 			return nil
@@ -365,7 +365,7 @@ func pickTopology(name string) (string, error) {
 	if name != "" {
 		return name, nil
 	}
-	names := control.List()
+	names := daemon.List()
 	switch len(names) {
 	case 0:
 		return "", &exitError{exitFail, fmt.Errorf("no topology is up: run `sudo vpcnet up` first")}
@@ -378,7 +378,7 @@ func pickTopology(name string) (string, error) {
 // topologyStatus is one topology in `vpcnet status`: what its daemon
 // answers, or (Error) why it does not.
 type topologyStatus struct {
-	control.Status
+	daemon.Status
 	Error string `json:"error,omitempty"`
 }
 
@@ -393,7 +393,7 @@ func statusCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
-			names := control.List()
+			names := daemon.List()
 			if topo != "" {
 				names = []string{topo}
 			}
@@ -404,10 +404,10 @@ func statusCmd() *cobra.Command {
 			all := make([]topologyStatus, 0, len(names))
 			var bad []string
 			for _, n := range names {
-				ts := topologyStatus{Status: control.Status{Name: n, Instances: []control.InstanceStatus{}}}
-				if err := control.NewClient(n).Get("/status", &ts.Status); err != nil {
+				ts := topologyStatus{Status: daemon.Status{Name: n, Instances: []daemon.InstanceStatus{}}}
+				if err := daemon.NewClient(n).Get("/status", &ts.Status); err != nil {
 					ts.Error = unhealthy(n, err)
-					if st, serr := control.ReadState(n); serr == nil {
+					if st, serr := daemon.ReadState(n); serr == nil {
 						ts.PID = st.Daemon.PID
 					}
 					bad = append(bad, n)
@@ -445,9 +445,9 @@ func statusCmd() *cobra.Command {
 // unhealthy says why topology name's daemon did not answer (err), and what
 // to do about it.
 func unhealthy(name string, err error) string {
-	st, serr := control.ReadState(name)
+	st, serr := daemon.ReadState(name)
 	switch {
-	case errors.Is(serr, control.ErrNotUp):
+	case errors.Is(serr, daemon.ErrNotUp):
 		return "not up"
 	case serr != nil:
 		return serr.Error()
@@ -523,7 +523,7 @@ func statsCmd() *cobra.Command {
 				return err
 			}
 			var s statsDoc
-			if err := control.NewClient(t).Get("/stats", &s); err != nil {
+			if err := daemon.NewClient(t).Get("/stats", &s); err != nil {
 				return &exitError{exitFail, err}
 			}
 			if asJSON {

@@ -12,32 +12,32 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vpcnet/vpcnet/dataplane/control"
+	"github.com/vpcnet/vpcnet/daemon"
 	"github.com/vpcnet/vpcnet/netns"
 )
 
-// fakeTopology makes the state folder of topology name under control.RunDir
+// fakeTopology makes the state folder of topology name under daemon.RunDir
 // with daemon as its forwarder; if serve, a control socket answers
 // /status for it.
-func fakeTopology(t *testing.T, name string, daemon netns.Proc, serve bool) {
+func fakeTopology(t *testing.T, name string, proc netns.Proc, serve bool) {
 	t.Helper()
-	dir := control.Dir(name)
+	dir := daemon.Dir(name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	b, _ := json.Marshal(control.State{Name: name, Daemon: daemon})
+	b, _ := json.Marshal(daemon.State{Name: name, Daemon: proc})
 	if err := os.WriteFile(filepath.Join(dir, "state.json"), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if !serve {
 		return
 	}
-	l, err := net.Listen("unix", control.SocketPath(name))
+	l, err := net.Listen("unix", daemon.SocketPath(name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := control.Status{Name: name, PID: daemon.PID, Instances: []control.InstanceStatus{{Name: "web", Namespace: name + "-web",
-		State: "running", ENIs: []control.ENIStatus{{ID: "eni-1", Device: "eth0", MAC: "02:00:00:00:00:01", IPs: []string{"10.0.1.10"}, Subnet: "a"}}}}}
+	st := daemon.Status{Name: name, PID: proc.PID, Instances: []daemon.InstanceStatus{{Name: "web", Namespace: name + "-web",
+		State: "running", ENIs: []daemon.ENIStatus{{ID: "eni-1", Device: "eth0", MAC: "02:00:00:00:00:01", IPs: []string{"10.0.1.10"}, Subnet: "a"}}}}}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { json.NewEncoder(w).Encode(st) })}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
@@ -47,9 +47,9 @@ func fakeTopology(t *testing.T, name string, daemon netns.Proc, serve bool) {
 // `vpcnet status` still shows the healthy ones, marks the dead one with
 // what to do (and where its log is), and exits 1.
 func TestStatusListsEveryTopology(t *testing.T) {
-	old := control.RunDir
-	control.RunDir = t.TempDir()
-	t.Cleanup(func() { control.RunDir = old })
+	old := daemon.RunDir
+	daemon.RunDir = t.TempDir()
+	t.Cleanup(func() { daemon.RunDir = old })
 
 	self := netns.Proc{PID: os.Getpid(), Start: netns.StartTimeOf(os.Getpid())}
 	gone := netns.Proc{PID: os.Getpid(), Start: self.Start + 1} // the PID now runs another process

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vpcnet/vpcnet/dataplane/control"
+	"github.com/vpcnet/vpcnet/daemon"
 	"github.com/vpcnet/vpcnet/topology"
 )
 
@@ -42,9 +42,9 @@ func ipRangesCmd() *cobra.Command {
 			if len(args) == 1 {
 				path = args[0]
 			} else if topo != "" {
-				path = filepath.Join(control.Dir(topo), "topology.json")
-			} else if names := control.List(); len(names) == 1 {
-				path = filepath.Join(control.Dir(names[0]), "topology.json")
+				path = filepath.Join(daemon.Dir(topo), "topology.json")
+			} else if names := daemon.List(); len(names) == 1 {
+				path = filepath.Join(daemon.Dir(names[0]), "topology.json")
 			}
 			n, _, err := loadTopology(path)
 			if err != nil {
@@ -110,7 +110,7 @@ func exportCmd() *cobra.Command {
 				return err
 			}
 			var doc json.RawMessage
-			if err := control.NewClient(t).Get("/export", &doc); err != nil {
+			if err := daemon.NewClient(t).Get("/export", &doc); err != nil {
 				return &exitError{exitFail, err}
 			}
 			var v any

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vpcnet/vpcnet/dataplane/control"
+	"github.com/vpcnet/vpcnet/daemon"
 )
 
 // operation describes one EC2-style command: its CLI name, its API name and
@@ -118,8 +118,8 @@ func opCmd(op operation) *cobra.Command {
 // buildRequest turns an operation's parsed flags into its request: string
 // flags as given, list flags joined with commas, a set boolean as "true" (or
 // X=false for --no-X). Missing required flags are refused here.
-func buildRequest(op operation, vals map[string]*string, lists map[string]*[]string, bools map[string]*bool) (control.OpRequest, error) {
-	req := control.OpRequest{}
+func buildRequest(op operation, vals map[string]*string, lists map[string]*[]string, bools map[string]*bool) (daemon.OpRequest, error) {
+	req := daemon.OpRequest{}
 	for k, v := range vals {
 		if *v != "" {
 			req[k] = *v
@@ -132,7 +132,7 @@ func buildRequest(op operation, vals map[string]*string, lists map[string]*[]str
 	}
 	for _, k := range op.required {
 		if req[k] == "" {
-			return nil, awsError(op.api, &control.OpError{Code: "MissingParameter", Message: "The request must contain the parameter --" + k})
+			return nil, awsError(op.api, &daemon.OpError{Code: "MissingParameter", Message: "The request must contain the parameter --" + k})
 		}
 	}
 	for k, v := range bools {
@@ -145,20 +145,20 @@ func buildRequest(op operation, vals map[string]*string, lists map[string]*[]str
 		}
 	}
 	if bools["ingress"] != nil && *bools["ingress"] == *bools["egress"] {
-		return nil, awsError(op.api, &control.OpError{Code: "MissingParameter", Message: "Give exactly one of --ingress and --egress"})
+		return nil, awsError(op.api, &daemon.OpError{Code: "MissingParameter", Message: "Give exactly one of --ingress and --egress"})
 	}
 	return req, nil
 }
 
 // sendOp posts a request to the daemon of topology topo (default: the only
 // one up). Tests replace it.
-var sendOp = func(topo, api string, req control.OpRequest) (any, error) {
+var sendOp = func(topo, api string, req daemon.OpRequest) (any, error) {
 	t, err := pickTopology(topo)
 	if err != nil {
 		return nil, err
 	}
 	var out any
-	if err := control.NewClient(t).Post("/op/"+api, req, &out); err != nil {
+	if err := daemon.NewClient(t).Post("/op/"+api, req, &out); err != nil {
 		return nil, awsError(api, err)
 	}
 	return out, nil
@@ -166,7 +166,7 @@ var sendOp = func(topo, api string, req control.OpRequest) (any, error) {
 
 // awsError shapes an error like the AWS CLI does.
 func awsError(api string, err error) error {
-	var oe *control.OpError
+	var oe *daemon.OpError
 	if errors.As(err, &oe) {
 		return &exitError{exitUsage, fmt.Errorf("An error occurred (%s) when calling the %s operation: %s", oe.Code, api, strings.TrimSpace(oe.Message))}
 	}

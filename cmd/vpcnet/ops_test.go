@@ -6,17 +6,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vpcnet/vpcnet/dataplane/control"
+	"github.com/vpcnet/vpcnet/daemon"
 )
 
 // runOp runs operation op with argv through cobra, as the CLI does, with
 // sendOp replaced: it returns the request that would have been sent (nil if
 // none was) and the command's error.
-func runOp(t testing.TB, op operation, argv []string) (control.OpRequest, error) {
-	var sent control.OpRequest
+func runOp(t testing.TB, op operation, argv []string) (daemon.OpRequest, error) {
+	var sent daemon.OpRequest
 	calls := 0
 	prev := sendOp
-	sendOp = func(topo, api string, req control.OpRequest) (any, error) {
+	sendOp = func(topo, api string, req daemon.OpRequest) (any, error) {
 		calls++
 		if api != op.api {
 			t.Fatalf("%s sent as %s", op.use, api)

@@ -2,7 +2,7 @@
 // forwarder up (Up), serves the control API on a unix socket, and takes it
 // all down again (Down), also after the daemon was killed. The state of every
 // topology that is up lives in RunDir/<name>/.
-package control
+package daemon
 
 import (
 	"encoding/json"
