@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/vpcnet/vpcnet/dataplane"
@@ -107,6 +108,12 @@ func (d *Daemon) Serve() error {
 	if err != nil {
 		return err
 	}
+	// Root only, whatever the umask: the socket starts processes as root
+	// (run-instances' user_data). The folder is 0700 too.
+	if err := os.Chmod(path, fileMode); err != nil {
+		l.Close()
+		return err
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.status()) })
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.fwd.Stats()) })
@@ -114,14 +121,17 @@ func (d *Daemon) Serve() error {
 		writeJSON(w, map[string]string{"status": "shutting down"})
 		go d.Shutdown()
 	})
-	mux.HandleFunc("POST /op/{op}", d.handleOp)
+	mux.HandleFunc("POST /op/{op}", func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBytes)
+		d.handleOp(w, r)
+	})
 	mux.HandleFunc("GET /export", func(w http.ResponseWriter, r *http.Request) {
 		d.mu.Lock()
 		t := topology.Export(d.net)
 		d.mu.Unlock()
 		writeJSON(w, t)
 	})
-	srv := &http.Server{Handler: mux}
+	srv := &http.Server{Handler: mux, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, MaxHeaderBytes: 64 << 10}
 	go func() {
 		<-d.done
 		srv.Close()
@@ -148,36 +158,92 @@ func (e *OpError) Error() string { return e.Code + ": " + e.Message }
 
 // Client talks to a topology's daemon.
 type Client struct {
-	name string
-	http *http.Client
+	name    string
+	http    *http.Client
+	nameErr error
 }
 
-// NewClient returns a client for topology name.
+// Timeouts of control calls: a frozen or stuck forwarder is said to be so
+// within seconds (issue 10). Operations may build namespaces (run-instances),
+// so they get longer than status and stats.
+const (
+	ReadTimeout = 5 * time.Second
+	OpTimeout   = 20 * time.Second
+)
+
+// NewClient returns a client for topology name. A name that is not a
+// topology name (topology.CheckName) fails every call.
 func NewClient(name string) *Client {
 	path := SocketPath(name)
-	return &Client{name: name, http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+	return &Client{name: name, nameErr: topology.CheckName(name), http: &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, "unix", path)
 		}}}}
 }
 
+// ErrPermission is returned when the caller may not reach the socket.
+var ErrPermission = errors.New("permission denied: the control socket is root's; run it with sudo")
+
+// callErr says why the daemon did not answer: not root, not up, or not
+// answering within the timeout (a frozen forwarder).
+func (c *Client) callErr(err error, timeout time.Duration) error {
+	switch {
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("topology %q: %w", c.name, ErrPermission)
+	case errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("topology %q: daemon not answering (%w): is it up? `sudo vpcnet status`", c.name, err)
+	case errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err):
+		return fmt.Errorf("topology %q: daemon not answering within %s (frozen or overloaded forwarder?): %w", c.name, timeout, ErrTimeout)
+	}
+	return fmt.Errorf("topology %q: daemon not answering: %w", c.name, err)
+}
+
+// ErrTimeout is returned when the daemon does not answer in time.
+var ErrTimeout = errors.New("timed out")
+
+func (c *Client) do(method, path string, body []byte, timeout time.Duration, out any) error {
+	if c.nameErr != nil {
+		return c.nameErr
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, "http://vpcnet"+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return c.callErr(err, timeout)
+	}
+	if err := decode(resp, out); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err) {
+			return c.callErr(err, timeout)
+		}
+		return err
+	}
+	return nil
+}
+
 // Get fetches path into out.
 func (c *Client) Get(path string, out any) error {
-	resp, err := c.http.Get("http://vpcnet" + path)
-	if err != nil {
-		return fmt.Errorf("topology %q: daemon not answering: %w", c.name, err)
-	}
-	return decode(resp, out)
+	return c.do(http.MethodGet, path, nil, ReadTimeout, out)
 }
 
 // Post sends in as JSON to path and decodes the answer into out.
 func (c *Client) Post(path string, in, out any) error {
-	b, _ := json.Marshal(in)
-	resp, err := c.http.Post("http://vpcnet"+path, "application/json", bytes.NewReader(b))
+	return c.PostTimeout(path, in, out, OpTimeout)
+}
+
+// PostTimeout is Post with its own timeout.
+func (c *Client) PostTimeout(path string, in, out any, timeout time.Duration) error {
+	b, err := json.Marshal(in)
 	if err != nil {
-		return fmt.Errorf("topology %q: daemon not answering: %w", c.name, err)
+		return err
 	}
-	return decode(resp, out)
+	return c.do(http.MethodPost, path, b, timeout, out)
 }
 
 func decode(resp *http.Response, out any) error {

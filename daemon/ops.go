@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -43,8 +44,17 @@ func (d *Daemon) handleOp(w http.ResponseWriter, r *http.Request) {
 	}
 	var req OpRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			err = fmt.Errorf("request larger than %d bytes", MaxRequestBytes)
+		}
 		w.WriteHeader(http.StatusBadRequest)
 		writeJSON(w, &OpError{Code: "InvalidParameterValue", Message: err.Error()})
+		return
+	}
+	if err := checkSizes(req); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		writeJSON(w, err)
 		return
 	}
 	d.mu.Lock()
@@ -63,6 +73,34 @@ func (d *Daemon) handleOp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, out)
+}
+
+// Bounds of a control request (issue 10): the body, the number of
+// parameters, and each value. user_data may be as long as EC2 allows
+// (16 KB); every other value, names and descriptions included, is far
+// shorter in EC2 (255 characters for names, tags and descriptions).
+const (
+	MaxRequestBytes = 64 << 10
+	maxParams       = 64
+	maxValue        = 1024
+	maxUserData     = topology.MaxUserData
+)
+
+// checkSizes refuses a request with too many or too long parameters.
+func checkSizes(r OpRequest) *OpError {
+	if len(r) > maxParams {
+		return opErr("InvalidParameterValue", "too many parameters: %d (at most %d)", len(r), maxParams)
+	}
+	for k, v := range r {
+		limit := maxValue
+		if k == "user-data" {
+			limit = maxUserData
+		}
+		if len(k) > 64 || len(v) > limit {
+			return opErr("InvalidParameterValue", "parameter %.64q is %d bytes long: at most %d", k, len(v), limit)
+		}
+	}
+	return nil
 }
 
 func opErr(code, format string, args ...any) *OpError {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,11 +44,15 @@ func Up(n *topology.Network, exe string, source []byte) (*Daemon, error) {
 	if err := checkFree(n); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(Dir(n.Name), "user-data"), 0o755); err != nil {
+	dir, err := MakeDir(n.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(filepath.Join(dir, "user-data"), dirMode); err != nil && !errors.Is(err, os.ErrExist) {
 		os.RemoveAll(Dir(n.Name)) // nothing else is made yet
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(Dir(n.Name), "topology.json"), source, 0o644); err != nil {
+	if err := WriteFile(filepath.Join(dir, "topology.json"), source); err != nil {
 		os.RemoveAll(Dir(n.Name))
 		return nil, err
 	}
@@ -272,6 +277,12 @@ func cleanup(st *State) error {
 	netns.StopAll(st.Procs, 2*time.Second)
 	var errs []error
 	for _, ns := range st.Namespaces {
+		if !strings.HasPrefix(ns, st.Name+"-") {
+			// Not one of this topology's: state.json was edited. Never
+			// remove a namespace vpcnet did not name.
+			errs = append(errs, fmt.Errorf("state.json names namespace %q, not of topology %s: left alone", ns, st.Name))
+			continue
+		}
 		if err := netns.Delete(ns); err != nil {
 			errs = append(errs, err)
 		}
@@ -286,6 +297,9 @@ func cleanup(st *State) error {
 // whatever remains, so it also works after the daemon was killed. A topology
 // that is not up is already down.
 func Down(name string) error {
+	if err := topology.CheckName(name); err != nil {
+		return err
+	}
 	st, err := ReadState(name)
 	if errors.Is(err, ErrNotUp) {
 		os.RemoveAll(Dir(name))
@@ -295,9 +309,13 @@ func Down(name string) error {
 		return err
 	}
 	if st.Daemon.Alive() && st.Daemon.PID != os.Getpid() {
-		NewClient(name).Post("/down", nil, nil)
-		for i := 0; i < 100 && st.Daemon.Alive(); i++ {
-			time.Sleep(50 * time.Millisecond)
+		// A daemon that answers takes itself down; one that does not
+		// (frozen: SIGSTOP, or stuck) is killed, and the rest is cleaned
+		// here from state.json.
+		if err := NewClient(name).PostTimeout("/down", nil, nil, 2*time.Second); err == nil {
+			for i := 0; i < 100 && st.Daemon.Alive(); i++ {
+				time.Sleep(50 * time.Millisecond)
+			}
 		}
 		st.Daemon.Stop(time.Second)
 	}

@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"fmt"
 	"strings"
 )
 
@@ -52,4 +53,14 @@ func (es *Errors) Unwrap() []error {
 		out[i] = e
 	}
 	return out
+}
+
+// CheckName refuses a topology name outside [a-z0-9-]{1,12}. A topology's
+// name prefixes its namespaces and devices and names its state folder, so a
+// name from a user is checked before anything touches the filesystem.
+func CheckName(name string) error {
+	if !topoNameRE.MatchString(name) {
+		return &Error{Path: "name", Rule: RuleFormat, Msg: fmt.Sprintf("topology name %q must match [a-z0-9-]{1,12}", name)}
+	}
+	return nil
 }

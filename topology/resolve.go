@@ -353,6 +353,16 @@ func (r *resolver) resolvePools() {
 	}
 }
 
+// MaxUserData is the longest user_data, as EC2 allows (16 KB, INST-3).
+const MaxUserData = 16 << 10
+
+// userData checks a user_data's length.
+func (r *resolver) userData(path, s string) {
+	if len(s) > MaxUserData {
+		r.errf(path, "INST-3", "user_data is %d bytes: at most %d", len(s), MaxUserData)
+	}
+}
+
 // resolveHosts resolves the internet hosts (IGW-4: public, unique).
 func (r *resolver) resolveHosts() {
 	if r.t.Internet == nil {
@@ -361,6 +371,7 @@ func (r *resolver) resolveHosts() {
 	for i, hs := range r.t.Internet.Hosts {
 		path := fmt.Sprintf("internet.hosts[%d]", i)
 		h := &Host{Name: hs.Name, Namespace: r.t.Name + "-" + hs.Name, UserData: hs.UserData}
+		r.userData(path+".user_data", hs.UserData)
 		r.register(path+".name", hs.Name, kindHost, nil, h)
 		ip, err := parseAddr(hs.IP)
 		switch {
@@ -691,6 +702,7 @@ func (r *resolver) declareVPC(vi int) {
 		ip := fmt.Sprintf("%s.instances[%d]", path, ii)
 		inst := &Instance{Name: is.Name, ID: r.id("i", is.Name), Namespace: r.t.Name + "-" + is.Name,
 			VPC: v, UserData: is.UserData}
+		r.userData(ip+".user_data", is.UserData)
 		r.register(ip+".name", is.Name, kindInstance, v, inst)
 		eth0 := &ENI{
 			Name:            is.Name,

@@ -74,6 +74,13 @@ func upCmd() *cobra.Command {
 			if err := requireRoot(); err != nil {
 				return err
 			}
+			// One up or down of a topology at a time: a second up waits,
+			// then finds it up and says so (issue 10).
+			unlock, err := daemon.Lock(n.Name, 2*time.Minute)
+			if err != nil {
+				return &exitError{exitFail, err}
+			}
+			defer unlock()
 			if st, err := daemon.ReadState(n.Name); err == nil && st.Daemon.Alive() {
 				return &exitError{exitFail, fmt.Errorf("topology %q %w (daemon pid %d); run `vpcnet down %s` first",
 					n.Name, daemon.ErrAlreadyUp, st.Daemon.PID, n.Name)}
@@ -116,11 +123,11 @@ func spawnDaemon(name string, data []byte) error {
 			return fmt.Errorf("topology %q: cleaning the leftovers of a dead daemon: %w", name, err)
 		}
 	}
-	if err := os.MkdirAll(daemon.Dir(name), 0o755); err != nil {
+	if _, err := daemon.MakeDir(name); err != nil {
 		return err
 	}
 	logPath := forwarderLog(name)
-	log, err := os.Create(logPath)
+	log, err := daemon.CreateFile(logPath)
 	if err != nil {
 		return err
 	}
@@ -344,10 +351,19 @@ func downCmd() *cobra.Command {
 			}
 			names := daemon.List()
 			if len(args) == 1 {
+				if err := topology.CheckName(args[0]); err != nil {
+					return &exitError{exitUsage, err}
+				}
 				names = args
 			}
 			for _, n := range names {
-				if err := daemon.Down(n); err != nil {
+				unlock, err := daemon.Lock(n, 2*time.Minute)
+				if err != nil {
+					return &exitError{exitFail, err}
+				}
+				err = daemon.Down(n)
+				unlock()
+				if err != nil {
 					return &exitError{exitFail, err}
 				}
 				// Down removed the state folder and the forwarder's log in
@@ -362,7 +378,13 @@ func downCmd() *cobra.Command {
 
 // pickTopology returns the named topology, or the only one that is up.
 func pickTopology(name string) (string, error) {
+	if err := requireRoot(); err != nil {
+		return "", err
+	}
 	if name != "" {
+		if err := topology.CheckName(name); err != nil {
+			return "", &exitError{exitUsage, err}
+		}
 		return name, nil
 	}
 	names := daemon.List()
@@ -393,8 +415,14 @@ func statusCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
+			if err := requireRoot(); err != nil {
+				return err
+			}
 			names := daemon.List()
 			if topo != "" {
+				if err := topology.CheckName(topo); err != nil {
+					return &exitError{exitUsage, err}
+				}
 				names = []string{topo}
 			}
 			if len(names) == 0 {
