@@ -141,11 +141,16 @@ func (d *Daemon) names() map[string]bool {
 	return used
 }
 
-// newName returns the requested name if it is free, or base-1, base-2 …,
-// the first free one, when none was requested.
-func (d *Daemon) newName(want, base string) (string, error) {
+// newName returns the requested name if it is free and one the file would
+// accept for a resource of kind (topology.CheckResourceName: one validation
+// for files and operations, so that export always loads again), or base-1,
+// base-2 …, the first free one, when none was requested.
+func (d *Daemon) newName(want, base, kind string) (string, error) {
 	used := d.names()
 	if want != "" {
+		if err := topology.CheckResourceName(kind, want); err != nil {
+			return "", opErr("InvalidParameterValue", "%v", err)
+		}
 		if used[want] {
 			return "", opErr("InvalidParameterValue", "The name '%s' is already used by another resource", want)
 		}
@@ -160,7 +165,7 @@ func (d *Daemon) newName(want, base string) (string, error) {
 
 // newENIFields checks what a new ENI (created, or an instance's eth0) needs:
 // its subnet, private IP (ENI-1, ADDR-2), groups (ENI-2) and name.
-func (d *Daemon) newENIFields(r OpRequest, groupsKey, base string) (*topology.Subnet, netip.Addr, []*topology.SecurityGroup, string, error) {
+func (d *Daemon) newENIFields(r OpRequest, groupsKey, base, kind string) (*topology.Subnet, netip.Addr, []*topology.SecurityGroup, string, error) {
 	s, err := d.findSubnet(r["subnet-id"])
 	if err != nil {
 		return nil, netip.Addr{}, nil, "", err
@@ -173,7 +178,7 @@ func (d *Daemon) newENIFields(r OpRequest, groupsKey, base string) (*topology.Su
 	if err != nil {
 		return nil, ip, nil, "", err
 	}
-	name, err := d.newName(r["name"], base)
+	name, err := d.newName(r["name"], base, kind)
 	return s, ip, groups, name, err
 }
 
@@ -279,7 +284,7 @@ func (d *Daemon) allocateAddress(r OpRequest) (any, error) {
 		}
 		addr = a
 	}
-	name, err := d.newName(r["name"], "eip")
+	name, err := d.newName(r["name"], "eip", topology.KindEIP)
 	if err != nil {
 		return nil, err
 	}
@@ -419,9 +424,12 @@ func (d *Daemon) releaseAddress(r OpRequest) (any, error) {
 // --- network interfaces (ENI-1..ENI-7) ---------------------------------------
 
 func (d *Daemon) createNetworkInterface(r OpRequest) (any, error) {
-	s, ip, groups, name, err := d.newENIFields(r, "groups", "eni")
+	s, ip, groups, name, err := d.newENIFields(r, "groups", "eni", topology.KindENI)
 	if err != nil {
 		return nil, err
+	}
+	if err := topology.CheckDescription(r["description"]); err != nil {
+		return nil, opErr("InvalidParameterValue", "%v", err)
 	}
 	e := &topology.ENI{Name: name, ID: d.net.NewID("eni", name), Subnet: s, MAC: d.net.NewMAC(name), PrimaryIP: ip,
 		Groups: groups, SourceDestCheck: true, Kind: topology.ENICompute, Description: r["description"],
@@ -597,12 +605,22 @@ func (d *Daemon) parseIPs(e *topology.ENI, r OpRequest) ([]netip.Addr, error) {
 		if err != nil || !a.Is4() {
 			return nil, opErr("InvalidParameterValue", "Invalid IPv4 address '%s'", s)
 		}
+		if slices.Contains(out, a) {
+			return nil, opErr("InvalidParameterValue", "Address %s is given twice", a)
+		}
 		out = append(out, a)
 	}
-	if n, _ := strconv.Atoi(r["secondary-private-ip-address-count"]); n > 0 {
+	n := 0
+	if c := r["secondary-private-ip-address-count"]; c != "" {
+		var cerr error
+		if n, cerr = strconv.Atoi(c); cerr != nil || n < 1 || n > 49 {
+			return nil, opErr("InvalidParameterValue", "Invalid value '%s' for secondaryPrivateIpAddressCount: 1 to 49", c)
+		}
+	}
+	if n > 0 {
 		for range n {
-			a, ok := e.Subnet.FreePrivateIP()
-			if !ok || slices.Contains(out, a) {
+			a, ok := e.Subnet.FreePrivateIP(out...)
+			if !ok {
 				return nil, opErr("InsufficientFreeAddressesInSubnet", "Subnet %s has no free address", e.Subnet.ID)
 			}
 			out = append(out, a)
@@ -691,12 +709,9 @@ func (d *Daemon) reconfigure(e *topology.ENI) error {
 
 func (d *Daemon) runInstances(r OpRequest) (any, error) {
 	n := d.net
-	s, ip, groups, name, err := d.newENIFields(r, "security-group-ids", "instance")
+	s, ip, groups, name, err := d.newENIFields(r, "security-group-ids", "instance", topology.KindInstance)
 	if err != nil {
 		return nil, err
-	}
-	if !validInstanceName(name) {
-		return nil, opErr("InvalidParameterValue", "Instance name '%s' must match [A-Za-z0-9][A-Za-z0-9_.-]{0,62}", name)
 	}
 	public := s.MapPublicIP
 	switch r["associate-public-ip-address"] {
@@ -751,19 +766,6 @@ func (d *Daemon) refreshHosts() {
 	for _, h := range d.net.Hosts {
 		netns.WriteHosts(h.Namespace, entries)
 	}
-}
-
-func validInstanceName(s string) bool {
-	if s == "" || len(s) > 63 {
-		return false
-	}
-	for i, c := range s {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || i > 0 && (c == '_' || c == '.' || c == '-')
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // forget removes an instance and its primary ENI from the model and the
@@ -961,6 +963,15 @@ func (d *Daemon) route(r OpRequest, op string) (any, error) {
 		return nil, opErr("InvalidRoute.NotFound", "There is no route defined for '%s' in the route table. Please correct the route table ID and try again.", dst)
 	}
 	rt := &topology.Route{Dest: dst}
+	targets := 0
+	for _, k := range []string{"gateway-id", "nat-gateway-id", "network-interface-id", "instance-id"} {
+		if r[k] != "" {
+			targets++
+		}
+	}
+	if targets > 1 {
+		return nil, opErr("InvalidParameterCombination", "Give exactly one of --gateway-id, --nat-gateway-id, --network-interface-id, --instance-id (RT-3)")
+	}
 	switch {
 	case r["gateway-id"] != "":
 		g := r["gateway-id"]
@@ -982,11 +993,22 @@ func (d *Daemon) route(r OpRequest, op string) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		if e.NAT != nil {
+			// The file names the NAT gateway by the same name; a route
+			// to it says --nat-gateway-id (ENI-5).
+			return nil, refuseManaged(e, "route to")
+		}
+		if e.Subnet.VPC != v {
+			return nil, opErr("InvalidParameterValue", "Network interface %s is in %s, not in %s of route table %s (RT-3)", e.ID, e.Subnet.VPC.ID, v.ID, t.ID)
+		}
 		rt.Kind, rt.TargetName, rt.ENI = topology.TargetENI, e.Name, e
 	case r["instance-id"] != "":
 		i, err := d.findInstance(r["instance-id"])
 		if err != nil {
 			return nil, err
+		}
+		if i.VPC != v {
+			return nil, opErr("InvalidParameterValue", "Instance %s is in %s, not in %s of route table %s (RT-3)", i.ID, i.VPC.ID, v.ID, t.ID)
 		}
 		rt.Kind, rt.TargetName, rt.ENI = topology.TargetENI, i.Name, i.Primary()
 	default:

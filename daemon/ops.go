@@ -336,8 +336,8 @@ func (d *Daemon) naclEntry(r OpRequest, op naclOp) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var num int
-	if _, serr := fmt.Sscanf(r["rule-number"], "%d", &num); serr != nil || num < 1 || num > 32766 {
+	num, serr := strconv.Atoi(r["rule-number"]) // the whole value: "150abc" is no number
+	if serr != nil || num < 1 || num > 32766 {
 		return nil, opErr("InvalidParameterValue", "Invalid value '%s' for ruleNumber. It must be an integer from 1 to 32766.", r["rule-number"])
 	}
 	egress := r["egress"] == "true"
@@ -363,7 +363,9 @@ func (d *Daemon) naclEntry(r OpRequest, op naclOp) (any, error) {
 		return nil, err
 	}
 	if proto == 1 {
-		from, to = icmpTypeCode(r)
+		if from, to, err = icmpTypeCode(r); err != nil {
+			return nil, err
+		}
 	}
 	cidr, perr := policy.ParseCIDR(r["cidr-block"])
 	if perr != nil {
@@ -395,21 +397,43 @@ func (d *Daemon) naclEntry(r OpRequest, op naclOp) (any, error) {
 	return map[string]any{"Return": true}, nil
 }
 
-// icmpTypeCode reads --icmp-type-code Type=8,Code=0 (-1: any).
-func icmpTypeCode(r OpRequest) (int, int) {
+// icmpTypeCode reads --icmp-type-code Type=8,Code=0: each -1 (any) or
+// 0-255, as EC2 reads it. A value that is not a whole number, a key other
+// than Type and Code, or one given twice is refused, never read as "any"
+// (issue 10: "Type=O" became -1 and a deny meant for one type blocked all).
+// Without the flag the entry is every type and code.
+func icmpTypeCode(r OpRequest) (int, int, error) {
 	t, c := -1, -1
-	for _, kv := range strings.Split(r["icmp-type-code"], ",") {
-		k, v, _ := strings.Cut(kv, "=")
-		var n int
-		if _, err := fmt.Sscanf(v, "%d", &n); err != nil {
-			continue
+	s := r["icmp-type-code"]
+	if s == "" {
+		return t, c, nil
+	}
+	bad := func(why string) error {
+		return opErr("InvalidParameterValue", "Invalid value '%s' for icmp-type-code: %s (Type=N,Code=N with N -1 or 0-255)", s, why)
+	}
+	seen := map[string]bool{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		k = strings.ToLower(strings.TrimSpace(k))
+		if !ok || (k != "type" && k != "code") {
+			return 0, 0, bad(fmt.Sprintf("unknown key %q", k))
 		}
-		switch strings.ToLower(k) {
-		case "type":
+		if seen[k] {
+			return 0, 0, bad(k + " given twice")
+		}
+		seen[k] = true
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < -1 || n > 255 {
+			return 0, 0, bad(fmt.Sprintf("%s %q is not -1 or 0-255", k, v))
+		}
+		if k == "type" {
 			t = n
-		case "code":
+		} else {
 			c = n
 		}
 	}
-	return t, c
+	if t == -1 && c != -1 {
+		return 0, 0, bad("a code needs a type")
+	}
+	return t, c, nil
 }

@@ -98,8 +98,10 @@ func CreateFile(path string) (*os.File, error) {
 // Lock serialises `up` and `down` of topology name across processes: two
 // `up`s of one topology at once must not both build, nor one clean up
 // after the other. It takes an exclusive flock on a lock file beside the
-// state folder, waiting up to wait; unlock releases it. The lock file
-// stays (it is empty); Down removes it when the topology is gone.
+// state folder, waiting up to wait; unlock releases it. unlock removes the
+// lock file when the topology has no state folder (it is down, or its up
+// failed), so that nothing is left in RunDir; a waiter that then holds the
+// removed file takes the lock again on the file at the path.
 func Lock(name string, wait time.Duration) (unlock func(), err error) {
 	if err := topology.CheckName(name); err != nil {
 		return nil, err
@@ -107,25 +109,48 @@ func Lock(name string, wait time.Duration) (unlock func(), err error) {
 	if err := os.MkdirAll(RunDir, dirMode); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(lockPath(name), os.O_CREATE|os.O_RDWR, fileMode)
-	if err != nil {
-		return nil, err
-	}
+	path := lockPath(name)
 	deadline := time.Now().Add(wait)
 	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, fileMode)
+		if err != nil {
+			return nil, err
 		}
-		if !errors.Is(err, unix.EWOULDBLOCK) || time.Now().After(deadline) {
-			f.Close()
-			if errors.Is(err, unix.EWOULDBLOCK) {
-				return nil, fmt.Errorf("topology %q: another vpcnet up or down of it is still running (waited %s)", name, wait)
+		for {
+			err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+			if !errors.Is(err, unix.EWOULDBLOCK) || time.Now().After(deadline) {
+				break
 			}
-			return nil, fmt.Errorf("lock %s: %w", lockPath(name), err)
+			time.Sleep(20 * time.Millisecond)
 		}
-		time.Sleep(20 * time.Millisecond)
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("topology %q: another vpcnet up or down of it is still running (waited %s)", name, wait)
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if isFileAt(f, path) {
+			return func() {
+				if _, err := os.Stat(Dir(name)); errors.Is(err, os.ErrNotExist) {
+					os.Remove(path)
+				}
+				f.Close()
+			}, nil
+		}
+		f.Close() // removed by the holder before: not the lock any more
 	}
+}
+
+// isFileAt reports whether f is the file at path now.
+func isFileAt(f *os.File, path string) bool {
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	pi, err := os.Stat(path)
+	return err == nil && os.SameFile(fi, pi)
 }
 
 func lockPath(name string) string { return filepath.Join(RunDir, "."+name+".lock") }

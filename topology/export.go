@@ -106,7 +106,7 @@ func exportVPC(topo string, v *VPC, eipOf map[*ENI]string) VPCSpec {
 		if g == v.DefaultSG && defaultSGUnchanged(g) {
 			continue // implicit (SG-7)
 		}
-		gs := SecurityGroupSpec{Name: g.Name, Description: g.Description, Egress: []EgressRule{}}
+		gs := SecurityGroupSpec{Name: g.Name, Description: g.Description, Ingress: []IngressRule{}, Egress: []EgressRule{}}
 		for _, r := range g.Ingress {
 			p, ports, it, ic := ruleSpec(r.Protocol, r.FromPort, r.ToPort)
 			gs.Ingress = append(gs.Ingress, IngressRule{Protocol: p, Ports: ports, ICMPType: it, ICMPCode: ic, Source: peerName(r), Description: r.Description})

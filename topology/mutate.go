@@ -117,9 +117,13 @@ func (v *VPC) PrivateInUse(a netip.Addr) *ENI {
 	return nil
 }
 
-// FreePrivateIP returns the first free, non-reserved address of s.
-func (s *Subnet) FreePrivateIP() (netip.Addr, bool) {
+// FreePrivateIP returns the first free, non-reserved address of s that is
+// not one of taken (addresses chosen already for the same request).
+func (s *Subnet) FreePrivateIP(taken ...netip.Addr) (netip.Addr, bool) {
 	used := map[netip.Addr]string{}
+	for _, a := range taken {
+		used[a] = "taken"
+	}
 	for _, e := range s.VPC.ENIs {
 		for _, ip := range e.IPs() {
 			used[ip] = e.Name

@@ -131,34 +131,55 @@ var (
 // register enters a resource name into the file's single namespace. path
 // names the field holding the name.
 func (r *resolver) register(path, name, kind string, vpc *VPC, obj any) {
-	switch {
-	case name == "":
-		r.errf(path, RuleFormat, "%s name is required", kind)
+	if rule, msg := nameProblem(kind, name); msg != "" {
+		r.errf(path, rule, "%s", msg)
 		return
-	case len(name) > 255:
-		r.errf(path, RuleFormat, "%s name is longer than 255 bytes", kind)
-		return
-	case strings.ContainsFunc(name, func(c rune) bool { return c < 0x20 || c == 0x7f }):
-		r.errf(path, RuleFormat, "%s name %q contains control characters", kind, name)
-		return
-	case name == "local" || name == "blackhole":
-		r.errf(path, RuleFormat, "%q is a reserved route target and cannot name a %s", name, kind)
-		return
-	case name == "default" && kind == kindSG:
-		r.errf(path, "SG-7", `"default" is the name of the VPC's default security group`)
-		return
-	case name == "default" && kind == kindNACL:
-		r.errf(path, "NACL-3", `"default" is the name of the VPC's default network ACL`)
-		return
-	}
-	if (kind == kindInstance || kind == kindHost) && !nsNameRE.MatchString(name) {
-		r.errf(path, RuleFormat, "%s name %q must match %s: it names a network namespace and a host", kind, name, nsNameRE)
 	}
 	if prev, ok := r.names[name]; ok {
 		r.errf(path, RuleFormat, "name %q is already used by the %s at %s: names are unique in the file", name, prev.kind, prev.path)
 		return
 	}
 	r.names[name] = &entry{kind: kind, path: path, vpc: vpc, obj: obj}
+}
+
+// nameProblem says what is wrong with a resource name of kind, and the rule
+// it breaks; "" if nothing. The file (register) and live operations
+// (CheckResourceName) share it, so that what one accepts the other does.
+func nameProblem(kind, name string) (rule, msg string) {
+	switch {
+	case name == "":
+		return RuleFormat, kind + " name is required"
+	case len(name) > 255:
+		return RuleFormat, kind + " name is longer than 255 bytes"
+	case strings.ContainsFunc(name, func(c rune) bool { return c < 0x20 || c == 0x7f }):
+		return RuleFormat, fmt.Sprintf("%s name %q contains control characters", kind, name)
+	case name == "local" || name == "blackhole":
+		return RuleFormat, fmt.Sprintf("%q is a reserved route target and cannot name a %s", name, kind)
+	case name == "default" && kind == kindSG:
+		return "SG-7", `"default" is the name of the VPC's default security group`
+	case name == "default" && kind == kindNACL:
+		return "NACL-3", `"default" is the name of the VPC's default network ACL`
+	case (kind == kindInstance || kind == kindHost) && !nsNameRE.MatchString(name):
+		return RuleFormat, fmt.Sprintf("%s name %q must match %s: it names a network namespace and a host", kind, name, nsNameRE)
+	}
+	return "", ""
+}
+
+// Kinds of resources whose names live operations give.
+const (
+	KindEIP      = kindEIP
+	KindENI      = kindENI
+	KindInstance = kindInstance
+	KindSG       = kindSG
+)
+
+// CheckResourceName checks the name of a resource of kind made by a live
+// operation by the file's own rules (FORMAT, SG-7, NACL-3).
+func CheckResourceName(kind, name string) error {
+	if rule, msg := nameProblem(kind, name); msg != "" {
+		return &Error{Rule: rule, Msg: msg}
+	}
+	return nil
 }
 
 // lookup resolves a reference by name to a resource of kind want; vpc, when
@@ -351,6 +372,33 @@ func (r *resolver) resolvePools() {
 			r.pools[p.Name] = p
 		}
 	}
+}
+
+// descriptionProblem says what is wrong with a description: EC2 allows 255
+// characters, and a control character would break export's file.
+func descriptionProblem(s string) string {
+	switch {
+	case len(s) > 255:
+		return fmt.Sprintf("description is %d bytes long: at most 255", len(s))
+	case strings.ContainsFunc(s, func(c rune) bool { return c < 0x20 || c == 0x7f }):
+		return fmt.Sprintf("description %q contains control characters", s)
+	}
+	return ""
+}
+
+func (r *resolver) description(path, s string) {
+	if msg := descriptionProblem(s); msg != "" {
+		r.errf(path, RuleFormat, "%s", msg)
+	}
+}
+
+// CheckDescription checks a description given to a live operation by the
+// file's rule.
+func CheckDescription(s string) error {
+	if msg := descriptionProblem(s); msg != "" {
+		return &Error{Rule: RuleFormat, Msg: msg}
+	}
+	return nil
 }
 
 // MaxUserData is the longest user_data, as EC2 allows (16 KB, INST-3).
@@ -601,6 +649,7 @@ func (r *resolver) declareVPC(vi int) {
 			continue
 		}
 		g := &SecurityGroup{Name: gs.Name, ID: r.id("sg", gs.Name), Description: gs.Description, VPC: v}
+		r.description(gp+".description", gs.Description)
 		r.register(gp+".name", gs.Name, kindSG, v, g)
 		v.SGs = append(v.SGs, g)
 		w.sgs = append(w.sgs, g)
@@ -691,6 +740,7 @@ func (r *resolver) declareVPC(vi int) {
 			ConnTrack:       r.newConnTrack(ep+".connection_tracking", es.ConnectionTracking),
 			PublicIPs:       map[netip.Addr]netip.Addr{},
 		}
+		r.description(ep+".description", es.Description)
 		r.register(ep+".name", es.Name, kindENI, v, e)
 		v.ENIs = append(v.ENIs, e)
 		w.enis = append(w.enis, e)
@@ -950,6 +1000,7 @@ func (r *resolver) resolveSGRules(w *vpcWork) {
 			rp := fmt.Sprintf("%s.ingress[%d]", gp, ri)
 			p, from, to, ok := r.match(rp, "SG-3", rs.Protocol, rs.Ports, rs.ICMPType, rs.ICMPCode)
 			rule := SGRule{Protocol: p, FromPort: from, ToPort: to, Description: rs.Description}
+			r.description(rp+".description", rs.Description)
 			if r.peer(rp+".source", rs.Source, w.v, &rule) && ok {
 				g.Ingress = append(g.Ingress, rule)
 			}
@@ -967,6 +1018,7 @@ func (r *resolver) resolveSGRules(w *vpcWork) {
 			rp := fmt.Sprintf("%s.egress[%d]", gp, ri)
 			p, from, to, ok := r.match(rp, "SG-3", rs.Protocol, rs.Ports, rs.ICMPType, rs.ICMPCode)
 			rule := SGRule{Protocol: p, FromPort: from, ToPort: to, Description: rs.Description}
+			r.description(rp+".description", rs.Description)
 			if r.peer(rp+".destination", rs.Destination, w.v, &rule) && ok {
 				g.Egress = append(g.Egress, rule)
 			}

@@ -125,7 +125,7 @@ type NATGatewaySpec struct {
 type SecurityGroupSpec struct {
 	Name        string        `json:"name"`
 	Description string        `json:"description,omitempty"`
-	Ingress     []IngressRule `json:"ingress,omitempty"`
+	Ingress     []IngressRule `json:"ingress,omitzero"` // nil: omitted; [] is kept (the default group with no inbound rule)
 	Egress      []EgressRule  `json:"egress,omitzero"`
 }
 
@@ -154,8 +154,8 @@ type EgressRule struct {
 // NACLSpec is a custom network ACL; omitted lists deny all (NACL-3).
 type NACLSpec struct {
 	Name    string         `json:"name"`
-	Ingress []NACLRuleSpec `json:"ingress,omitempty"`
-	Egress  []NACLRuleSpec `json:"egress,omitempty"`
+	Ingress []NACLRuleSpec `json:"ingress,omitzero"` // nil: omitted; [] is kept (the default NACL with no rule)
+	Egress  []NACLRuleSpec `json:"egress,omitzero"`
 }
 
 // NACLRuleSpec is one numbered NACL rule (NACL-2).

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -68,6 +69,37 @@ var operationList = []operation{
 
 var routeFlags = []string{"route-table-id", "destination-cidr-block", "gateway-id", "nat-gateway-id", "network-interface-id", "instance-id"}
 
+// exclusive are flags that contradict each other: at most one of each set
+// may be given (issue 10: contradictions were decided at random). A boolean
+// X and its no-X are such a pair too.
+var exclusive = [][]string{
+	{"gateway-id", "nat-gateway-id", "network-interface-id", "instance-id"}, // a route has one target (RT-3)
+	{"cidr", "source-group"},                  // a rule has one peer (SG-1)
+	{"ingress", "egress"},                     // a NACL entry has one direction
+	{"association-id", "public-ip"},           // disassociate-address names one association
+	{"attachment-id", "network-interface-id"}, // detach-network-interface
+}
+
+// onceString is a string flag that may be given once: a repeated
+// --source-group or --port is refused, where pflag would keep the last.
+type onceString struct {
+	val string
+	set bool
+}
+
+func (o *onceString) String() string { return o.val }
+func (o *onceString) Type() string   { return "string" }
+func (o *onceString) Set(v string) error {
+	if o.set {
+		return fmt.Errorf("given more than once (%q, then %q)", o.val, v)
+	}
+	o.val, o.set = v, true
+	return nil
+}
+
+// outputs are the --output formats.
+var outputs = []string{"json", "table"}
+
 // addOperationCommands adds the EC2-style live operations.
 func addOperationCommands(root *cobra.Command) {
 	for _, op := range operationList {
@@ -85,6 +117,9 @@ func opCmd(op operation) *cobra.Command {
 		Short: op.short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !slices.Contains(outputs, output) {
+				return &exitError{exitUsage, fmt.Errorf("--output %q: must be one of %s", output, strings.Join(outputs, ", "))}
+			}
 			req, err := buildRequest(op, vals, lists, bools)
 			if err != nil {
 				return err
@@ -105,14 +140,37 @@ func opCmd(op operation) *cobra.Command {
 			lists[f] = c.Flags().StringSlice(f, nil, "one or more, comma-separated or repeated")
 			continue
 		}
-		vals[f] = c.Flags().String(f, "", "")
+		o := &onceString{}
+		c.Flags().Var(o, f, "")
+		vals[f] = &o.val
 	}
 	c.Flags().StringVar(&output, "output", "json", "json or table")
 	for _, f := range op.bools {
 		bools[f] = c.Flags().Bool(f, false, "")
 	}
 	c.Flags().StringVar(&topo, "topology", "", "topology name (default: the only one up)")
+	for _, set := range exclusive {
+		if have := presentFlags(c, set); len(have) > 1 {
+			c.MarkFlagsMutuallyExclusive(have...)
+		}
+	}
+	for _, f := range op.bools {
+		if c.Flags().Lookup("no-"+f) != nil {
+			c.MarkFlagsMutuallyExclusive(f, "no-"+f)
+		}
+	}
 	return c
+}
+
+// presentFlags returns the flags of names that c has.
+func presentFlags(c *cobra.Command, names []string) []string {
+	var have []string
+	for _, n := range names {
+		if c.Flags().Lookup(n) != nil {
+			have = append(have, n)
+		}
+	}
+	return have
 }
 
 // buildRequest turns an operation's parsed flags into its request: string
