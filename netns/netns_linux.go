@@ -123,12 +123,20 @@ func Exists(name string) bool {
 	return checkName(name) == nil && unix.Statfs(Path(name), &fs) == nil && fs.Type == nsfsMagic
 }
 
-// Delete removes the named namespace and its /etc/netns folder; a namespace
-// that does not exist is already deleted.
+// Delete ends every process of the named namespace, then removes the
+// namespace and its /etc/netns folder; a namespace that does not exist is
+// already deleted. The processes are those whose network namespace it is
+// (what `ip netns exec` started too) and those in its cgroup (what Start
+// started, wherever they moved): SIGTERM, up to deleteGrace to exit, then
+// SIGKILL until none is left. Were one left, it would keep the namespace
+// alive after its name is gone. An error names processes that outlived
+// killTimeout; the name is removed all the same.
 func Delete(name string) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
+	procs := namespaceEnding(name)
+	errEnd := procs.end(deleteGrace)
 	if err := os.RemoveAll(filepath.Join("/etc/netns", name)); err != nil {
 		return fmt.Errorf("delete namespace %s: %w", name, err)
 	}
@@ -137,6 +145,11 @@ func Delete(name string) error {
 		return fmt.Errorf("delete namespace %s: %w", name, err)
 	}
 	if err := os.Remove(Path(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("delete namespace %s: %w", name, err)
+	}
+	// One that entered while the first pass ran (a `vpcnet exec` of that
+	// moment): the namespace can no longer be entered by name.
+	if err := errors.Join(errEnd, procs.end(deleteGrace)); err != nil {
 		return fmt.Errorf("delete namespace %s: %w", name, err)
 	}
 	return nil

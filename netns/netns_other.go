@@ -5,6 +5,7 @@ package netns
 import (
 	"net/netip"
 	"os/exec"
+	"time"
 )
 
 // Handle is an open namespace.
@@ -26,3 +27,15 @@ func DelAddr(ns Handle, dev string, p netip.Prefix) error               { return
 func WriteHosts(name string, entries []HostEntry) error                 { return ErrUnsupported }
 
 func startAnywhere(cmd *exec.Cmd) error { return cmd.Start() }
+
+func startInCgroup(name string, newCmd func() *exec.Cmd) (*exec.Cmd, error) {
+	return nil, ErrUnsupported
+}
+
+type ending struct{}
+
+func endingOf(procs []Proc) ending            { return ending{} }
+func (*ending) end(grace time.Duration) error { return ErrUnsupported }
+
+// EnterCgroup does nothing where there are no namespaces.
+func EnterCgroup(name string) error { return nil }

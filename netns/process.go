@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,18 +21,28 @@ type Proc struct {
 // Start runs command with `sh -c` inside the named namespace (through
 // `ip netns exec`, so /etc/netns/<name>/hosts applies), in the background, in
 // its own process group, with stdout and stderr appended to logPath. extraPath
-// is put first on PATH so that user_data can call `vpcnet`.
+// is put first on PATH so that user_data can call `vpcnet`. The process and
+// all it starts are in the namespace's cgroup from the fork on (where the
+// system has cgroup2), so that Stop and Delete find them even after they
+// left the process group, the session or the namespace.
 func Start(name, command, logPath, extraPath string, env ...string) (Proc, error) {
-	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	// Root only, whatever the umask: user_data's output may hold secrets.
+	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return Proc{}, err
 	}
 	defer log.Close()
-	cmd := exec.Command("ip", "netns", "exec", name, "sh", "-c", command)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.Env = append(append(os.Environ(), "PATH="+extraPath+":"+os.Getenv("PATH")), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := startAnywhere(cmd); err != nil {
+	if err := log.Chmod(0o600); err != nil {
+		return Proc{}, err
+	}
+	cmd, err := startInCgroup(name, func() *exec.Cmd {
+		cmd := exec.Command("ip", "netns", "exec", name, "sh", "-c", command)
+		cmd.Stdout, cmd.Stderr = log, log
+		cmd.Env = append(append(os.Environ(), "PATH="+extraPath+":"+os.Getenv("PATH")), env...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		return cmd
+	})
+	if err != nil {
 		return Proc{}, fmt.Errorf("start user_data in %s: %w", name, err)
 	}
 	p := Proc{PID: cmd.Process.Pid, Start: startTime(cmd.Process.Pid), Name: name}
@@ -111,33 +120,19 @@ func (p Proc) mine() bool {
 	return !ok || start == p.Start
 }
 
-// Stop ends p's process group, including what user_data left running in
-// the background after its shell exited: SIGTERM, then SIGKILL after grace.
-// A group that is gone, or whose PID now belongs to another process, is
-// left alone.
+// Stop ends what Start started as p: its process group, including what
+// user_data left running in the background after its shell exited, and
+// every process in the cgroup of p's namespace (p.Name), including what
+// daemonized (setsid) and so left the group. SIGTERM, then after grace
+// SIGKILL until none is left (bounded: see killTimeout); then the cgroup is
+// removed. A group whose leader's PID now belongs to another process ended
+// long ago and is left alone.
 func (p Proc) Stop(grace time.Duration) { StopAll([]Proc{p}, grace) }
 
-// StopAll stops the process groups of procs at once, as Stop does one.
+// StopAll stops procs at once, as Stop does one: one grace period for all.
 func StopAll(procs []Proc, grace time.Duration) {
-	var live []Proc
-	groups := liveGroups()
-	for _, p := range procs {
-		if p.mine() && len(groups[p.PID]) > 0 {
-			syscall.Kill(-p.PID, syscall.SIGTERM)
-			live = append(live, p)
-		}
-	}
-	deadline := time.Now().Add(grace)
-	for len(live) > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		groups = liveGroups()
-		live = slices.DeleteFunc(live, func(p Proc) bool { return len(groups[p.PID]) == 0 })
-	}
-	for _, p := range live {
-		if p.mine() {
-			syscall.Kill(-p.PID, syscall.SIGKILL)
-		}
-	}
+	e := endingOf(procs)
+	e.end(grace)
 }
 
 // StartTimeOf returns the start time of pid as /proc shows it (0: no such process).

@@ -10,6 +10,7 @@ have curl    || need+=(curl)
 have nc      || need+=(netcat-openbsd)
 have nft     || need+=(nftables)
 have nstat   || need+=(iproute2)
+have hping3  || need+=(hping3)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "missing packages: ${need[*]} (run as root: sudo make ...)" >&2

@@ -87,7 +87,7 @@ func upCmd() *cobra.Command {
 			}
 			start := time.Now()
 			if foreground {
-				return runForeground(n, data, start)
+				return runForeground(n, data, start, unlock)
 			}
 			if err := spawnDaemon(n.Name, data); err != nil {
 				return &exitError{exitFail, err}
@@ -265,7 +265,10 @@ func waitSocket(name string) error {
 	return err
 }
 
-func runForeground(n *topology.Network, data []byte, start time.Time) error {
+// runForeground brings n up in this process and forwards until it is taken
+// down. It releases the up lock (unlock) once the topology is up, so that
+// `vpcnet down` from elsewhere can take it (issue 10).
+func runForeground(n *topology.Network, data []byte, start time.Time, unlock func()) error {
 	if err := pinForwarder(n); err != nil {
 		return &exitError{exitFail, err}
 	}
@@ -284,6 +287,7 @@ func runForeground(n *topology.Network, data []byte, start time.Time) error {
 	daemon.NewClient(n.Name).Get("/status", &st)
 	printSummary(os.Stdout, &st, time.Since(start))
 	fmt.Println("forwarding in the foreground; Ctrl-C takes the network down")
+	unlock()
 	<-d.Done()
 	return nil
 }
@@ -528,6 +532,10 @@ func execCmd() *cobra.Command {
 			ip, err := exec.LookPath("ip")
 			if err != nil {
 				return &exitError{exitFail, err}
+			}
+			// What it starts ends with the instance, daemonized or not (issue 10).
+			if err := netns.EnterCgroup(ns); err != nil {
+				return &exitError{exitFail, fmt.Errorf("exec %s: %w", args[0], err)}
 			}
 			env := append(os.Environ(), "VPCNET_INSTANCE="+args[0], "VPCNET_TOPOLOGY="+t)
 			return syscall.Exec(ip, append([]string{"ip", "netns", "exec", ns}, argv...), env)

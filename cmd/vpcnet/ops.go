@@ -69,16 +69,29 @@ var operationList = []operation{
 
 var routeFlags = []string{"route-table-id", "destination-cidr-block", "gateway-id", "nat-gateway-id", "network-interface-id", "instance-id"}
 
-// exclusive are flags that contradict each other: at most one of each set
-// may be given (issue 10: contradictions were decided at random). A boolean
-// X and its no-X are such a pair too.
-var exclusive = [][]string{
-	{"gateway-id", "nat-gateway-id", "network-interface-id", "instance-id"}, // a route has one target (RT-3)
-	{"cidr", "source-group"},                  // a rule has one peer (SG-1)
-	{"ingress", "egress"},                     // a NACL entry has one direction
-	{"association-id", "public-ip"},           // disassociate-address names one association
-	{"attachment-id", "network-interface-id"}, // detach-network-interface
+// exclusive are, per operation, flags that contradict each other: at most
+// one of each set may be given (issue 10: contradictions were decided at
+// random). A boolean X and its no-X are such a pair too, everywhere.
+var exclusive = map[string][][]string{
+	"create-route":                     {routeTargets},
+	"replace-route":                    {routeTargets},
+	"authorize-security-group-ingress": {sgPeers},
+	"authorize-security-group-egress":  {sgPeers},
+	"revoke-security-group-ingress":    {sgPeers},
+	"revoke-security-group-egress":     {sgPeers},
+	"create-network-acl-entry":         {naclDirections},
+	"replace-network-acl-entry":        {naclDirections},
+	"delete-network-acl-entry":         {naclDirections},
+	"associate-address":                {{"instance-id", "network-interface-id"}},
+	"disassociate-address":             {{"association-id", "public-ip"}},
+	"detach-network-interface":         {{"attachment-id", "network-interface-id"}},
 }
+
+var (
+	routeTargets   = []string{"gateway-id", "nat-gateway-id", "network-interface-id", "instance-id"} // one target (RT-3)
+	sgPeers        = []string{"cidr", "source-group"}                                                // one peer (SG-1)
+	naclDirections = []string{"ingress", "egress"}
+)
 
 // onceString is a string flag that may be given once: a repeated
 // --source-group or --port is refused, where pflag would keep the last.
@@ -149,10 +162,8 @@ func opCmd(op operation) *cobra.Command {
 		bools[f] = c.Flags().Bool(f, false, "")
 	}
 	c.Flags().StringVar(&topo, "topology", "", "topology name (default: the only one up)")
-	for _, set := range exclusive {
-		if have := presentFlags(c, set); len(have) > 1 {
-			c.MarkFlagsMutuallyExclusive(have...)
-		}
+	for _, set := range exclusive[op.use] {
+		c.MarkFlagsMutuallyExclusive(set...)
 	}
 	for _, f := range op.bools {
 		if c.Flags().Lookup("no-"+f) != nil {
@@ -160,17 +171,6 @@ func opCmd(op operation) *cobra.Command {
 		}
 	}
 	return c
-}
-
-// presentFlags returns the flags of names that c has.
-func presentFlags(c *cobra.Command, names []string) []string {
-	var have []string
-	for _, n := range names {
-		if c.Flags().Lookup(n) != nil {
-			have = append(have, n)
-		}
-	}
-	return have
 }
 
 // buildRequest turns an operation's parsed flags into its request: string
