@@ -10,10 +10,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"syscall"
 	"time"
 
 	"github.com/vpcnet/vpcnet/dataplane"
+	"github.com/vpcnet/vpcnet/netns"
 	"github.com/vpcnet/vpcnet/topology"
 )
 
@@ -49,7 +51,12 @@ type ENIStatus struct {
 	Subnet          string            `json:"subnet"`
 	Groups          []string          `json:"security_groups"`
 	SourceDestCheck bool              `json:"source_dest_check"`
+	Missing         bool              `json:"missing,omitempty"` // the device is gone from the namespace
 }
+
+// StateImpaired is the status of a running instance one of whose devices
+// is gone (deleted by hand).
+const StateImpaired = "impaired"
 
 // HostStatus is one internet host.
 type HostStatus struct {
@@ -63,15 +70,28 @@ func (d *Daemon) status() Status {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	n := d.net
-	s := Status{Name: n.Name, PID: os.Getpid(), Warnings: n.Warnings}
+	s := Status{Name: n.Name, PID: os.Getpid(), Warnings: slices.Clone(n.Warnings)}
 	if cpus, err := dataplane.AllowedCPUs(); err == nil {
 		s.CPUs = topology.FormatCPUs(cpus)
 	}
 	for _, v := range n.VPCs {
 		for _, i := range v.Instances {
 			is := InstanceStatus{Name: i.Name, ID: i.ID, Namespace: i.Namespace, State: instState(i).Name, Subnet: i.Subnet.Name, AZ: i.Subnet.AZ}
+			var links map[string]bool
+			if !i.Stopped {
+				links, _ = netns.LinkNames(i.Namespace)
+			}
 			for _, e := range i.ENIs {
-				is.ENIs = append(is.ENIs, eniStatus(fmt.Sprintf("eth%d", e.DeviceIndex), e))
+				es := eniStatus(fmt.Sprintf("eth%d", e.DeviceIndex), e)
+				if !i.Stopped && !links[es.Device] {
+					// Deleted by hand (or the namespace is gone): say so,
+					// rather than show a device that is not there.
+					es.Missing = true
+					is.State = StateImpaired
+					s.Warnings = append(s.Warnings, fmt.Sprintf("instance %s: device %s of %s is gone from namespace %s (deleted by hand?): its traffic drops; terminate the instance, or take the topology down and up again",
+						i.Name, es.Device, e.ID, i.Namespace))
+				}
+				is.ENIs = append(is.ENIs, es)
 			}
 			s.Instances = append(s.Instances, is)
 		}

@@ -359,3 +359,31 @@ func DelAddr(ns Handle, dev string, p netip.Prefix) error {
 	}
 	return nil
 }
+
+// LinkNames returns the names of the links in the named namespace, to
+// check that the devices vpcnet made are still there (one deleted by hand
+// is reported by `vpcnet status`).
+func LinkNames(name string) (map[string]bool, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	ns, err := vnetns.GetFromName(name)
+	if err != nil {
+		return nil, fmt.Errorf("namespace %s: %w", name, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return nil, fmt.Errorf("namespace %s: %w", name, err)
+	}
+	defer h.Close()
+	links, err := h.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("namespace %s: %w", name, err)
+	}
+	out := make(map[string]bool, len(links))
+	for _, l := range links {
+		out[l.Attrs().Name] = true
+	}
+	return out, nil
+}

@@ -39,3 +39,6 @@ func (*ending) end(grace time.Duration) error { return ErrUnsupported }
 
 // EnterCgroup does nothing where there are no namespaces.
 func EnterCgroup(name string) error { return nil }
+
+// LinkNames is unsupported where there are no namespaces.
+func LinkNames(name string) (map[string]bool, error) { return nil, ErrUnsupported }

@@ -324,7 +324,11 @@ func printStatus(out io.Writer, st *daemon.Status) {
 					pubs = append(pubs, p)
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, ns, state, e.Device, e.ID, e.MAC,
+			dev := e.Device
+			if e.Missing {
+				dev += " (gone)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, ns, state, dev, e.ID, e.MAC,
 				strings.Join(e.IPs, ","), dash(strings.Join(pubs, ",")), e.Subnet, dash(strings.Join(e.Groups, ",")))
 		}
 	}

@@ -1,0 +1,61 @@
+package test
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const tapGoneTopo = `{
+  "name": "NAME", "region": "us-east-1",
+  "vpcs": [{
+    "name": "v", "cidr": "10.78.0.0/16",
+    "subnets": [{"name": "s", "cidr": "10.78.1.0/24", "az": "us-east-1a"}],
+    "instances": [
+      {"name": "a", "subnet": "s", "private_ip": "10.78.1.10"},
+      {"name": "b", "subnet": "s", "private_ip": "10.78.1.20"},
+      {"name": "c", "subnet": "s", "private_ip": "10.78.1.30"}
+    ]
+  }]
+}`
+
+// TestHardening_TAPDeletedByHand: a device deleted by hand inside an
+// instance is reported by status (issue 10 item 12), the forwarder does not
+// spin on the dead port, and the other instance still works.
+func TestHardening_TAPDeletedByHand(t *testing.T) {
+	tp := Up(t, tapGoneTopo)
+	if !tp.PingEventually(t, "b", "10.78.1.30") {
+		t.Fatal("b cannot ping c")
+	}
+	tp.MustExec(t, "a", "ip", "link", "del", "eth0")
+	out, code := vpcnet(t, "status", "--topology", tp.Name)
+	if !strings.Contains(out, "eth0 (gone)") || !strings.Contains(out, "impaired") || !strings.Contains(out, "deleted by hand") {
+		t.Errorf("status after eth0 of a was deleted (exit %d):\n%s", code, out)
+	}
+	// The forwarder's CPU time over 2 s stays small: no busy loop on the
+	// dead TAP.
+	pid := daemonPIDOf(t, tp.Name)
+	before := cpuTicks(t, pid)
+	time.Sleep(2 * time.Second)
+	if used := cpuTicks(t, pid) - before; used > 50 { // 0.5 s of 2 s at 100 Hz
+		t.Errorf("forwarder used %d ticks in 2 s with a dead port: spinning", used)
+	}
+	if !tp.Ping(t, "b", "10.78.1.30") {
+		t.Error("b cannot ping c after a's device was deleted")
+	}
+}
+
+// cpuTicks returns a process's user+system CPU time in clock ticks.
+func cpuTicks(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	u, _ := strconv.Atoi(f[11])
+	s, _ := strconv.Atoi(f[12])
+	return u + s
+}
