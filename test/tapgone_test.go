@@ -1,6 +1,8 @@
 package test
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -58,4 +60,36 @@ func cpuTicks(t *testing.T, pid int) int {
 	u, _ := strconv.Atoi(f[11])
 	s, _ := strconv.Atoi(f[12])
 	return u + s
+}
+
+// daemonPIDOf reads the forwarder's PID from the topology's state.
+func daemonPIDOf(t *testing.T, name string) int {
+	t.Helper()
+	b, err := os.ReadFile("/run/vpcnet/" + name + "/state.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Daemon struct{ PID int } `json:"daemon"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil || st.Daemon.PID == 0 {
+		t.Fatalf("state.json: %v: %s", err, b)
+	}
+	return st.Daemon.PID
+}
+
+// rssKB returns a process's resident set size in kB.
+func rssKB(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+	}
+	return 0
 }
