@@ -38,40 +38,52 @@ const (
 	dropNoIGW
 	dropHopLimit
 	dropTxError
-	dropNoPort // destination ENI is not attached to a running instance
+	dropNoPort           // destination ENI is not attached to a running instance
+	dropFragNoFirst      // a non-first IPv4 fragment whose first fragment was not seen (frag.go)
+	dropFragOverlap      // a TCP fragment at offset 8, over the first one's flags (RFC 1858)
+	dropNATFragment      // NAT-2: a fragment the NAT gateway cannot map (nat.DropFragment)
+	dropNATMalformed     // nat.DropMalformed
+	dropPortQueueFull    // the instance's kernel found the TAP queue toward the forwarder full (its tx_dropped)
+	dropPortWriteRefused // the device refused a write (EAGAIN, ENOBUFS): ErrPortFull
 	numDropReasons
 )
 
 var dropNames = [numDropReasons]string{
-	dropNone:           "none",
-	dropShort:          "short-frame",
-	dropEtherType:      "unsupported-ethertype",
-	dropBadIPv4:        "bad-ipv4-header",
-	dropBadL4:          "bad-l4-header",
-	dropARP:            "arp-no-answer (ADDR-3)",
-	dropSrcDstEgress:   "source-dest-check egress (ENI-4)",
-	dropSrcDstIngress:  "source-dest-check ingress (ENI-4)",
-	dropSpoofedHost:    "internet-host-spoofed-source",
-	dropNoRoute:        "no-route (RT-6)",
-	dropBlackhole:      "blackhole-route (RT-3)",
-	dropNoENI:          "local-no-eni (RT-1)",
-	dropSGEgress:       "security-group egress (SG-2)",
-	dropSGIngress:      "security-group ingress (SG-2)",
-	dropNACLEgress:     "network-acl egress (NACL-4)",
-	dropNACLIngress:    "network-acl ingress (NACL-4)",
-	dropConntrackFull:  "conntrack-table-full (SG-4)",
-	dropNoPublicIP:     "igw-no-public-ip (IGW-2)",
-	dropNoAssociation:  "igw-unassociated-public-ip (IGW-2)",
-	dropNotRoutable:    "internet-private-destination (IGW-4)",
-	dropNoInternetHost: "internet-no-such-host",
-	dropNATProtocol:    "nat-unsupported-protocol (NAT-2)",
-	dropNATPortAlloc:   "nat-port-allocation (NAT-3)",
-	dropNATUnsolicited: "nat-unsolicited-inbound (NAT-5)",
-	dropNATIdle:        "nat-idle-timeout (NAT-4)",
-	dropNoIGW:          "no-internet-gateway",
-	dropHopLimit:       "hop-limit",
-	dropTxError:        "tx-error",
-	dropNoPort:         "eni-not-attached",
+	dropNone:             "none",
+	dropShort:            "short-frame",
+	dropEtherType:        "unsupported-ethertype",
+	dropBadIPv4:          "bad-ipv4-header",
+	dropBadL4:            "bad-l4-header",
+	dropARP:              "arp-no-answer (ADDR-3)",
+	dropSrcDstEgress:     "source-dest-check egress (ENI-4)",
+	dropSrcDstIngress:    "source-dest-check ingress (ENI-4)",
+	dropSpoofedHost:      "internet-host-spoofed-source",
+	dropNoRoute:          "no-route (RT-6)",
+	dropBlackhole:        "blackhole-route (RT-3)",
+	dropNoENI:            "local-no-eni (RT-1)",
+	dropSGEgress:         "security-group egress (SG-2)",
+	dropSGIngress:        "security-group ingress (SG-2)",
+	dropNACLEgress:       "network-acl egress (NACL-4)",
+	dropNACLIngress:      "network-acl ingress (NACL-4)",
+	dropConntrackFull:    "conntrack-table-full (SG-4)",
+	dropNoPublicIP:       "igw-no-public-ip (IGW-2)",
+	dropNoAssociation:    "igw-unassociated-public-ip (IGW-2)",
+	dropNotRoutable:      "internet-private-destination (IGW-4)",
+	dropNoInternetHost:   "internet-no-such-host",
+	dropNATProtocol:      "nat-unsupported-protocol (NAT-2)",
+	dropNATPortAlloc:     "nat-port-allocation (NAT-3)",
+	dropNATUnsolicited:   "nat-unsolicited-inbound (NAT-5)",
+	dropNATIdle:          "nat-idle-timeout (NAT-4)",
+	dropNoIGW:            "no-internet-gateway",
+	dropHopLimit:         "hop-limit",
+	dropTxError:          "tx-error",
+	dropNoPort:           "eni-not-attached",
+	dropFragNoFirst:      "fragment-without-first",
+	dropFragOverlap:      "fragment-overlaps-tcp-header",
+	dropNATFragment:      "nat-non-first-fragment",
+	dropNATMalformed:     "nat-malformed",
+	dropPortQueueFull:    "port-queue-full",
+	dropPortWriteRefused: "port-write-refused",
 }
 
 func (r dropReason) String() string { return dropNames[r] }

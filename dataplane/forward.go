@@ -3,7 +3,8 @@ package dataplane
 // The forwarding pipeline. A frame read from a port goes through these stages
 // in order; each one either passes it on or drops it under a named reason.
 //
-//  1. parse      validate the virtio-net, Ethernet and IPv4 headers, read the L4 ports
+//  1. parse      validate the virtio-net, Ethernet and IPv4 headers, read the L4 ports;
+//                give a non-first IPv4 fragment its first fragment's ports (frag.go)
 //  2. arp        answer ARP for the subnet router and same-subnet ENIs (ADDR-3)
 //  3. egress     source/dest check (ENI-4) and security-group egress with
 //                connection tracking (SG-2, SG-4) at the sending ENI
@@ -41,7 +42,10 @@ type packet struct {
 	ip      header.IPv4
 	l4      []byte // L4 header and payload; nil for non-first fragments
 	partial bool   // NEEDS_CSUM: the L4 checksum field holds a pseudo-header sum
-	meta    policy.Packet
+	// frag: a non-first IPv4 fragment. Its meta's L4 fields are its first
+	// fragment's (frag.go), and follow that fragment's translations.
+	frag bool
+	meta policy.Packet
 }
 
 // worker runs the pipeline for frames read from one port. It owns its
@@ -58,6 +62,7 @@ type worker struct {
 	p       packet
 	now     int64
 	flows   *flowTable // flow-log records (OBS-1); nil when flow logs are off
+	frags   *fragTable // datagrams in flight (frag.go); nil until the first fragment
 }
 
 // handle runs one frame through the pipeline.
@@ -79,6 +84,10 @@ func (w *worker) handle(cfg *config, frame []byte) {
 		return
 	}
 	if r := w.parse(frame); r != dropNone {
+		w.dropIn(cfg, r)
+		return
+	}
+	if r := w.fragment(); r != dropNone {
 		w.dropIn(cfg, r)
 		return
 	}
@@ -126,8 +135,9 @@ func (w *worker) parse(frame []byte) dropReason {
 	m := &p.meta
 	*m = policy.Packet{Src: ip.Src(), Dst: ip.Dst(), Proto: ip.Protocol(), Len: tl}
 	p.l4 = nil
-	if ip.FragOffset() != 0 {
-		return dropNone // non-first fragment: addresses and protocol only
+	p.frag = ip.FragOffset() != 0
+	if p.frag {
+		return dropNone // addresses and protocol only; fragment() does the rest
 	}
 	l4 := ip[hl:tl]
 	switch m.Proto {
@@ -157,8 +167,15 @@ func (w *worker) parse(frame []byte) dropReason {
 	return dropNone
 }
 
-// reparse refreshes the addresses and ports of w.p.meta after a rewrite.
-func (w *worker) reparse() { w.parse(w.p.frame) }
+// reparse refreshes the addresses and ports of w.p.meta after a rewrite. A
+// non-first fragment has no ports to read: it keeps its first fragment's.
+func (w *worker) reparse() {
+	if w.p.frag {
+		w.p.meta.Src, w.p.meta.Dst = w.p.ip.Src(), w.p.ip.Dst()
+		return
+	}
+	w.parse(w.p.frame)
+}
 
 // arp answers ARP requests from instances and internet hosts (stage 2,
 // ADDR-3). The reply goes back out of the port the request came in on.
@@ -355,7 +372,7 @@ func (w *worker) deliver(port Port, c *counters, dstMAC, srcMAC []byte) {
 		_, err = port.Write(w.out[:], 0)
 	}
 	if err != nil {
-		c.drop(dropTxError)
+		c.drop(writeDrop(err)) // port-write-refused or tx-error
 		return
 	}
 	c.txFrames.Add(1)
@@ -451,35 +468,71 @@ func (w *worker) natGateway(cfg *config, g *natCfg, hops int) {
 	c := &g.eni.st.ctr
 	c.rxFrames.Add(1)
 	c.rxBytes.Add(uint64(len(w.p.frame) - header.VnetHdrLen))
+	m := &w.p.meta
+	inbound := g.eni.hasIP(m.Dst)
 	var v nat.Verdict
-	if g.eni.hasIP(w.p.meta.Dst) {
+	switch {
+	case w.p.frag:
+		// Its first fragment's connection; only the IPv4 header changes.
+		first := nat.FirstFragment{SrcPort: m.SrcPort, DstPort: m.DstPort, ICMPType: m.ICMPType, ICMPID: m.ICMPID}
+		var port uint16
+		if inbound {
+			v, port = g.gw.InboundFragment(w.p.ip, first, w.now)
+		} else {
+			v, port = g.gw.OutboundFragment(w.p.ip, first, w.now)
+		}
+		if v == nat.OK {
+			w.fragPort(port, inbound)
+		}
+	case inbound:
 		v = g.gw.Inbound(w.p.ip, w.p.partial, w.now)
-	} else {
+	default:
 		v = g.gw.Outbound(w.p.ip, w.p.partial, w.now)
 	}
-	switch v {
-	case nat.OK:
-	case nat.SendRST:
-		c.drop(dropNATIdle)
-		w.natRST(cfg, g, hops)
-		return
-	case nat.DropProtocol:
-		c.drop(dropNATProtocol)
-		return
-	case nat.DropPortAllocation:
-		c.drop(dropNATPortAlloc)
-		return
-	case nat.DropMalformed, nat.DropFragment:
-		c.drop(dropBadL4)
-		return
-	default:
-		c.drop(dropNATUnsolicited)
+	if v != nat.OK {
+		c.drop(natDrop(v)) // named as the gateway's own counters name it (NAT-6)
+		if v == nat.SendRST {
+			w.natRST(cfg, g, hops)
+		}
 		return
 	}
 	w.reparse()
 	c.txFrames.Add(1)
 	c.txBytes.Add(uint64(len(w.p.frame) - header.VnetHdrLen))
 	w.route(cfg, g.eni.subnet, g.eni, hops+1)
+}
+
+// fragPort sets the port (or ICMP id) that the NAT gateway gave a
+// non-first fragment's connection, as its first fragment now carries it:
+// the source side outbound, the destination side inbound.
+func (w *worker) fragPort(port uint16, inbound bool) {
+	m := &w.p.meta
+	switch {
+	case m.Proto == header.ProtoICMP:
+		m.ICMPID = port
+	case inbound:
+		m.DstPort = port
+	default:
+		m.SrcPort = port
+	}
+}
+
+// natDrops names the drop of each NAT verdict as the gateway's counters
+// (nat.Stats.DropsByReason) do: one name for one drop.
+var natDrops = [...]dropReason{
+	nat.DropMalformed:      dropNATMalformed,
+	nat.DropProtocol:       dropNATProtocol,
+	nat.DropFragment:       dropNATFragment,
+	nat.DropPortAllocation: dropNATPortAlloc,
+	nat.DropUnsolicited:    dropNATUnsolicited,
+	nat.SendRST:            dropNATIdle,
+}
+
+func natDrop(v nat.Verdict) dropReason {
+	if int(v) < len(natDrops) && natDrops[v] != dropNone {
+		return natDrops[v]
+	}
+	return dropNATUnsolicited
 }
 
 // natRST answers a TCP segment of an idle-expired NAT connection with a RST

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -19,13 +20,18 @@ type Options struct {
 	ConntrackMax int // bound on tracked flows across all ENIs (SG-4); 0: default
 }
 
-// Forwarder is the userspace VPC: one worker goroutine per port (per queue
-// of a multi-queue port) runs the pipeline of forward.go. Configuration is
-// an immutable snapshot swapped atomically by Apply, so changes never pause
+// Forwarder is the userspace VPC: one worker per port (per queue of a
+// multi-queue port) runs the pipeline of forward.go. The workers of TAP
+// queues are served by the poll loops (poll_linux.go), one batch per queue
+// per round, so a flooded port cannot starve the others; any other port
+// (a FakePort in tests) gets a goroutine of its own. Configuration is an
+// immutable snapshot swapped atomically by Apply, so changes never pause
 // traffic.
 //
-// Goroutines: AttachPort starts one worker per port or queue; each stops
-// when its port is closed. Stop closes every port and waits for all workers.
+// Goroutines: the poll loops start with the first TAP and end in Stop;
+// AttachPort starts a goroutine for a port that is not pollable, which
+// stops when its port is closed. Stop closes every port and waits until
+// every worker is retired.
 type Forwarder struct {
 	cfg    atomic.Pointer[config]
 	stages [numStages]atomic.Uint64
@@ -39,6 +45,9 @@ type Forwarder struct {
 
 	flowLog *flowLog // nil: flow logs are off
 	logWG   sync.WaitGroup
+
+	loops  *pollLoops           // nil until the first pollable port; guarded by mu
+	polled map[string][]*polled // port id → its queues in the loops; guarded by mu
 }
 
 // sweepEvery is how often expired tracked flows and NAT mappings are
@@ -110,8 +119,46 @@ func (f *Forwarder) AttachPort(id string, p Port) {
 			w.bufs[i] = make([]byte, MaxFrame)
 		}
 		f.wg.Add(1)
+		if pr, ok := r.(pollable); ok && f.startLoops() {
+			if pq, err := f.loops.add(w, pr); err == nil {
+				f.polled[id] = append(f.polled[id], pq)
+				continue
+			}
+		}
 		go w.run()
 	}
+}
+
+// startLoops starts the poll loops, one per P, unless they run already. It
+// reports whether they run. Call it with mu held.
+func (f *Forwarder) startLoops() bool {
+	if f.loops == nil {
+		l, err := startPollLoops(runtime.GOMAXPROCS(0))
+		if err != nil {
+			return false
+		}
+		f.loops, f.polled = l, map[string][]*polled{}
+	}
+	return true
+}
+
+// closedPolled tells the loops that the queues of port id are closed. Call
+// it with mu held, after the port's Close has returned.
+func (f *Forwarder) closedPolled(id string) {
+	for _, pq := range f.polled[id] {
+		pq.closed()
+	}
+	delete(f.polled, id)
+}
+
+// retire ends the worker of a closed queue that the loops served: its
+// flow-log records go out with the next window. It runs once per queue.
+func (f *Forwarder) retire(pq *polled) {
+	f.loops.remove(pq)
+	if pq.w.flows != nil {
+		f.flowLog.retire(pq.w.flows)
+	}
+	f.wg.Done()
 }
 
 // multiQueue is a port with several queues, each read by its own worker
@@ -134,19 +181,27 @@ func (f *Forwarder) DetachPort(id string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if p := f.st.ports[id]; p != nil {
+		// The device goes with the port: keep what its kernel dropped.
+		if n := queueDrops(p); n > 0 {
+			if c := f.cfg.Load().countersOf(id); c != nil {
+				c.drops[dropPortQueueFull].Add(n)
+			}
+		}
 		p.Close()
+		f.closedPolled(id)
 		delete(f.st.ports, id)
 		f.cfg.Store(f.st.compile(f.net))
 	}
 }
 
 // Apply swaps in a new network. Tracked flows, NAT mappings and counters of
-// ENIs that remain are kept (SG-5).
+// ENIs that remain are kept (SG-5); those of deleted ENIs are freed.
 func (f *Forwarder) Apply(n *topology.Network) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.net = n
 	f.cfg.Store(f.st.compile(n))
+	f.st.forgetDeleted(n)
 }
 
 // StartFlowLogs turns on OBS-1 flow logs (flowlog.go), written to fl.Path
@@ -198,8 +253,15 @@ func (f *Forwarder) Stop() {
 		delete(f.st.ports, id)
 	}
 	closing.Wait()
+	for id := range f.polled {
+		f.closedPolled(id)
+	}
+	loops := f.loops
 	f.mu.Unlock()
-	f.wg.Wait()
+	f.wg.Wait() // the loops retire the queues they own
+	if loops != nil {
+		loops.stop()
+	}
 	if f.flowLog != nil {
 		f.logWG.Wait()
 		if err := f.FlushFlowLogs(); err != nil {
@@ -241,18 +303,31 @@ type Stats struct {
 	Conntrack ConntrackStats       `json:"conntrack"`
 }
 
-// ConntrackStats describes the bounded flow table (SG-4).
+// ConntrackStats describes the bounded flow table (SG-4) and how it is
+// shared (SG-10).
 type ConntrackStats struct {
+	Flows   int            `json:"flows"`
+	Max     int            `json:"max"`
+	Refused uint64         `json:"refused_table_full"`
+	Evicted uint64         `json:"evicted"`       // live flows evicted to make room, half-open first
+	Share   int            `json:"share_per_eni"` // each ENI's fair share now: max / ENIs holding flows
+	ENIs    []ENIConntrack `json:"enis,omitempty"`
+}
+
+// ENIConntrack is one ENI's part of the table (SG-10).
+type ENIConntrack struct {
+	Name    string `json:"name"`
+	ID      string `json:"id"`
 	Flows   int    `json:"flows"`
-	Max     int    `json:"max"`
-	Refused uint64 `json:"refused_table_full"`
+	Evicted uint64 `json:"evicted"` // its live flows evicted to make room
 }
 
 // Stats returns the counters of every ENI, host, stage and NAT gateway.
 func (f *Forwarder) Stats() Stats {
 	cfg := f.cfg.Load()
+	tb := f.st.table
 	s := Stats{Stages: map[string]uint64{}, Conntrack: ConntrackStats{
-		Flows: f.st.table.Len(), Max: f.st.table.Max(), Refused: f.st.table.Refused()}}
+		Flows: tb.Len(), Max: tb.Max(), Refused: tb.Refused(), Evicted: tb.Evictions(), Share: tb.Share()}}
 	for i := range f.stages {
 		s.Stages[stageNames[i]] = f.stages[i].Load()
 	}
@@ -261,12 +336,18 @@ func (f *Forwarder) Stats() Stats {
 		if e.nat != nil {
 			kind = "nat-eni"
 		}
-		s.Endpoints = append(s.Endpoints, e.st.ctr.snapshot(e.name, e.id, kind))
+		s.Endpoints = append(s.Endpoints, withQueueDrops(e.st.ctr.snapshot(e.name, e.id, kind), e.port))
 	}
 	for _, h := range cfg.hostByName {
-		s.Endpoints = append(s.Endpoints, h.ctr.snapshot(h.name, h.ip.String(), "internet-host"))
+		s.Endpoints = append(s.Endpoints, withQueueDrops(h.ctr.snapshot(h.name, h.ip.String(), "internet-host"), h.port))
 	}
 	sort.SliceStable(s.Endpoints, func(i, j int) bool { return s.Endpoints[i].Name < s.Endpoints[j].Name })
+	for _, e := range cfg.enis {
+		if t := e.st.tracker; t != nil {
+			s.Conntrack.ENIs = append(s.Conntrack.ENIs, ENIConntrack{Name: e.name, ID: e.id, Flows: t.Len(), Evicted: t.Evicted()})
+		}
+	}
+	sort.Slice(s.Conntrack.ENIs, func(i, j int) bool { return s.Conntrack.ENIs[i].Name < s.Conntrack.ENIs[j].Name })
 	for _, e := range cfg.enis {
 		if e.nat != nil {
 			if s.NAT == nil {
@@ -276,4 +357,30 @@ func (f *Forwarder) Stats() Stats {
 		}
 	}
 	return s
+}
+
+// queueDrops returns what p's kernel dropped because the queue toward the
+// forwarder was full, or 0 when p cannot tell (closed, or not a TAP).
+func queueDrops(p Port) uint64 {
+	qd, ok := p.(queueDropper)
+	if !ok {
+		return 0
+	}
+	n, err := qd.QueueDrops()
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// withQueueDrops adds the live kernel count of port p to es as the drop
+// port-queue-full; counts of the ENI's earlier devices are already in es.
+func withQueueDrops(es EndpointStats, p Port) EndpointStats {
+	if n := queueDrops(p); n > 0 {
+		if es.Drops == nil {
+			es.Drops = map[string]uint64{}
+		}
+		es.Drops[dropPortQueueFull.String()] += n
+	}
+	return es
 }

@@ -94,6 +94,29 @@ func (st *state) eniState(e *topology.ENI) *eniState {
 	return es
 }
 
+// forgetDeleted frees the long-lived state of every ENI that n no longer
+// has (issue 10): its tracker leaves the shared table, its flows and
+// counters are dropped, and an ENI created later under the same id starts
+// afresh. A worker still on an older config may touch the old state once
+// more; a closed tracker tracks nothing (policy.Tracker.Close).
+func (st *state) forgetDeleted(n *topology.Network) {
+	live := map[string]bool{}
+	for _, v := range n.VPCs {
+		for _, e := range v.ENIs {
+			live[e.ID] = true
+		}
+	}
+	for id, es := range st.enis {
+		if live[id] {
+			continue
+		}
+		if es.tracker != nil {
+			es.tracker.Close()
+		}
+		delete(st.enis, id)
+	}
+}
+
 func groupNames(e *topology.ENI) string {
 	ids := make([]string, 0, len(e.Groups))
 	for _, g := range e.Groups {

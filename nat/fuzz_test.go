@@ -439,12 +439,15 @@ func TestGopacketChecksCatchErrors(t *testing.T) {
 	}
 }
 
-// FuzzGateway: random packets (some truncated, some partial) in both
-// directions at random times never panic, OK packets keep a valid IPv4
-// header, and SendRST is only given for packets BuildRST can answer. The
+// FuzzGateway: random packets (some truncated, some partial, some non-first
+// fragments with a right or wrong FirstFragment) in both directions at
+// random times never panic, OK packets keep a valid IPv4 header, SendRST is
+// only given for packets BuildRST can answer, and fragments never open a
+// connection. The
 // semantics are checked by TestNATReferenceModel.
 func FuzzGateway(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+	f.Add([]byte{2, 0, 0, 0, 34, 0, 0, 0, 5, 0, 0, 0, 37, 0, 0, 0, 3, 0, 0, 0, 35, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		g := NewGateway(Config{Addrs: []netip.Addr{natA, natB}, PortMin: 5000, PortMax: 5007, MaxPerDestination: 3,
 			IdleTimeout: 100, ClosedTimeout: 10, ExpiredRetention: 30, Seed: 1})
@@ -478,14 +481,36 @@ func FuzzGateway(f *testing.F) {
 			if partial {
 				makePartial(p)
 			}
+			// A non-first fragment, with what its first fragment might
+			// have shown (right or wrong).
+			frag := op&32 != 0
+			var first FirstFragment
+			if frag {
+				partial = false
+				binary.BigEndian.PutUint16(p[6:], uint16(b&7+1)|uint16(op&64)<<7) // offset, MF
+				header.IPv4(p).SetChecksum(header.IPv4(p).ComputeChecksum())
+				first = FirstFragment{SrcPort: local.Port(), DstPort: rem.Port(), ICMPType: []uint8{8, 0, 3, 5}[a&3], ICMPID: natp.Port()}
+				if op&4 != 0 {
+					first.SrcPort, first.DstPort = rem.Port(), natp.Port()
+				}
+			}
 			if op&16 != 0 {
 				p = p[:int(c)%len(p)] // truncated garbage
 			}
 			var v Verdict
-			if op%8 < 4 {
+			attempts := g.Stats().ConnectionAttemptCount
+			switch {
+			case frag && op%8 < 4:
+				v, _ = g.OutboundFragment(p, first, now)
+			case frag:
+				v, _ = g.InboundFragment(p, first, now)
+			case op%8 < 4:
 				v = g.Outbound(p, partial, now)
-			} else {
+			default:
 				v = g.Inbound(p, partial, now)
+			}
+			if frag && (v == SendRST || g.Stats().ConnectionAttemptCount != attempts) {
+				t.Fatalf("a non-first fragment got %v or opened a connection", v)
 			}
 			if v == OK {
 				if op&16 != 0 && len(p) < 20 {

@@ -129,9 +129,12 @@ type counters struct {
 // way, is closing: it is reclaimed after ClosedTimeout without an idle
 // count, and an outbound SYN on it reopens it on the same mapping.
 //
-// Limitations: non-first IPv4 fragments carry no ports and are dropped
-// (DropFragment); ICMP errors are translated for known connections but never
-// refresh or open one.
+// Fragments: a non-first IPv4 fragment carries no ports, so Outbound and
+// Inbound drop it (DropFragment). A caller that remembers what the first
+// fragment of the datagram showed (FirstFragment) translates the others
+// with OutboundFragment and InboundFragment: the same connection, the
+// address only. ICMP errors are translated for known connections but never
+// refresh or open one; their non-first fragments are dropped.
 type Gateway struct {
 	addrs     []uint32
 	portMin   uint16
@@ -293,6 +296,9 @@ type pktInfo struct {
 	src, dst     uint32
 	sport, dport uint16
 	outerDst     uint32
+	// frag: a non-first fragment, its ports taken from its first fragment
+	// (classifyFragment). It never opens a connection nor gets a RST.
+	frag bool
 }
 
 // classify parses pkt for the gateway.
@@ -356,6 +362,49 @@ func classify(pkt []byte) (p pktInfo, v Verdict) {
 	return p, OK
 }
 
+// FirstFragment is what the first fragment of an IPv4 datagram showed of its
+// L4 header, which the datagram's other fragments do not carry: the TCP or
+// UDP ports, or the ICMP type and, for a query, the id. The caller keeps it
+// from the first fragment (as the packet arrived, before translation) and
+// hands it in with every later fragment.
+type FirstFragment struct {
+	SrcPort, DstPort uint16 // TCP and UDP
+	ICMPType         uint8
+	ICMPID           uint16 // ICMP queries
+}
+
+// classifyFragment is classify for a non-first fragment of the datagram
+// whose first fragment showed first. Fragments of ICMP errors cannot be
+// translated (the quoted packet that names the connection is in the first
+// fragment): DropFragment. A first fragment is DropMalformed here: it
+// carries its own L4 header and goes through classify.
+func classifyFragment(pkt []byte, first FirstFragment) (p pktInfo, v Verdict) {
+	_, ip, ok := ipv4Bounds(pkt)
+	if !ok || firstFragment(ip) {
+		return p, DropMalformed
+	}
+	p.size, p.proto, p.frag = len(ip), ip[9], true
+	p.src, p.dst, p.outerDst = be32(ip[12:]), be32(ip[16:]), be32(ip[16:])
+	switch p.proto {
+	case header.ProtoTCP:
+		p.kind, p.sport, p.dport = kTCP, first.SrcPort, first.DstPort
+	case header.ProtoUDP:
+		p.kind, p.sport, p.dport = kUDP, first.SrcPort, first.DstPort
+	case header.ProtoICMP:
+		switch t := first.ICMPType; {
+		case header.IsQuery(t):
+			p.kind, p.icmpType, p.sport, p.dport = kQuery, t, first.ICMPID, first.ICMPID
+		case isICMPError(t):
+			return p, DropFragment
+		default:
+			return p, DropProtocol // NAT-2, as for the first fragment
+		}
+	default:
+		return p, DropProtocol // NAT-2
+	}
+	return p, OK
+}
+
 // Outbound translates a packet from an instance through the gateway: its
 // source becomes (NAT address, NAT port or ICMP id), on a connection opened
 // by the first packet (NAT-2). now is in nanoseconds. pkt is modified in
@@ -363,11 +412,28 @@ func classify(pkt []byte) (p pktInfo, v Verdict) {
 // existing connections.
 func (g *Gateway) Outbound(pkt []byte, partial bool, now int64) Verdict {
 	p, v := classify(pkt)
+	v, _ = g.outbound(pkt, p, v, partial, now)
+	return v
+}
+
+// OutboundFragment translates a non-first fragment of a datagram from an
+// instance, whose first fragment Outbound translated: first names what that
+// fragment carried. Only the source address changes (the L4 header and its
+// checksum are in the first fragment); the connection is refreshed but never
+// opened (DropUnsolicited when it is gone). It returns the connection's NAT
+// port (or ICMP id), which the first fragment now carries. No allocation.
+func (g *Gateway) OutboundFragment(pkt []byte, first FirstFragment, now int64) (Verdict, uint16) {
+	p, v := classifyFragment(pkt, first)
+	return g.outbound(pkt, p, v, false, now)
+}
+
+// outbound is Outbound and OutboundFragment after classification.
+func (g *Gateway) outbound(pkt []byte, p pktInfo, v Verdict, partial bool, now int64) (Verdict, uint16) {
 	if v != OK {
 		g.ctr.pktInSrc.Add(1)
 		g.ctr.byteInSrc.Add(uint64(len(pkt)))
 		g.ctr.drops[v].Add(1)
-		return v
+		return v, 0
 	}
 	var k flowKey
 	switch p.kind {
@@ -401,6 +467,8 @@ func (g *Gateway) Outbound(pkt []byte, partial bool, now int64) Verdict {
 		}
 	case c != nil && c.state != stExpired:
 		s.touch(idx, now, p, true)
+	case p.frag:
+		v = DropUnsolicited // a fragment never opens a connection
 	case p.kind == kTCP && p.tcpFlags&(header.TCPSyn|header.TCPAck|header.TCPRst) != header.TCPSyn:
 		// NAT-4: only a SYN opens a connection; anything else of an unknown
 		// or expired one is answered with RST (never a RST itself).
@@ -431,12 +499,12 @@ func (g *Gateway) Outbound(pkt []byte, partial bool, now int64) Verdict {
 
 	if v != OK {
 		s.ctr.drops[v].Add(1)
-		return v
+		return v, 0
 	}
 	rewrite(pkt, true, natAddr, natPort, true, partial)
 	s.ctr.pktOutDst.Add(1)
 	s.ctr.byteOutDst.Add(uint64(p.size))
-	return OK
+	return OK, natPort
 }
 
 // Inbound translates a packet from the remote side to one of the gateway's
@@ -447,11 +515,28 @@ func (g *Gateway) Outbound(pkt []byte, partial bool, now int64) Verdict {
 // when the verdict is OK; no allocation.
 func (g *Gateway) Inbound(pkt []byte, partial bool, now int64) Verdict {
 	p, v := classify(pkt)
+	v, _ = g.inbound(pkt, p, v, partial, now)
+	return v
+}
+
+// InboundFragment translates a non-first fragment of a datagram from the
+// remote side, whose first fragment Inbound translated: first names what
+// that fragment carried. Only the destination address changes; a fragment
+// of an unknown or expired connection is DropUnsolicited (it cannot be
+// answered with a RST: it has no TCP header). It returns the connection's
+// private port (or ICMP id). No allocation.
+func (g *Gateway) InboundFragment(pkt []byte, first FirstFragment, now int64) (Verdict, uint16) {
+	p, v := classifyFragment(pkt, first)
+	return g.inbound(pkt, p, v, false, now)
+}
+
+// inbound is Inbound and InboundFragment after classification.
+func (g *Gateway) inbound(pkt []byte, p pktInfo, v Verdict, partial bool, now int64) (Verdict, uint16) {
 	if v != OK {
 		g.ctr.pktInDst.Add(1)
 		g.ctr.byteInDst.Add(uint64(len(pkt)))
 		g.ctr.drops[v].Add(1)
-		return v
+		return v, 0
 	}
 	var k flowKey
 	switch p.kind {
@@ -465,7 +550,7 @@ func (g *Gateway) Inbound(pkt []byte, partial bool, now int64) Verdict {
 			g.ctr.pktInDst.Add(1)
 			g.ctr.byteInDst.Add(uint64(p.size))
 			g.ctr.drops[DropUnsolicited].Add(1)
-			return DropUnsolicited
+			return DropUnsolicited, 0
 		}
 	case kQuery:
 		k = flowKey{local: p.dst, remote: p.src, lport: p.dport, proto: p.proto}
@@ -488,7 +573,7 @@ func (g *Gateway) Inbound(pkt []byte, partial bool, now int64) Verdict {
 		v = DropUnsolicited // NAT-5
 	case c.state == stExpired:
 		v = DropUnsolicited
-		if p.kind == kTCP && p.tcpFlags&header.TCPRst == 0 {
+		if p.kind == kTCP && p.tcpFlags&header.TCPRst == 0 && !p.frag {
 			v = SendRST // NAT-4
 		}
 	case p.kind == kQuery && header.IsQueryRequest(p.icmpType):
@@ -506,12 +591,12 @@ func (g *Gateway) Inbound(pkt []byte, partial bool, now int64) Verdict {
 
 	if v != OK {
 		s.ctr.drops[v].Add(1)
-		return v
+		return v, 0
 	}
 	rewrite(pkt, false, privAddr, privPort, true, partial)
 	s.ctr.pktOutSrc.Add(1)
 	s.ctr.byteOutSrc.Add(uint64(p.size))
-	return OK
+	return OK, privPort
 }
 
 // touch records a packet of live connection idx: time, TCP state, list

@@ -35,8 +35,8 @@ import (
 //     address changes. That is correct for the whole datagram as long as
 //     every fragment gets the same address, because the first fragment's L4
 //     checksum already moved for the pseudo-header. Ports of non-first
-//     fragments cannot be seen, so a port-translating NAT cannot map them
-//     (the Gateway drops them with DropFragment).
+//     fragments cannot be seen: a port-translating NAT maps them by what
+//     their first fragment showed (Gateway.OutboundFragment).
 //
 // All rewrites return false, and change nothing, when the packet is not an
 // IPv4 packet whose header, total length and L4 header (TCP 20 bytes, UDP 8,

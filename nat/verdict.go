@@ -14,8 +14,9 @@ const (
 	// DropProtocol: NAT-2, only TCP, UDP, ICMP queries (and ICMP errors about
 	// them) are translated by a NAT gateway.
 	DropProtocol
-	// DropFragment: a non-first IPv4 fragment carries no ports, so the NAT
-	// gateway cannot find its connection (limitation, see Gateway).
+	// DropFragment: a non-first IPv4 fragment whose connection cannot be
+	// named: it carries no ports, and no FirstFragment came with it (or it
+	// is part of an ICMP error). See Gateway.
 	DropFragment
 	// DropPortAllocation: NAT-3, no port left for this destination on any
 	// of the gateway's addresses.
@@ -38,14 +39,14 @@ const (
 
 var verdictNames = [numVerdicts]string{
 	OK:                 "ok",
-	DropMalformed:      "malformed",
+	DropMalformed:      "nat-malformed",
 	DropProtocol:       "nat-unsupported-protocol (NAT-2)",
 	DropFragment:       "nat-non-first-fragment",
 	DropPortAllocation: "nat-port-allocation (NAT-3)",
-	DropUnsolicited:    "nat-unsolicited (NAT-5)",
-	SendRST:            "nat-idle-timeout-rst (NAT-4)",
+	DropUnsolicited:    "nat-unsolicited-inbound (NAT-5)",
+	SendRST:            "nat-idle-timeout (NAT-4)",
 	DropNoPublicIP:     "igw-no-public-ip (IGW-2)",
-	DropNoAssociation:  "igw-no-association (IGW-2)",
+	DropNoAssociation:  "igw-unassociated-public-ip (IGW-2)",
 }
 
 // String names the verdict and the rule behind it.

@@ -296,13 +296,30 @@ func (e *ending) members() []int {
 	return out
 }
 
-// inNet reports whether pid's network namespace is one of e's.
+// inNet reports whether pid runs in one of e's network namespaces: every
+// one of its threads does. A process with a thread elsewhere only visits
+// (a Go program, a test among them, that moved one locked thread into the
+// namespace, possibly its main thread, whose namespace /proc/PID/ns/net
+// shows): it is not the instance's to end.
 func (e *ending) inNet(pid int) bool {
 	if len(e.nets) == 0 {
 		return false
 	}
-	id, ok := nsIDOf("/proc/" + strconv.Itoa(pid) + "/ns/net")
-	return ok && slices.Contains(e.nets, id)
+	dir := "/proc/" + strconv.Itoa(pid)
+	id, ok := nsIDOf(dir + "/ns/net")
+	if !ok || !slices.Contains(e.nets, id) {
+		return false
+	}
+	tasks, err := os.ReadDir(dir + "/task")
+	if err != nil {
+		return true
+	}
+	for _, t := range tasks {
+		if tid, ok := nsIDOf(dir + "/task/" + t.Name() + "/ns/net"); ok && tid != id {
+			return false
+		}
+	}
+	return true
 }
 
 // inCgroup reports whether pid is in one of e's cgroups (or one inside).

@@ -127,6 +127,7 @@ type IPv4 []byte
 func (ip IPv4) Version() uint8       { return ip[0] >> 4 }
 func (ip IPv4) HeaderLen() int       { return int(ip[0]&0x0f) * 4 }
 func (ip IPv4) TotalLen() int        { return int(binary.BigEndian.Uint16(ip[2:])) }
+func (ip IPv4) ID() uint16           { return binary.BigEndian.Uint16(ip[4:]) }
 func (ip IPv4) TTL() uint8           { return ip[8] }
 func (ip IPv4) Protocol() uint8      { return ip[9] }
 func (ip IPv4) Checksum() uint16     { return binary.BigEndian.Uint16(ip[10:]) }

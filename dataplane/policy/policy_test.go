@@ -345,35 +345,62 @@ func TestSG5_RevokeKeepsTrackedFlow(t *testing.T) {
 func TestSG6_Timeouts(t *testing.T) {
 	custom := DefaultTimeouts
 	custom.TCPEstablished, custom.UDPStream, custom.UDP = 60*sec, 60*sec, 45*sec
+	// A step is a packet of the flow at t0: from the opener (orig) or its
+	// answer, with TCP flags.
+	type step struct {
+		orig  bool
+		flags uint8
+	}
+	var (
+		synOnly   = []step{{true, syn}}
+		synAckNo  = []step{{true, syn}, {false, synAck}}
+		handshake = []step{{true, syn}, {false, synAck}, {true, ack}}
+		oneWay    = []step{{true, 0}}
+		oneTx     = []step{{true, 0}, {false, 0}}
+		twoTx     = []step{{true, 0}, {false, 0}, {true, 0}, {false, 0}}
+	)
+	tcp, udp := tcpP(ipA, ipB, 40000, 80, syn), udpP(ipA, ipB, 40000, 53)
 	cases := []struct {
 		name    string
 		to      Timeouts
 		first   *Packet
-		answer  bool // B answers at t0, so the flow is seen both ways
+		steps   []step
 		timeout int64
 	}{
-		{"tcp unanswered SYN", DefaultTimeouts, tcpP(ipA, ipB, 40000, 80, syn), false, 120 * sec},
-		{"tcp established", DefaultTimeouts, tcpP(ipA, ipB, 40000, 80, syn), true, 432000 * sec},
-		{"udp one way", DefaultTimeouts, udpP(ipA, ipB, 40000, 53), false, 30 * sec},
-		{"udp stream", DefaultTimeouts, udpP(ipA, ipB, 40000, 53), true, 180 * sec},
-		{"icmp echo", DefaultTimeouts, icmpP(ipA, ipB, 8, 0, 9), false, 600 * sec},
-		{"icmp echo answered", DefaultTimeouts, icmpP(ipA, ipB, 8, 0, 9), true, 600 * sec},
-		{"other protocol", DefaultTimeouts, rawP(ipA, ipB, 47), true, 600 * sec},
-		{"tcp established, 60 s", custom, tcpP(ipA, ipB, 40000, 80, syn), true, 60 * sec},
-		{"udp stream, 60 s", custom, udpP(ipA, ipB, 40000, 53), true, 60 * sec},
-		{"udp one way, 45 s", custom, udpP(ipA, ipB, 40000, 53), false, 45 * sec},
+		{"tcp SYN_SENT: unanswered SYN", DefaultTimeouts, tcp, synOnly, 120 * sec},
+		{"tcp SYN_RECV: SYN-ACK but no final ACK", DefaultTimeouts, tcp, synAckNo, 60 * sec},
+		{"tcp SYN_RECV: the ACK came before the answer", DefaultTimeouts, tcp, []step{{true, syn}, {true, ack}, {false, synAck}}, 60 * sec},
+		{"tcp SYN_RECV: SYN retransmitted after the answer", DefaultTimeouts, tcp, []step{{true, syn}, {false, synAck}, {true, syn}}, 60 * sec},
+		{"tcp established: handshake complete", DefaultTimeouts, tcp, handshake, 432000 * sec},
+		{"tcp established, 60 s", custom, tcp, handshake, 60 * sec},
+		{"udp one way", DefaultTimeouts, udp, oneWay, 30 * sec},
+		{"udp one way, many packets", DefaultTimeouts, udp, []step{{true, 0}, {true, 0}, {true, 0}}, 30 * sec},
+		{"udp one request and its reply", DefaultTimeouts, udp, oneTx, 30 * sec},
+		{"udp one request, a long reply", DefaultTimeouts, udp, []step{{true, 0}, {false, 0}, {false, 0}, {false, 0}}, 30 * sec},
+		{"udp request, reply, request", DefaultTimeouts, udp, []step{{true, 0}, {false, 0}, {true, 0}}, 30 * sec},
+		{"udp stream: two transactions", DefaultTimeouts, udp, twoTx, 180 * sec},
+		{"udp stream: more", DefaultTimeouts, udp, append(twoTx, step{true, 0}), 180 * sec},
+		{"udp stream, 60 s", custom, udp, twoTx, 60 * sec},
+		{"udp one way, 45 s", custom, udp, oneWay, 45 * sec},
+		{"udp one transaction, 45 s", custom, udp, oneTx, 45 * sec},
+		{"icmp echo", DefaultTimeouts, icmpP(ipA, ipB, 8, 0, 9), oneWay, 600 * sec},
+		{"icmp echo answered", DefaultTimeouts, icmpP(ipA, ipB, 8, 0, 9), oneTx, 600 * sec},
+		{"other protocol", DefaultTimeouts, rawP(ipA, ipB, 47), oneTx, 600 * sec},
 	}
 	reg := registry(map[GroupID]*Group{1: {Egress: []Rule{allowAll}}}) // nothing in
 	for _, c := range cases {
 		for _, idle := range []int64{c.timeout - 1, c.timeout} {
-			t.Run(fmt.Sprintf("%s/idle=%dns", c.name, idle), func(t *testing.T) {
+			t.Run(fmt.Sprintf("SG-6 %s/idle=%dns", c.name, idle), func(t *testing.T) {
 				a := NewTracker(reg, NewTable(0), c.to, resolver)
 				a.SetGroups([]GroupID{1})
-				expect(t, "first", a.Egress(c.first, t0), Allow)
-				ack := uint8(synAck)
-				if c.answer {
-					expect(t, "answer", a.Ingress(reversed(c.first, ack), t0), Allow)
-					ack = ack &^ syn
+				for i, s := range c.steps {
+					p := *c.first
+					p.TCPFlags = s.flags
+					if s.orig {
+						expect(t, fmt.Sprint("step ", i), a.Egress(&p, t0), Allow)
+					} else {
+						expect(t, fmt.Sprint("step ", i), a.Ingress(reversed(&p, s.flags), t0), Allow)
+					}
 				}
 				want := Allow
 				if idle >= c.timeout {
@@ -396,17 +423,16 @@ func TestSG6_Timeouts(t *testing.T) {
 }
 
 // TestSG6_UnansweredFINIsNotEstablished: a FIN on a flow that was never
-// answered does not make it established (432000 s) — it keeps the short
-// TCPNew timeout. FAILS today: refresh moves stNew to stFinOrig on an
-// original-direction FIN, and stFinOrig takes TCPEstablished, so one
-// SYN+FIN (or a FIN scan) pins a table entry for five days.
+// answered does not make it established (432000 s): it keeps the short
+// SYN_SENT timeout, so one SYN+FIN (or a FIN scan) cannot pin a table entry
+// for five days.
 func TestSG6_UnansweredFINIsNotEstablished(t *testing.T) {
 	reg := registry(map[GroupID]*Group{1: {Egress: []Rule{allowAll}}})
 	a := newTracker(reg, NewTable(0), 1)
 	p := tcpP(ipA, ipB, 40000, 80, syn)
 	expect(t, "syn", a.Egress(p, t0), Allow)
 	expect(t, "fin", a.Egress(tcpP(ipA, ipB, 40000, 80, finAck), t0+sec), Allow)
-	expect(t, "reply after TCPNew", a.Ingress(reversed(p, synAck), t0+sec+DefaultTimeouts.TCPNew), DropIngress)
+	expect(t, "reply after SYN_SENT", a.Ingress(reversed(p, synAck), t0+sec+DefaultTimeouts.TCPSynSent), DropIngress)
 }
 
 func TestSG6_ClosedTCPExpiresFast(t *testing.T) {
@@ -430,6 +456,7 @@ func TestSG6_ClosedTCPExpiresFast(t *testing.T) {
 				now := t0
 				expect(t, "syn", a.Egress(p, now), Allow)
 				expect(t, "syn-ack", a.Ingress(reversed(p, synAck), now), Allow)
+				expect(t, "ack", a.Egress(tcpP(ipA, ipB, 40000, 80, ack), now), Allow)
 				for _, s := range seq {
 					now += sec
 					if s.orig {
@@ -452,6 +479,7 @@ func TestSG6_ClosedTCPExpiresFast(t *testing.T) {
 	p := tcpP(ipA, ipB, 40000, 80, syn)
 	a.Egress(p, t0)
 	a.Ingress(reversed(p, synAck), t0)
+	a.Egress(tcpP(ipA, ipB, 40000, 80, ack), t0)
 	expect(t, "fin", a.Egress(tcpP(ipA, ipB, 40000, 80, finAck), t0+sec), Allow)
 	expect(t, "half-closed data", a.Ingress(tcpP(ipB, ipA, 80, 40000, ack), t0+sec+3600*sec), Allow)
 }
@@ -651,22 +679,35 @@ func TestNACL_CacheKeepsRuleNumber(t *testing.T) {
 
 func TestConntrackFull(t *testing.T) {
 	reg := registry(map[GroupID]*Group{1: {Egress: []Rule{allowAll}}})
-	table := NewTable(3)
+	table := NewTable(4)
 	a := newTracker(reg, table, 1)
 	b := newTracker(reg, table, 1)
-	tcp := tcpP(ipA, ipX, 40000, 443, syn)
-	expect(t, "tcp", a.Egress(tcp, t0), Allow)
-	expect(t, "tcp answered", a.Ingress(reversed(tcp, synAck), t0), Allow)
-	expect(t, "udp 1", a.Egress(udpP(ipA, ipX, 40001, 53), t0), Allow)
-	expect(t, "udp 2 on B", b.Egress(udpP(ipB, ipX, 40002, 53), t0), Allow)
-	if table.Len() != 3 {
-		t.Fatalf("table.Len() = %d, want 3", table.Len())
+	open := func(tr *Tracker, src netip.Addr, sport uint16) {
+		t.Helper()
+		p := tcpP(src, ipX, sport, 443, syn)
+		expect(t, "syn", tr.Egress(p, t0), Allow)
+		expect(t, "syn-ack", tr.Ingress(reversed(p, synAck), t0), Allow)
+		expect(t, "ack", tr.Egress(tcpP(src, ipX, sport, 443, ack), t0), Allow)
+	}
+	// A: two established TCP flows. B: one, and a UDP stream that expires
+	// at t0+180 s. Every flow is assured; each ENI holds its share (2).
+	open(a, ipA, 40000)
+	open(a, ipA, 40001)
+	open(b, ipB, 40002)
+	u := udpP(ipB, ipX, 40003, 53)
+	for i := 0; i < 2; i++ {
+		expect(t, "udp request", b.Egress(u, t0), Allow)
+		expect(t, "udp reply", b.Ingress(reversed(u, 0), t0), Allow)
+	}
+	if table.Len() != 4 {
+		t.Fatalf("table.Len() = %d, want 4", table.Len())
 	}
 
-	// Full: new flows drop and are counted, on either tracker.
+	// Full, nothing half-open to give up: new flows drop and are counted,
+	// on either tracker.
 	now := t0 + 10*sec
-	expect(t, "new on A", a.Egress(udpP(ipA, ipX, 40003, 53), now), DropConntrackFull)
-	expect(t, "new on B", b.Egress(udpP(ipB, ipX, 40004, 53), now), DropConntrackFull)
+	expect(t, "new on A", a.Egress(udpP(ipA, ipX, 40004, 53), now), DropConntrackFull)
+	expect(t, "new on B", b.Egress(udpP(ipB, ipX, 40005, 53), now), DropConntrackFull)
 	expect(t, "new inbound on B", b.Ingress(udpP(ipX, ipB, 1, 2), now), DropIngress) // rules first
 	if got := table.Refused(); got != 2 {
 		t.Fatalf("Refused() = %d, want 2", got)
@@ -674,26 +715,28 @@ func TestConntrackFull(t *testing.T) {
 	// Established flows are untouched, both ways.
 	expect(t, "tcp continues", a.Egress(tcpP(ipA, ipX, 40000, 443, ack), now), Allow)
 	expect(t, "tcp reply", a.Ingress(tcpP(ipX, ipA, 443, 40000, ack), now), Allow)
-	expect(t, "udp reply", a.Ingress(udpP(ipX, ipA, 53, 40001), now), Allow)
 
-	// A's UDP flow is now a stream (180 s); B's expires at t0+30 s. At
-	// t0+29.5 s nothing is expired: refused (and B sweeps).
-	now = t0 + 29*sec + sec/2
+	// B's UDP stream expires at t0+180 s. At t0+179.5 s nothing is
+	// expired: refused (and B sweeps).
+	now = t0 + 179*sec + sec/2
 	expect(t, "before expiry", b.Egress(udpP(ipB, ipX, 40005, 53), now), DropConntrackFull)
-	// At t0+30.2 s B's flow has expired but B swept 0.7 s ago: still
+	// At t0+180.2 s the flow has expired but B swept 0.7 s ago: still
 	// refused, at most one sweep a second.
-	now = t0 + 30*sec + sec/5
+	now = t0 + 180*sec + sec/5
 	expect(t, "expired, swept <1 s ago", b.Egress(udpP(ipB, ipX, 40005, 53), now), DropConntrackFull)
 	if got := table.Refused(); got != 4 {
 		t.Fatalf("Refused() = %d, want 4", got)
 	}
 	// A second after that sweep, the expired flow is reclaimed.
-	now = t0 + 30*sec + 6*sec/10
+	now = t0 + 180*sec + 6*sec/10
 	expect(t, "reclaimed", b.Egress(udpP(ipB, ipX, 40005, 53), now), Allow)
-	if table.Len() != 3 || b.Len() != 1 || a.Len() != 2 {
-		t.Fatalf("table %d, a %d, b %d; want 3, 2, 1", table.Len(), a.Len(), b.Len())
+	if table.Len() != 4 || b.Len() != 2 || a.Len() != 2 {
+		t.Fatalf("table %d, a %d, b %d; want 4, 2, 2", table.Len(), a.Len(), b.Len())
 	}
 	expect(t, "tcp still there", a.Ingress(tcpP(ipX, ipA, 443, 40000, ack), now), Allow)
+	if table.Evictions() != 0 {
+		t.Fatalf("Evictions() = %d, want 0: nothing was half-open", table.Evictions())
+	}
 
 	// Close hands an ENI's flows back.
 	b.Close()
@@ -705,13 +748,12 @@ func TestConntrackFull(t *testing.T) {
 
 // TestConntrack_ForwardingENICountsEachFlowOnce: an ENI with source/dest
 // check off (ENI-4: a router or NAT instance) sees the same packet on
-// ingress and then on egress, so both carry the same key. Table.count must
-// still equal the flows held. FAILS today: check() finds flows[k] with the
-// other direction, falls through to the new-flow path, counts +1 and
-// overwrites the entry; the count leaks and the shared table fills up with
-// phantom flows (DropConntrackFull for every ENI).
+// ingress and then on egress. Table.count must still equal the flows held,
+// and drop to zero when they expire. Its egress is narrower than the world
+// so that the flows are tracked (SG-9).
 func TestConntrack_ForwardingENICountsEachFlowOnce(t *testing.T) {
-	reg := registry(map[GroupID]*Group{1: {Ingress: []Rule{allowAll}, Egress: []Rule{allowAll}}})
+	reg := registry(map[GroupID]*Group{1: {Ingress: []Rule{allowAll},
+		Egress: []Rule{{Proto: -1, From: Any, To: Any, Prefix: netip.MustParsePrefix("0.0.0.0/1")}}}})
 	table := NewTable(0)
 	router := newTracker(reg, table, 1)
 	now := t0
@@ -724,8 +766,8 @@ func TestConntrack_ForwardingENICountsEachFlowOnce(t *testing.T) {
 		expect(t, "reply out", router.Egress(r, now), Allow)
 		now += sec
 	}
-	if table.Len() != router.Len() {
-		t.Errorf("table.Len() = %d, router holds %d flows", table.Len(), router.Len())
+	if table.Len() != router.Len() || router.Len() != 2 {
+		t.Errorf("table.Len() = %d, router holds %d flows; want 2, 2", table.Len(), router.Len())
 	}
 	router.Sweep(now + DefaultTimeouts.Other + DefaultTimeouts.UDPStream)
 	if table.Len() != 0 || router.Len() != 0 {
