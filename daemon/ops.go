@@ -103,6 +103,10 @@ func checkSizes(r OpRequest) *OpError {
 	return nil
 }
 
+// IsReadOnly reports whether operation api only reads the network: its
+// callers may give it a short timeout.
+func IsReadOnly(api string) bool { return readOnly[api] }
+
 func opErr(code, format string, args ...any) *OpError {
 	return &OpError{Code: code, Message: fmt.Sprintf(format, args...)}
 }

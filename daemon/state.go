@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -101,7 +102,8 @@ func CreateFile(path string) (*os.File, error) {
 // state folder, waiting up to wait; unlock releases it. unlock removes the
 // lock file when the topology has no state folder (it is down, or its up
 // failed), so that nothing is left in RunDir; a waiter that then holds the
-// removed file takes the lock again on the file at the path.
+// removed file takes the lock again on the file at the path. unlock may be
+// called more than once; only the first call counts.
 func Lock(name string, wait time.Duration) (unlock func(), err error) {
 	if err := topology.CheckName(name); err != nil {
 		return nil, err
@@ -132,12 +134,14 @@ func Lock(name string, wait time.Duration) (unlock func(), err error) {
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
 		if isFileAt(f, path) {
-			return func() {
+			// Once only: a second call would remove the file of the
+			// next holder.
+			return sync.OnceFunc(func() {
 				if _, err := os.Stat(Dir(name)); errors.Is(err, os.ErrNotExist) {
 					os.Remove(path)
 				}
 				f.Close()
-			}, nil
+			}), nil
 		}
 		f.Close() // removed by the holder before: not the lock any more
 	}

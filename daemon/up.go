@@ -79,7 +79,7 @@ func Up(n *topology.Network, exe string, source []byte) (*Daemon, error) {
 func checkFree(n *topology.Network) error {
 	if st, err := ReadState(n.Name); err == nil {
 		if st.Daemon.Alive() {
-			return fmt.Errorf("topology %q %w (daemon pid %d); run `vpcnet down %s` first", n.Name, ErrAlreadyUp, st.Daemon.PID, n.Name)
+			return fmt.Errorf("topology %q %w (daemon pid %d): see `sudo vpcnet status --topology %s`", n.Name, ErrAlreadyUp, st.Daemon.PID, n.Name)
 		}
 		// A dead daemon's leftovers: clean them, then go on.
 		if err := Down(n.Name); err != nil {

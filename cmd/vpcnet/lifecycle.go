@@ -82,7 +82,9 @@ func upCmd() *cobra.Command {
 			}
 			defer unlock()
 			if st, err := daemon.ReadState(n.Name); err == nil && st.Daemon.Alive() {
-				return &exitError{exitFail, fmt.Errorf("topology %q %w (daemon pid %d); run `vpcnet down %s` first",
+				// Not "run down first": this may be the loser of two ups
+				// at once, and the winner is healthy (issue 10).
+				return &exitError{exitFail, fmt.Errorf("topology %q %w (daemon pid %d): `vpcnet status --topology %s` shows it",
 					n.Name, daemon.ErrAlreadyUp, st.Daemon.PID, n.Name)}
 			}
 			start := time.Now()
@@ -491,6 +493,9 @@ func unhealthy(name string, err error) string {
 	var msg string
 	if !st.Daemon.Alive() {
 		msg = fmt.Sprintf("forwarder not running (pid %d is gone): run `sudo vpcnet down %s` to remove what is left", st.Daemon.PID, name)
+	} else if errors.Is(err, daemon.ErrTimeout) {
+		msg = fmt.Sprintf("forwarder (pid %d) not answering within %s: frozen (stopped?) or overloaded; `sudo vpcnet down %s` ends it",
+			st.Daemon.PID, daemon.ReadTimeout, name)
 	} else {
 		if u := errors.Unwrap(err); u != nil {
 			err = u // the daemon's own name is said already

@@ -216,7 +216,11 @@ var sendOp = func(topo, api string, req daemon.OpRequest) (any, error) {
 		return nil, err
 	}
 	var out any
-	if err := daemon.NewClient(t).Post("/op/"+api, req, &out); err != nil {
+	timeout := daemon.OpTimeout
+	if daemon.IsReadOnly(api) {
+		timeout = daemon.ReadTimeout // a frozen forwarder is said to be so in seconds
+	}
+	if err := daemon.NewClient(t).PostTimeout("/op/"+api, req, &out, timeout); err != nil {
 		return nil, awsError(api, err)
 	}
 	return out, nil
