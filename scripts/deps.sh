@@ -11,6 +11,7 @@ have nc      || need+=(netcat-openbsd)
 have nft     || need+=(nftables)
 have nstat   || need+=(iproute2)
 have hping3  || need+=(hping3)
+[ -f /usr/lib/python3/dist-packages/botocore/data/ec2/2016-11-15/service-2.json ] || [ -f /usr/lib/python3/dist-packages/botocore/data/ec2/2016-11-15/service-2.json.gz ] || need+=(python3-botocore)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "missing packages: ${need[*]} (run as root: sudo make ...)" >&2
