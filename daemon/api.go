@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vpcnet/vpcnet/dataplane"
+	"github.com/vpcnet/vpcnet/ec2"
 	"github.com/vpcnet/vpcnet/netns"
 	"github.com/vpcnet/vpcnet/topology"
 )
@@ -76,7 +77,7 @@ func (d *Daemon) status() Status {
 	}
 	for _, v := range n.VPCs {
 		for _, i := range v.Instances {
-			is := InstanceStatus{Name: i.Name, ID: i.ID, Namespace: i.Namespace, State: instState(i).Name, Subnet: i.Subnet.Name, AZ: i.Subnet.AZ}
+			is := InstanceStatus{Name: i.Name, ID: i.ID, Namespace: i.Namespace, State: ec2.InstanceState(i), Subnet: i.Subnet.Name, AZ: i.Subnet.AZ}
 			var links map[string]bool
 			if !i.Stopped {
 				links, _ = netns.LinkNames(i.Namespace)
@@ -167,14 +168,6 @@ func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(v)
 }
-
-// OpError is an operation's error in AWS shape.
-type OpError struct {
-	Code    string `json:"Code"`
-	Message string `json:"Message"`
-}
-
-func (e *OpError) Error() string { return e.Code + ": " + e.Message }
 
 // Client talks to a topology's daemon.
 type Client struct {

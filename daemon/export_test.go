@@ -55,7 +55,7 @@ func TestExportRoundTripEverything(t *testing.T) {
 	if err != nil {
 		t.Fatalf("exported file does not load: %v\n%s", err, b)
 	}
-	d2 := &Daemon{net: n2, st: &State{Name: n2.Name}, fwd: dataplane.New(n2, dataplane.Options{})}
+	d2 := newDaemon(n2, dataplane.New(n2, dataplane.Options{}))
 	// The one thing the file cannot keep: the id of the deleted middlebox
 	// a blackholed route still names; it comes back as target blackhole.
 	live := describeAll(t, d)

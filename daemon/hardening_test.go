@@ -176,7 +176,7 @@ func TestIssue10_ExportAlwaysLoads(t *testing.T) {
 		if err != nil {
 			t.Fatalf("seed %d: the export does not load: %v\napplied:\n%s", seed, err, strings.Join(applied, "\n"))
 		}
-		d2 := &Daemon{net: n2, st: &State{Name: n2.Name}, fwd: dataplane.New(n2, dataplane.Options{})}
+		d2 := newDaemon(n2, dataplane.New(n2, dataplane.Options{}))
 		if a, b := describeAll(t, d), describeAll(t, d2); a != b && !blackholeOnly(a, b) {
 			t.Fatalf("seed %d: describe-* differ after export and load\napplied:\n%s\n%s", seed, strings.Join(applied, "\n"), firstDiff(a, b))
 		}

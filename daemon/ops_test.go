@@ -15,6 +15,7 @@ import (
 
 	"github.com/vpcnet/vpcnet/dataplane"
 	"github.com/vpcnet/vpcnet/dataplane/header"
+	"github.com/vpcnet/vpcnet/ec2"
 	"github.com/vpcnet/vpcnet/topology"
 )
 
@@ -32,7 +33,7 @@ func offlineDaemon(t testing.TB) *Daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Daemon{net: n, st: &State{Name: n.Name}, fwd: dataplane.New(n, dataplane.Options{}), done: make(chan struct{})}
+	return newDaemon(n, dataplane.New(n, dataplane.Options{}))
 }
 
 func call(t testing.TB, d *Daemon, op string, req OpRequest) (int, []byte) {
@@ -178,7 +179,7 @@ func TestExportRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("exported file does not load: %v\n%s", err, b)
 	}
-	d2 := &Daemon{net: n2, st: &State{Name: n2.Name}, fwd: dataplane.New(n2, dataplane.Options{})}
+	d2 := newDaemon(n2, dataplane.New(n2, dataplane.Options{}))
 	if a, b := describeAll(t, d), describeAll(t, d2); a != b {
 		t.Fatalf("describe-* differ after the round trip:\nlive: %s\nre-up: %s", a, b)
 	}
@@ -193,11 +194,7 @@ func FuzzOperations(f *testing.F) {
 	f.Add(uint8(15), "address", "13.125.1.1", "public-ipv4-pool", "amazon", "name", "x")
 	f.Add(uint8(16), "allocation-id", "eip-web", "network-interface-id", "eni-extra", "allow-reassociation", "true")
 	f.Add(uint8(22), "subnet-id", "PUB-WEB-2a", "groups", "default,my-Web-SecurityGroup", "private-ip-address", "92.75.100.77")
-	names := make([]string, 0, len(operations))
-	for n := range operations {
-		names = append(names, n)
-	}
-	slices.Sort(names)
+	names := ec2.Names()
 	an := uint8(slices.Index(names, "StartNetworkInsightsAnalysis"))
 	f.Add(an, "source", "my-web-server", "destination", "my-db-server", "destination-port", "3306")
 	f.Add(an, "source", "eni-x", "destination", "13.125.1.1", "protocol", "icmp")
@@ -242,7 +239,7 @@ func daemonFor(t testing.TB, topo string) *Daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Daemon{net: n, st: &State{Name: n.Name}, fwd: dataplane.New(n, dataplane.Options{}), done: make(chan struct{})}
+	return newDaemon(n, dataplane.New(n, dataplane.Options{}))
 }
 
 func sgByName(d *Daemon, name string) *topology.SecurityGroup {
@@ -305,7 +302,7 @@ func TestSG3_CLIPortMeansWhatTheFileMeans(t *testing.T) {
 				t.Fatalf("authorize: %s", body)
 			}
 			got := g.Ingress[len(g.Ingress)-1]
-			if got.Protocol != want.Protocol || !sameMatch(got, want) || got.CIDR != want.CIDR {
+			if got.Protocol != want.Protocol || !topology.SameMatch(got, want) || got.CIDR != want.CIDR {
 				t.Fatalf("authorize stored %d %d..%d, the file has %d %d..%d", got.Protocol, got.FromPort, got.ToPort, want.Protocol, want.FromPort, want.ToPort)
 			}
 			if code, body := call(t, d, "AuthorizeSecurityGroupIngress", req); code == 200 || !strings.Contains(string(body), "InvalidPermission.Duplicate") {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vpcnet/vpcnet/dataplane"
+	"github.com/vpcnet/vpcnet/ec2"
 	"github.com/vpcnet/vpcnet/netns"
 	"github.com/vpcnet/vpcnet/topology"
 	"golang.org/x/sys/unix"
@@ -22,14 +23,14 @@ import (
 //
 // mu guards net and st; the forwarder has its own locks.
 type Daemon struct {
-	mu         sync.Mutex
-	net        *topology.Network
-	st         *State
-	lastPublic map[string]netip.Addr // instance id → dynamic public IP it had before stop (ADDR-4)
-	fwd        *dataplane.Forwarder
-	exe        string // this binary, put on user_data's PATH
-	done       chan struct{}
-	once       sync.Once
+	mu   sync.Mutex
+	net  *topology.Network
+	st   *State
+	svc  *ec2.Service // the EC2 operations on net; d is its Store and Kernel
+	fwd  *dataplane.Forwarder
+	exe  string // this binary, put on user_data's PATH
+	done chan struct{}
+	once sync.Once
 }
 
 // ErrAlreadyUp is returned by Up for a topology whose daemon runs.
@@ -58,9 +59,8 @@ func Up(n *topology.Network, exe string, source []byte) (*Daemon, error) {
 	}
 	self := netns.Proc{PID: os.Getpid()}
 	self.Start = netns.StartTimeOf(self.PID)
-	d := &Daemon{net: n, exe: exe, done: make(chan struct{}), lastPublic: map[string]netip.Addr{},
-		st:  &State{Name: n.Name, Daemon: self},
-		fwd: dataplane.New(n, dataplane.Options{ConntrackMax: n.Settings.ConntrackMax})}
+	d := newDaemon(n, dataplane.New(n, dataplane.Options{ConntrackMax: n.Settings.ConntrackMax}))
+	d.exe, d.st.Daemon = exe, self
 	if fl := n.FlowLogs; fl != nil {
 		if err := d.fwd.StartFlowLogs(fl, n.AccountID()); err != nil {
 			d.fwd.Stop()
@@ -74,6 +74,17 @@ func Up(n *topology.Network, exe string, source []byte) (*Daemon, error) {
 	}
 	return d, nil
 }
+
+// newDaemon returns a daemon for network n over forwarder fwd, with its
+// EC2 service; nothing is built yet.
+func newDaemon(n *topology.Network, fwd *dataplane.Forwarder) *Daemon {
+	d := &Daemon{net: n, fwd: fwd, done: make(chan struct{}), st: &State{Name: n.Name}}
+	d.svc = ec2.New(d, d)
+	return d
+}
+
+// Network is the daemon's network (ec2.Store).
+func (d *Daemon) Network() *topology.Network { return d.net }
 
 // checkFree refuses a topology that is up, or whose namespaces exist.
 func checkFree(n *topology.Network) error {

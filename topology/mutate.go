@@ -131,3 +131,21 @@ func (s *Subnet) FreePrivateIP(taken ...netip.Addr) (netip.Addr, bool) {
 	}
 	return firstFreePrivate(s.CIDR, used)
 }
+
+// SameMatch reports whether two security-group rules match the same
+// protocol, ports or ICMP type and code: a tcp or udp rule for every port is
+// the same whether it says 0-65535 or gives no ports (-1, -1).
+func SameMatch(a, b SGRule) bool {
+	if a.Protocol != b.Protocol {
+		return false
+	}
+	norm := func(r SGRule) (int, int) {
+		if (r.Protocol == 6 || r.Protocol == 17) && r.FromPort == -1 && r.ToPort == -1 {
+			return 0, 65535
+		}
+		return r.FromPort, r.ToPort
+	}
+	af, at := norm(a)
+	bf, bt := norm(b)
+	return af == bf && at == bt
+}

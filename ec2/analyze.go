@@ -1,4 +1,4 @@
-package daemon
+package ec2
 
 import (
 	"net/netip"
@@ -13,11 +13,11 @@ import (
 // both and answers at once, from the forwarder's tables
 // (dataplane.Forwarder.ExplainPath).
 func init() {
-	operations["StartNetworkInsightsAnalysis"] = func(d *Daemon, r OpRequest) (any, error) { return d.analyzePath(r) }
+	operations["StartNetworkInsightsAnalysis"] = func(d *Service, r OpRequest) (any, error) { return d.analyzePath(r) }
 	readOnly["StartNetworkInsightsAnalysis"] = true
 }
 
-func (d *Daemon) analyzePath(r OpRequest) (any, error) {
+func (d *Service) analyzePath(r OpRequest) (any, error) {
 	src, err := d.pathSource(r["source"])
 	if err != nil {
 		return nil, err
@@ -45,7 +45,7 @@ func (d *Daemon) analyzePath(r OpRequest) (any, error) {
 	default:
 		return nil, opErr("InvalidParameterValue", "Invalid value '%s' for protocol: a path is tcp, udp or icmp", r["protocol"])
 	}
-	a, err := d.fwd.ExplainPath(src, dst, uint8(proto), port)
+	a, err := d.k.ExplainPath(src, dst, uint8(proto), port)
 	if err != nil {
 		return nil, opErr("InvalidParameterValue", "%v", err)
 	}
@@ -67,7 +67,7 @@ func (d *Daemon) analyzePath(r OpRequest) (any, error) {
 
 // pathSource resolves an instance (its primary ENI), an ENI, or an internet
 // host, by id or name.
-func (d *Daemon) pathSource(ref string) (string, error) {
+func (d *Service) pathSource(ref string) (string, error) {
 	if ref == "" {
 		return "", opErr("MissingParameter", "The request must contain the parameter source")
 	}
@@ -86,7 +86,7 @@ func (d *Daemon) pathSource(ref string) (string, error) {
 // pathDestination resolves an instance or ENI (its primary private IP, or
 // from the internet its public IP), an internet host (its IP), or an IPv4
 // address as given (an Elastic IP, say).
-func (d *Daemon) pathDestination(ref string, fromInternet bool) (netip.Addr, error) {
+func (d *Service) pathDestination(ref string, fromInternet bool) (netip.Addr, error) {
 	if ref == "" {
 		return netip.Addr{}, opErr("MissingParameter", "The request must contain the parameter destination")
 	}
@@ -114,7 +114,7 @@ func (d *Daemon) pathDestination(ref string, fromInternet bool) (netip.Addr, err
 	return netip.Addr{}, opErr("InvalidParameterValue", "destination '%s' is no instance, network interface, internet host or IPv4 address", ref)
 }
 
-func (d *Daemon) findHost(ref string) *topology.Host {
+func (d *Service) findHost(ref string) *topology.Host {
 	for _, h := range d.net.Hosts {
 		if h.Name == ref {
 			return h

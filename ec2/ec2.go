@@ -1,4 +1,4 @@
-package daemon
+package ec2
 
 import (
 	"fmt"
@@ -6,9 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/vpcnet/vpcnet/netns"
 	"github.com/vpcnet/vpcnet/topology"
 )
 
@@ -19,25 +17,25 @@ import (
 
 func init() {
 	for name, fn := range map[string]opFunc{
-		"AllocateAddress":                 (*Daemon).allocateAddress,
-		"AssociateAddress":                (*Daemon).associateAddress,
-		"DisassociateAddress":             (*Daemon).disassociateAddress,
-		"ReleaseAddress":                  (*Daemon).releaseAddress,
-		"CreateNetworkInterface":          (*Daemon).createNetworkInterface,
-		"DeleteNetworkInterface":          (*Daemon).deleteNetworkInterface,
-		"AttachNetworkInterface":          (*Daemon).attachNetworkInterface,
-		"DetachNetworkInterface":          (*Daemon).detachNetworkInterface,
-		"ModifyNetworkInterfaceAttribute": (*Daemon).modifyNetworkInterfaceAttribute,
-		"AssignPrivateIpAddresses":        (*Daemon).assignPrivateIPs,
-		"UnassignPrivateIpAddresses":      (*Daemon).unassignPrivateIPs,
-		"RunInstances":                    (*Daemon).runInstances,
-		"TerminateInstances":              (*Daemon).terminateInstances,
-		"StopInstances":                   (*Daemon).stopInstances,
-		"StartInstances":                  (*Daemon).startInstances,
-		"ModifyInstanceAttribute":         (*Daemon).modifyInstanceAttribute,
-		"CreateRoute":                     func(d *Daemon, r OpRequest) (any, error) { return d.route(r, "create") },
-		"ReplaceRoute":                    func(d *Daemon, r OpRequest) (any, error) { return d.route(r, "replace") },
-		"DeleteRoute":                     func(d *Daemon, r OpRequest) (any, error) { return d.route(r, "delete") },
+		"AllocateAddress":                 (*Service).allocateAddress,
+		"AssociateAddress":                (*Service).associateAddress,
+		"DisassociateAddress":             (*Service).disassociateAddress,
+		"ReleaseAddress":                  (*Service).releaseAddress,
+		"CreateNetworkInterface":          (*Service).createNetworkInterface,
+		"DeleteNetworkInterface":          (*Service).deleteNetworkInterface,
+		"AttachNetworkInterface":          (*Service).attachNetworkInterface,
+		"DetachNetworkInterface":          (*Service).detachNetworkInterface,
+		"ModifyNetworkInterfaceAttribute": (*Service).modifyNetworkInterfaceAttribute,
+		"AssignPrivateIpAddresses":        (*Service).assignPrivateIPs,
+		"UnassignPrivateIpAddresses":      (*Service).unassignPrivateIPs,
+		"RunInstances":                    (*Service).runInstances,
+		"TerminateInstances":              (*Service).terminateInstances,
+		"StopInstances":                   (*Service).stopInstances,
+		"StartInstances":                  (*Service).startInstances,
+		"ModifyInstanceAttribute":         (*Service).modifyInstanceAttribute,
+		"CreateRoute":                     func(d *Service, r OpRequest) (any, error) { return d.route(r, "create") },
+		"ReplaceRoute":                    func(d *Service, r OpRequest) (any, error) { return d.route(r, "replace") },
+		"DeleteRoute":                     func(d *Service, r OpRequest) (any, error) { return d.route(r, "delete") },
 	} {
 		operations[name] = fn
 	}
@@ -45,7 +43,7 @@ func init() {
 
 // --- lookups: ids or names -------------------------------------------------
 
-func (d *Daemon) findInstance(ref string) (*topology.Instance, error) {
+func (d *Service) findInstance(ref string) (*topology.Instance, error) {
 	for _, v := range d.net.VPCs {
 		for _, i := range v.Instances {
 			if i.ID == ref || i.Name == ref {
@@ -56,7 +54,7 @@ func (d *Daemon) findInstance(ref string) (*topology.Instance, error) {
 	return nil, opErr("InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", ref)
 }
 
-func (d *Daemon) findENI(ref string) (*topology.ENI, error) {
+func (d *Service) findENI(ref string) (*topology.ENI, error) {
 	for _, v := range d.net.VPCs {
 		for _, e := range v.ENIs {
 			if e.ID == ref || e.Name == ref || attachmentID(d.net, e) == ref {
@@ -67,7 +65,7 @@ func (d *Daemon) findENI(ref string) (*topology.ENI, error) {
 	return nil, opErr("InvalidNetworkInterfaceID.NotFound", "The networkInterface ID '%s' does not exist", ref)
 }
 
-func (d *Daemon) findSubnet(ref string) (*topology.Subnet, error) {
+func (d *Service) findSubnet(ref string) (*topology.Subnet, error) {
 	for _, v := range d.net.VPCs {
 		for _, s := range v.Subnets {
 			if s.ID == ref || s.Name == ref {
@@ -78,7 +76,7 @@ func (d *Daemon) findSubnet(ref string) (*topology.Subnet, error) {
 	return nil, opErr("InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", ref)
 }
 
-func (d *Daemon) findEIP(ref string) (*topology.EIP, error) {
+func (d *Service) findEIP(ref string) (*topology.EIP, error) {
 	for _, e := range d.net.EIPs {
 		if e.AllocationID == ref || e.Name == ref || e.Addr.String() == ref {
 			return e, nil
@@ -87,7 +85,7 @@ func (d *Daemon) findEIP(ref string) (*topology.EIP, error) {
 	return nil, opErr("InvalidAllocationID.NotFound", "The allocation ID '%s' does not exist", ref)
 }
 
-func (d *Daemon) findRouteTable(ref string) (*topology.RouteTable, *topology.VPC, error) {
+func (d *Service) findRouteTable(ref string) (*topology.RouteTable, *topology.VPC, error) {
 	for _, v := range d.net.VPCs {
 		for _, t := range v.RouteTables {
 			if t.ID == ref || t.Name == ref {
@@ -122,7 +120,7 @@ func list(s string) []string {
 
 // names returns every resource name in use: one namespace for all kinds,
 // as in topo.json.
-func (d *Daemon) names() map[string]bool {
+func (d *Service) names() map[string]bool {
 	used := map[string]bool{}
 	for _, e := range d.net.EIPs {
 		used[e.Name] = true
@@ -145,7 +143,7 @@ func (d *Daemon) names() map[string]bool {
 // accept for a resource of kind (topology.CheckResourceName: one validation
 // for files and operations, so that export always loads again), or base-1,
 // base-2 …, the first free one, when none was requested.
-func (d *Daemon) newName(want, base, kind string) (string, error) {
+func (d *Service) newName(want, base, kind string) (string, error) {
 	used := d.names()
 	if want != "" {
 		if err := topology.CheckResourceName(kind, want); err != nil {
@@ -165,7 +163,7 @@ func (d *Daemon) newName(want, base, kind string) (string, error) {
 
 // newENIFields checks what a new ENI (created, or an instance's eth0) needs:
 // its subnet, private IP (ENI-1, ADDR-2), groups (ENI-2) and name.
-func (d *Daemon) newENIFields(r OpRequest, groupsKey, base, kind string) (*topology.Subnet, netip.Addr, []*topology.SecurityGroup, string, error) {
+func (d *Service) newENIFields(r OpRequest, groupsKey, base, kind string) (*topology.Subnet, netip.Addr, []*topology.SecurityGroup, string, error) {
 	s, err := d.findSubnet(r["subnet-id"])
 	if err != nil {
 		return nil, netip.Addr{}, nil, "", err
@@ -212,7 +210,7 @@ func pickIP(s *topology.Subnet, want string) (netip.Addr, error) {
 	return a, checkPrivateIP(s, a)
 }
 
-func (d *Daemon) groupsOf(v *topology.VPC, refs []string) ([]*topology.SecurityGroup, error) {
+func (d *Service) groupsOf(v *topology.VPC, refs []string) ([]*topology.SecurityGroup, error) {
 	if len(refs) == 0 {
 		return []*topology.SecurityGroup{v.DefaultSG}, nil // ENI-2
 	}
@@ -232,7 +230,7 @@ func (d *Daemon) groupsOf(v *topology.VPC, refs []string) ([]*topology.SecurityG
 
 // --- Elastic IPs (EIP-1..EIP-4) ----------------------------------------------
 
-func (d *Daemon) allocateAddress(r OpRequest) (any, error) {
+func (d *Service) allocateAddress(r OpRequest) (any, error) {
 	n := d.net
 	var pool *topology.Pool
 	if ref := r["public-ipv4-pool"]; ref != "" {
@@ -302,7 +300,7 @@ func dynamicPublic(e *topology.ENI, a netip.Addr) bool {
 
 // unbindEIP removes e's association, giving the private IP back its dynamic
 // public IP where it should have one.
-func (d *Daemon) unbindEIP(e *topology.EIP) {
+func (d *Service) unbindEIP(e *topology.EIP) {
 	eni, priv := e.ENI, e.PrivateIP
 	if eni == nil {
 		return
@@ -318,7 +316,7 @@ func (d *Daemon) unbindEIP(e *topology.EIP) {
 	}
 }
 
-func (d *Daemon) associateAddress(r OpRequest) (any, error) {
+func (d *Service) associateAddress(r OpRequest) (any, error) {
 	n := d.net
 	e, err := d.findEIP(r["allocation-id"])
 	if err != nil {
@@ -388,7 +386,7 @@ func natOwner(e *topology.ENI) string {
 	return "its service"
 }
 
-func (d *Daemon) findAssociation(r OpRequest) (*topology.EIP, error) {
+func (d *Service) findAssociation(r OpRequest) (*topology.EIP, error) {
 	for _, e := range d.net.EIPs {
 		if e.ENI != nil && (associationID(d.net, e) == r["association-id"] || e.Addr.String() == r["public-ip"]) {
 			return e, nil
@@ -397,7 +395,7 @@ func (d *Daemon) findAssociation(r OpRequest) (*topology.EIP, error) {
 	return nil, opErr("InvalidAssociationID.NotFound", "The association ID '%s' does not exist", r["association-id"])
 }
 
-func (d *Daemon) disassociateAddress(r OpRequest) (any, error) {
+func (d *Service) disassociateAddress(r OpRequest) (any, error) {
 	e, err := d.findAssociation(r)
 	if err != nil {
 		return nil, err
@@ -409,7 +407,7 @@ func (d *Daemon) disassociateAddress(r OpRequest) (any, error) {
 	return map[string]any{"Return": true}, nil
 }
 
-func (d *Daemon) releaseAddress(r OpRequest) (any, error) {
+func (d *Service) releaseAddress(r OpRequest) (any, error) {
 	e, err := d.findEIP(r["allocation-id"])
 	if err != nil {
 		return nil, err
@@ -423,7 +421,7 @@ func (d *Daemon) releaseAddress(r OpRequest) (any, error) {
 
 // --- network interfaces (ENI-1..ENI-7) ---------------------------------------
 
-func (d *Daemon) createNetworkInterface(r OpRequest) (any, error) {
+func (d *Service) createNetworkInterface(r OpRequest) (any, error) {
 	s, ip, groups, name, err := d.newENIFields(r, "groups", "eni", topology.KindENI)
 	if err != nil {
 		return nil, err
@@ -450,7 +448,7 @@ func refuseManaged(e *topology.ENI, what string) error {
 	return nil
 }
 
-func (d *Daemon) deleteNetworkInterface(r OpRequest) (any, error) {
+func (d *Service) deleteNetworkInterface(r OpRequest) (any, error) {
 	e, err := d.findENI(r["network-interface-id"])
 	if err != nil {
 		return nil, err
@@ -467,7 +465,7 @@ func (d *Daemon) deleteNetworkInterface(r OpRequest) (any, error) {
 
 // dropENI removes an ENI from the model: its EIPs are disassociated, and
 // routes to it turn into blackholes (RT-3), as describe-route-tables shows.
-func (d *Daemon) dropENI(e *topology.ENI) {
+func (d *Service) dropENI(e *topology.ENI) {
 	for _, x := range d.net.EIPs {
 		if x.ENI == e {
 			x.ENI, x.PrivateIP = nil, netip.Addr{}
@@ -477,7 +475,7 @@ func (d *Daemon) dropENI(e *topology.ENI) {
 	v.ENIs = slices.DeleteFunc(v.ENIs, func(x *topology.ENI) bool { return x == e })
 }
 
-func (d *Daemon) attachNetworkInterface(r OpRequest) (any, error) {
+func (d *Service) attachNetworkInterface(r OpRequest) (any, error) {
 	e, err := d.findENI(r["network-interface-id"])
 	if err != nil {
 		return nil, err
@@ -508,7 +506,7 @@ func (d *Daemon) attachNetworkInterface(r OpRequest) (any, error) {
 		}
 	}
 	if !inst.Stopped {
-		if err := d.plug(inst, e, idx); err != nil {
+		if err := d.k.PlugENI(inst, e, idx); err != nil {
 			return nil, err
 		}
 	}
@@ -518,26 +516,7 @@ func (d *Daemon) attachNetworkInterface(r OpRequest) (any, error) {
 	return map[string]any{"AttachmentId": attachmentID(d.net, e)}, nil
 }
 
-// plug creates eth<idx> for e in inst's namespace, hands it to the
-// forwarder and configures it. On failure nothing stays.
-func (d *Daemon) plug(inst *topology.Instance, e *topology.ENI, idx int) error {
-	ns, err := netns.Create(inst.Namespace)
-	if err != nil {
-		return err
-	}
-	defer ns.Close()
-	dev := fmt.Sprintf("eth%d", idx)
-	if err := d.addPort(ns, dev, e.ID); err != nil {
-		return err
-	}
-	if err := netns.ConfigureIface(inst.Namespace, ns, idx, eniIface(dev, e)); err != nil {
-		d.fwd.DetachPort(e.ID)
-		return err
-	}
-	return nil
-}
-
-func (d *Daemon) detachNetworkInterface(r OpRequest) (any, error) {
+func (d *Service) detachNetworkInterface(r OpRequest) (any, error) {
 	ref := r["network-interface-id"]
 	if ref == "" {
 		ref = r["attachment-id"]
@@ -556,13 +535,13 @@ func (d *Daemon) detachNetworkInterface(r OpRequest) (any, error) {
 		return nil, opErr("OperationNotPermitted", "The network interface at device index 0 cannot be detached (ENI-6)")
 	}
 	inst := e.Instance
-	d.fwd.DetachPort(e.ID) // closing the TAP removes eth<N> from the namespace
+	d.k.UnplugENI(e) // closing the TAP removes eth<N> from the namespace
 	inst.ENIs = slices.DeleteFunc(inst.ENIs, func(x *topology.ENI) bool { return x == e })
 	e.Instance, e.DeviceIndex = nil, 0
 	return map[string]any{"Return": true}, nil
 }
 
-func (d *Daemon) modifyNetworkInterfaceAttribute(r OpRequest) (any, error) {
+func (d *Service) modifyNetworkInterfaceAttribute(r OpRequest) (any, error) {
 	e, err := d.findENI(r["network-interface-id"])
 	if err != nil {
 		return nil, err
@@ -570,7 +549,7 @@ func (d *Daemon) modifyNetworkInterfaceAttribute(r OpRequest) (any, error) {
 	return d.modifyENI(e, r)
 }
 
-func (d *Daemon) modifyENI(e *topology.ENI, r OpRequest) (any, error) {
+func (d *Service) modifyENI(e *topology.ENI, r OpRequest) (any, error) {
 	if err := refuseManaged(e, "modify"); err != nil {
 		return nil, err
 	}
@@ -598,7 +577,7 @@ func (d *Daemon) modifyENI(e *topology.ENI, r OpRequest) (any, error) {
 	return map[string]any{"Return": true}, nil
 }
 
-func (d *Daemon) parseIPs(e *topology.ENI, r OpRequest) ([]netip.Addr, error) {
+func (d *Service) parseIPs(e *topology.ENI, r OpRequest) ([]netip.Addr, error) {
 	var out []netip.Addr
 	for _, s := range list(r["private-ip-addresses"]) {
 		a, err := netip.ParseAddr(s)
@@ -632,7 +611,7 @@ func (d *Daemon) parseIPs(e *topology.ENI, r OpRequest) ([]netip.Addr, error) {
 	return out, nil
 }
 
-func (d *Daemon) assignPrivateIPs(r OpRequest) (any, error) {
+func (d *Service) assignPrivateIPs(r OpRequest) (any, error) {
 	e, err := d.findENI(r["network-interface-id"])
 	if err != nil {
 		return nil, err
@@ -650,13 +629,13 @@ func (d *Daemon) assignPrivateIPs(r OpRequest) (any, error) {
 		}
 	}
 	e.SecondaryIPs = append(slices.Clone(e.SecondaryIPs), ips...)
-	if err := d.reconfigure(e); err != nil {
+	if err := d.k.ConfigureENI(e); err != nil {
 		return nil, err
 	}
 	return map[string]any{"NetworkInterfaceId": e.ID, "AssignedPrivateIpAddresses": ips}, nil
 }
 
-func (d *Daemon) unassignPrivateIPs(r OpRequest) (any, error) {
+func (d *Service) unassignPrivateIPs(r OpRequest) (any, error) {
 	e, err := d.findENI(r["network-interface-id"])
 	if err != nil {
 		return nil, err
@@ -682,32 +661,15 @@ func (d *Daemon) unassignPrivateIPs(r OpRequest) (any, error) {
 		}
 		delete(e.PublicIPs, a)
 		if e.Instance != nil && !e.Instance.Stopped {
-			if ns, err := netns.Create(e.Instance.Namespace); err == nil {
-				netns.DelAddr(ns, fmt.Sprintf("eth%d", e.DeviceIndex), netip.PrefixFrom(a, e.Subnet.CIDR.Bits()))
-				ns.Close()
-			}
+			d.k.RemoveAddress(e, a)
 		}
 	}
 	return map[string]any{"Return": true}, nil
 }
 
-// reconfigure re-applies an attached ENI's addresses inside its instance.
-func (d *Daemon) reconfigure(e *topology.ENI) error {
-	if e.Instance == nil || e.Instance.Stopped {
-		return nil
-	}
-	ns, err := netns.Create(e.Instance.Namespace)
-	if err != nil {
-		return err
-	}
-	defer ns.Close()
-	dev := fmt.Sprintf("eth%d", e.DeviceIndex)
-	return netns.ConfigureIface(e.Instance.Namespace, ns, e.DeviceIndex, eniIface(dev, e))
-}
-
 // --- instances (INST-1..INST-3) ----------------------------------------------
 
-func (d *Daemon) runInstances(r OpRequest) (any, error) {
+func (d *Service) runInstances(r OpRequest) (any, error) {
 	n := d.net
 	s, ip, groups, name, err := d.newENIFields(r, "security-group-ids", "instance", topology.KindInstance)
 	if err != nil {
@@ -726,7 +688,7 @@ func (d *Daemon) runInstances(r OpRequest) (any, error) {
 		SourceDestCheck: true, Kind: topology.ENICompute, Description: "Primary network interface", ConnTrack: defaultConnTrack(),
 		PublicIPs: map[netip.Addr]netip.Addr{}, Instance: inst}
 	inst.ENIs = []*topology.ENI{eni}
-	if netns.Exists(inst.Namespace) {
+	if d.k.NamespaceExists(inst.Namespace) {
 		return nil, opErr("InvalidParameterValue", "Namespace %s exists already", inst.Namespace)
 	}
 	if public {
@@ -739,45 +701,21 @@ func (d *Daemon) runInstances(r OpRequest) (any, error) {
 	s.VPC.ENIs = append(s.VPC.ENIs, eni)
 	s.VPC.Instances = append(s.VPC.Instances, inst)
 	n.InstanceByName[name] = inst
-	if err := d.buildInstance(inst, hostEntries(n)); err != nil {
+	if err := d.k.LaunchInstance(inst); err != nil {
 		d.forget(inst)
 		return nil, err
 	}
-	if err := d.startUserData(inst.Namespace, inst.Name, inst.UserData); err != nil {
-		d.forget(inst)
-		return nil, err
-	}
-	d.refreshHosts()
+	d.k.RefreshHosts()
 	// A reservation, as EC2's RunInstances answers (its describe-instances
 	// reservation has the same id).
 	return map[string]any{"ReservationId": n.NewID("r", inst.Name), "OwnerId": n.AccountID(), "Groups": []any{},
 		"Instances": []any{describeInstance(n, inst)}}, nil
 }
 
-// refreshHosts rewrites every namespace's hosts file after instances came
-// or went, so that names resolve to the instances that exist now.
-func (d *Daemon) refreshHosts() {
-	entries := hostEntries(d.net)
-	for _, v := range d.net.VPCs {
-		for _, i := range v.Instances {
-			netns.WriteHosts(i.Namespace, entries)
-		}
-	}
-	for _, h := range d.net.Hosts {
-		netns.WriteHosts(h.Namespace, entries)
-	}
-}
-
 // forget removes an instance and its primary ENI from the model and the
 // kernel: ports, user_data, namespace.
-func (d *Daemon) forget(inst *topology.Instance) {
-	for _, e := range inst.ENIs {
-		d.fwd.DetachPort(e.ID)
-	}
-	d.stopProcs(inst.Namespace)
-	netns.Delete(inst.Namespace)
-	d.st.Namespaces = slices.DeleteFunc(d.st.Namespaces, func(s string) bool { return s == inst.Namespace })
-	d.st.write()
+func (d *Service) forget(inst *topology.Instance) {
+	d.k.RemoveInstance(inst)
 	v := inst.VPC
 	v.Instances = slices.DeleteFunc(v.Instances, func(x *topology.Instance) bool { return x == inst })
 	delete(d.net.InstanceByName, inst.Name)
@@ -789,20 +727,7 @@ func (d *Daemon) forget(inst *topology.Instance) {
 	}
 }
 
-func (d *Daemon) stopProcs(ns string) {
-	var keep []netns.Proc
-	for _, p := range d.st.Procs {
-		if p.Name == ns {
-			p.Stop(2 * time.Second)
-			continue
-		}
-		keep = append(keep, p)
-	}
-	d.st.Procs = keep
-	d.st.write()
-}
-
-func (d *Daemon) instances(r OpRequest) ([]*topology.Instance, error) {
+func (d *Service) instances(r OpRequest) ([]*topology.Instance, error) {
 	var out []*topology.Instance
 	for _, ref := range list(r["instance-ids"]) {
 		i, err := d.findInstance(ref)
@@ -834,6 +759,9 @@ var (
 	stTerminated = state{48, "terminated"}
 )
 
+// InstanceState names an instance's state as EC2 does (running, stopped).
+func InstanceState(i *topology.Instance) string { return instState(i).Name }
+
 func instState(i *topology.Instance) state {
 	if i.Stopped {
 		return stStopped
@@ -841,7 +769,7 @@ func instState(i *topology.Instance) state {
 	return stRunning
 }
 
-func (d *Daemon) terminateInstances(r OpRequest) (any, error) {
+func (d *Service) terminateInstances(r OpRequest) (any, error) {
 	insts, err := d.instances(r)
 	if err != nil {
 		return nil, err
@@ -852,13 +780,13 @@ func (d *Daemon) terminateInstances(r OpRequest) (any, error) {
 		d.forget(i)
 		out = append(out, stateChange{i.ID, stTerminated, prev})
 	}
-	d.refreshHosts()
+	d.k.RefreshHosts()
 	return map[string]any{"TerminatingInstances": out}, nil
 }
 
 // stopInstances takes the instance's devices away and releases its dynamic
 // public IP (INST-2); EIPs and private IPs stay.
-func (d *Daemon) stopInstances(r OpRequest) (any, error) {
+func (d *Service) stopInstances(r OpRequest) (any, error) {
 	insts, err := d.instances(r)
 	if err != nil {
 		return nil, err
@@ -868,7 +796,7 @@ func (d *Daemon) stopInstances(r OpRequest) (any, error) {
 		prev := instState(i)
 		if !i.Stopped {
 			for _, e := range i.ENIs {
-				d.fwd.DetachPort(e.ID)
+				d.k.UnplugENI(e)
 				for priv, pub := range e.PublicIPs {
 					if !isEIP(d.net, pub) {
 						d.lastPublic[i.ID] = pub
@@ -876,7 +804,7 @@ func (d *Daemon) stopInstances(r OpRequest) (any, error) {
 					}
 				}
 			}
-			d.stopProcs(i.Namespace)
+			d.k.StopProcesses(i)
 			i.Stopped = true
 		}
 		out = append(out, stateChange{i.ID, stStopped, prev})
@@ -895,7 +823,7 @@ func isEIP(n *topology.Network, a netip.Addr) bool {
 
 // startInstances gives the devices back and takes a new dynamic public IP
 // (INST-2). user_data does not run again (INST-3: once).
-func (d *Daemon) startInstances(r OpRequest) (any, error) {
+func (d *Service) startInstances(r OpRequest) (any, error) {
 	insts, err := d.instances(r)
 	if err != nil {
 		return nil, err
@@ -905,7 +833,7 @@ func (d *Daemon) startInstances(r OpRequest) (any, error) {
 		prev := instState(i)
 		if i.Stopped {
 			for _, e := range i.ENIs {
-				if err := d.plug(i, e, e.DeviceIndex); err != nil {
+				if err := d.k.PlugENI(i, e, e.DeviceIndex); err != nil {
 					return nil, err
 				}
 			}
@@ -926,7 +854,7 @@ func (d *Daemon) startInstances(r OpRequest) (any, error) {
 	return map[string]any{"StartingInstances": out}, nil
 }
 
-func (d *Daemon) modifyInstanceAttribute(r OpRequest) (any, error) {
+func (d *Service) modifyInstanceAttribute(r OpRequest) (any, error) {
 	i, err := d.findInstance(r["instance-id"])
 	if err != nil {
 		return nil, err
@@ -936,7 +864,7 @@ func (d *Daemon) modifyInstanceAttribute(r OpRequest) (any, error) {
 
 // --- routes (RT-1..RT-4) -------------------------------------------------------
 
-func (d *Daemon) route(r OpRequest, op string) (any, error) {
+func (d *Service) route(r OpRequest, op string) (any, error) {
 	t, v, err := d.findRouteTable(r["route-table-id"])
 	if err != nil {
 		return nil, err

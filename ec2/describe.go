@@ -1,4 +1,4 @@
-package daemon
+package ec2
 
 import (
 	"fmt"
@@ -12,7 +12,7 @@ import (
 // shapes (PascalCase fields).
 
 func init() {
-	for name, fn := range map[string]func(d *Daemon) any{
+	for name, fn := range map[string]func(d *Service) any{
 		"DescribeAddresses":         describeAddresses,
 		"DescribeNetworkInterfaces": describeNetworkInterfaces,
 		"DescribeInstances":         describeInstances,
@@ -24,13 +24,10 @@ func init() {
 		"DescribeNatGateways":       describeNatGateways,
 	} {
 		fn := fn
-		operations[name] = func(d *Daemon, _ OpRequest) (any, error) { return fn(d), nil }
+		operations[name] = func(d *Service, _ OpRequest) (any, error) { return fn(d), nil }
 		readOnly[name] = true
 	}
 }
-
-// readOnly operations change nothing: no new forwarding tables.
-var readOnly = map[string]bool{}
 
 type obj = map[string]any
 
@@ -43,7 +40,7 @@ func sorted(l []obj, id string) []obj {
 	return l
 }
 
-func describeAddresses(d *Daemon) any {
+func describeAddresses(d *Service) any {
 	n := d.net
 	out := []obj{}
 	for _, e := range n.EIPs {
@@ -110,7 +107,7 @@ func describeENI(n *topology.Network, e *topology.ENI) obj {
 	return o
 }
 
-func describeNetworkInterfaces(d *Daemon) any {
+func describeNetworkInterfaces(d *Service) any {
 	out := []obj{}
 	for _, v := range d.net.VPCs {
 		for _, e := range v.ENIs {
@@ -139,7 +136,7 @@ func describeInstance(n *topology.Network, i *topology.Instance) obj {
 	return o
 }
 
-func describeInstances(d *Daemon) any {
+func describeInstances(d *Service) any {
 	var res []obj
 	for _, v := range d.net.VPCs {
 		for _, i := range v.Instances {
@@ -169,7 +166,7 @@ func routeState(v *topology.VPC, r *topology.Route) string {
 	return "active"
 }
 
-func describeRouteTables(d *Daemon) any {
+func describeRouteTables(d *Service) any {
 	out := []obj{}
 	for _, v := range d.net.VPCs {
 		for _, t := range v.RouteTables {
@@ -212,7 +209,7 @@ func describeRouteTables(d *Daemon) any {
 	return obj{"RouteTables": sorted(out, "RouteTableId")}
 }
 
-func describeVpcs(d *Daemon) any {
+func describeVpcs(d *Service) any {
 	out := []obj{}
 	for _, v := range d.net.VPCs {
 		out = append(out, obj{"VpcId": v.ID, "CidrBlock": v.CIDR.String(), "State": "available", "Tags": tags(v.Name)})
@@ -220,7 +217,7 @@ func describeVpcs(d *Daemon) any {
 	return obj{"Vpcs": sorted(out, "VpcId")}
 }
 
-func describeSubnets(d *Daemon) any {
+func describeSubnets(d *Service) any {
 	out := []obj{}
 	for _, v := range d.net.VPCs {
 		for _, s := range v.Subnets {
@@ -254,7 +251,7 @@ func permissions(rules []topology.SGRule) []obj {
 	return out
 }
 
-func describeSecurityGroups(d *Daemon) any {
+func describeSecurityGroups(d *Service) any {
 	out := []obj{}
 	for _, v := range d.net.VPCs {
 		for _, g := range v.SGs {
@@ -265,7 +262,7 @@ func describeSecurityGroups(d *Daemon) any {
 	return obj{"SecurityGroups": sorted(out, "GroupId")}
 }
 
-func describeNetworkAcls(d *Daemon) any {
+func describeNetworkAcls(d *Service) any {
 	out := []obj{}
 	for _, v := range d.net.VPCs {
 		for _, a := range v.NACLs {
@@ -304,7 +301,7 @@ func describeNetworkAcls(d *Daemon) any {
 	return obj{"NetworkAcls": sorted(out, "NetworkAclId")}
 }
 
-func describeNatGateways(d *Daemon) any {
+func describeNatGateways(d *Service) any {
 	out := []obj{}
 	for _, v := range d.net.VPCs {
 		for _, g := range v.NATs {
