@@ -26,27 +26,42 @@ func (d *Daemon) handleOp(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, &OpError{Code: "InvalidAction", Message: "The action " + name + " is not valid for this web service."})
 		return
 	}
-	var req OpRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+	badBody := func(err error) {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			err = fmt.Errorf("request larger than %d bytes", MaxRequestBytes)
 		}
 		w.WriteHeader(http.StatusBadRequest)
 		writeJSON(w, &OpError{Code: "InvalidParameterValue", Message: err.Error()})
-		return
 	}
-	if err := checkSizes(req); err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		writeJSON(w, err)
-		return
+	var out any
+	var err error
+	if ec2.IsTyped(name) {
+		// EC2's parameters by member name, as the endpoint reads them.
+		var in map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			badBody(err)
+			return
+		}
+		out, err = d.Call(name, in)
+	} else {
+		var req OpRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			badBody(err)
+			return
+		}
+		if err := checkSizes(req); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			writeJSON(w, err)
+			return
+		}
+		d.mu.Lock()
+		out, err = d.svc.Call(name, req)
+		if err == nil && !ec2.IsReadOnly(name) {
+			d.fwd.Apply(d.net)
+		}
+		d.mu.Unlock()
 	}
-	d.mu.Lock()
-	out, err := d.svc.Call(name, req)
-	if err == nil && !ec2.IsReadOnly(name) {
-		d.fwd.Apply(d.net)
-	}
-	d.mu.Unlock()
 	if err != nil {
 		w.WriteHeader(http.StatusBadRequest)
 		if oe, ok := err.(*OpError); ok {
@@ -57,6 +72,19 @@ func (d *Daemon) handleOp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, out)
+}
+
+// Call runs typed operation name on in (EC2's parameters by member name)
+// under the daemon's lock, and swaps the forwarder's tables after a change.
+// The socket and the EC2 endpoint both call it.
+func (d *Daemon) Call(name string, in map[string]any) (any, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out, err := d.svc.CallInput(name, in)
+	if err == nil && !ec2.IsReadOnly(name) {
+		d.fwd.Apply(d.net)
+	}
+	return out, err
 }
 
 // Bounds of a control request (issue 10): the body, the number of

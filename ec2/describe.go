@@ -5,8 +5,13 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/vpcnet/vpcnet/ec2/types"
 	"github.com/vpcnet/vpcnet/topology"
 )
+
+func init() {
+	Define("DescribeVpcs", ReadOnly, (*Service).describeVpcs)
+}
 
 // The describe-* operations print the running network in the EC2 API's
 // shapes (PascalCase fields).
@@ -17,7 +22,6 @@ func init() {
 		"DescribeNetworkInterfaces": describeNetworkInterfaces,
 		"DescribeInstances":         describeInstances,
 		"DescribeRouteTables":       describeRouteTables,
-		"DescribeVpcs":              describeVpcs,
 		"DescribeSubnets":           describeSubnets,
 		"DescribeSecurityGroups":    describeSecurityGroups,
 		"DescribeNetworkAcls":       describeNetworkAcls,
@@ -209,12 +213,42 @@ func describeRouteTables(d *Service) any {
 	return obj{"RouteTables": sorted(out, "RouteTableId")}
 }
 
-func describeVpcs(d *Service) any {
-	out := []obj{}
+// vpcFilters are DescribeVpcs' filters.
+var vpcFilters = filters[types.Vpc]{
+	"vpc-id":                            func(v *types.Vpc) []string { return []string{deref(v.VpcId)} },
+	"cidr":                              func(v *types.Vpc) []string { return []string{deref(v.CidrBlock)} },
+	"cidr-block":                        func(v *types.Vpc) []string { return []string{deref(v.CidrBlock)} },
+	"cidr-block-association.cidr-block": func(v *types.Vpc) []string { return []string{deref(v.CidrBlock)} },
+	"state":                             func(v *types.Vpc) []string { return []string{string(v.State)} },
+	"is-default":                        func(v *types.Vpc) []string { return []string{boolString(deref(v.IsDefault))} },
+	"owner-id":                          func(v *types.Vpc) []string { return []string{deref(v.OwnerId)} },
+	"dhcp-options-id":                   func(v *types.Vpc) []string { return []string{deref(v.DhcpOptionsId)} },
+}
+
+func (d *Service) describeVpcs(in *types.DescribeVpcsRequest) (*types.DescribeVpcsResult, error) {
+	var all []types.Vpc
 	for _, v := range d.net.VPCs {
-		out = append(out, obj{"VpcId": v.ID, "CidrBlock": v.CIDR.String(), "State": "available", "Tags": tags(v.Name)})
+		all = append(all, types.Vpc{VpcId: ptr(v.ID), CidrBlock: ptr(v.CIDR.String()), State: types.VpcStateAvailable,
+			OwnerId: ptr(d.net.AccountID()), InstanceTenancy: types.TenancyDefault, IsDefault: ptr(false),
+			DhcpOptionsId: ptr("default"),
+			CidrBlockAssociationSet: []types.VpcCidrBlockAssociation{{AssociationId: ptr(d.net.NewID("vpc-cidr-assoc", v.Name)),
+				CidrBlock: ptr(v.CIDR.String()), CidrBlockState: &types.VpcCidrBlockState{State: types.VpcCidrBlockStateCodeAssociated}}},
+			Tags: nameTags(v.Name)})
 	}
-	return obj{"Vpcs": sorted(out, "VpcId")}
+	slices.SortFunc(all, func(a, b types.Vpc) int { return strings.Compare(*a.VpcId, *b.VpcId) })
+	vpcs, err := byIDs(all, in.VpcIds, func(v *types.Vpc) string { return *v.VpcId },
+		func(id string) error { return opErr("InvalidVpcID.NotFound", "The vpc ID '%s' does not exist", id) })
+	if err != nil {
+		return nil, err
+	}
+	if vpcs, err = selectItems(vpcs, in.Filters, vpcFilters, func(v *types.Vpc) []types.Tag { return v.Tags }); err != nil {
+		return nil, err
+	}
+	vpcs, next, err := page(vpcs, in.MaxResults, in.NextToken, 5, 1000)
+	if err != nil {
+		return nil, err
+	}
+	return &types.DescribeVpcsResult{Vpcs: append([]types.Vpc{}, vpcs...), NextToken: next}, nil
 }
 
 func describeSubnets(d *Service) any {
