@@ -1,20 +1,23 @@
 // Command ec2model writes ec2/query/model.json: the subset of EC2's (and
 // STS's) service model that vpcnet's Query endpoint serves, taken from the
-// botocore service models that Debian's python3-botocore ships.
+// botocore service models that Debian's python3-botocore ships; and
+// ec2/types/types_gen.go, a Go type for every structure and enum of that
+// subset (see types.go for how shapes become Go types).
 //
 // Regenerate (from the repository root):
 //
 //	apt-get install -y python3-botocore
 //	go run ./scripts/ec2model
 //
-// Flags: -botocore DIR (default /usr/lib/python3/dist-packages/botocore) and
-// -out FILE (default ec2/query/model.json). To serve one more operation, add
+// Flags: -botocore DIR (default /usr/lib/python3/dist-packages/botocore),
+// -out FILE (default ec2/query/model.json) and -types FILE (default
+// ec2/types/types_gen.go). To serve one more operation, add
 // its name to ec2Operations (or stsOperations) below and run it again: every
 // shape that the operation's input and output reach is copied, without the
 // documentation, keeping what the Query protocol needs (members in model
 // order, locationName, queryName, flattened, type, enum, required, min/max,
 // timestampFormat, resultWrapper). The output is deterministic: running it
-// twice on the same botocore gives the same bytes.
+// twice on the same botocore gives the same bytes (both files).
 package main
 
 import (
@@ -69,18 +72,24 @@ var stsOperations = []string{"GetCallerIdentity"}
 
 func main() {
 	dir := flag.String("botocore", "/usr/lib/python3/dist-packages/botocore", "botocore's package directory (python3-botocore)")
-	out := flag.String("out", "ec2/query/model.json", "file to write")
+	out := flag.String("out", "ec2/query/model.json", "the model subset to write")
+	typesOut := flag.String("types", "ec2/types/types_gen.go", "the Go types to write")
 	flag.Parse()
-	b, err := generate(*dir)
+	model, types, err := generate(*dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ec2model:", err)
 		os.Exit(1)
 	}
-	if err := os.WriteFile(*out, b, 0o644); err != nil {
-		fmt.Fprintln(os.Stderr, "ec2model:", err)
-		os.Exit(1)
+	for _, f := range []struct {
+		path string
+		b    []byte
+	}{{*out, model}, {*typesOut, types}} {
+		if err := os.WriteFile(f.path, f.b, 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "ec2model:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("wrote %s: %d bytes\n", f.path, len(f.b))
 	}
-	fmt.Printf("wrote %s: %d bytes\n", *out, len(b))
 }
 
 // The botocore model, as much of it as is read here. Structure members are
@@ -165,7 +174,9 @@ type operation struct {
 	Output  *ref   `json:"output,omitempty"`
 }
 
-func generate(dir string) ([]byte, error) {
+// generate reads botocore's models in dir and makes model.json and
+// types_gen.go.
+func generate(dir string) (model, types []byte, err error) {
 	version := botocoreVersion(dir)
 	services := map[string]service{}
 	ops := map[string]operation{}
@@ -179,7 +190,7 @@ func generate(dir string) ([]byte, error) {
 	} {
 		m, err := load(filepath.Join(dir, "data", s.path))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		ns := m.Metadata.XMLNamespace
 		if m.Metadata.Protocol == "ec2" && !strings.HasSuffix(ns, "/") {
@@ -195,12 +206,12 @@ func generate(dir string) ([]byte, error) {
 		for _, name := range s.ops {
 			op, ok := m.Operations[name]
 			if !ok {
-				return nil, fmt.Errorf("%s: no operation %s", s.path, name)
+				return nil, nil, fmt.Errorf("%s: no operation %s", s.path, name)
 			}
 			for _, r := range []*ref{op.Input, op.Output} {
 				if r != nil {
 					if err := reach(m, r.Shape, keep); err != nil {
-						return nil, fmt.Errorf("%s %s: %w", s.name, name, err)
+						return nil, nil, fmt.Errorf("%s %s: %w", s.name, name, err)
 					}
 				}
 			}
@@ -208,7 +219,13 @@ func generate(dir string) ([]byte, error) {
 		}
 		shapes[s.name] = keep
 	}
-	return write(services, ops, shapes)
+	if model, err = write(services, ops, shapes); err != nil {
+		return nil, nil, err
+	}
+	if types, err = goTypes(version, ops, shapes); err != nil {
+		return nil, nil, err
+	}
+	return model, types, nil
 }
 
 // reach copies the shape name and every shape it refers to into keep.
