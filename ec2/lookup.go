@@ -1,0 +1,201 @@
+package ec2
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/vpcnet/vpcnet/topology"
+)
+
+// The EC2 operations of the textbook's labs, acting on the running network.
+// Each one checks everything first and returns an AWS-style error with
+// nothing changed; then it changes the model, the namespaces and ports, and
+// the caller (handleOp) swaps the forwarder's tables.
+
+// --- lookups: ids or names -------------------------------------------------
+
+func (d *Service) findInstance(ref string) (*topology.Instance, error) {
+	for _, v := range d.net.VPCs {
+		for _, i := range v.Instances {
+			if i.ID == ref || i.Name == ref {
+				return i, nil
+			}
+		}
+	}
+	return nil, opErr("InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", ref)
+}
+
+func (d *Service) findENI(ref string) (*topology.ENI, error) {
+	for _, v := range d.net.VPCs {
+		for _, e := range v.ENIs {
+			if e.ID == ref || e.Name == ref || attachmentID(d.net, e) == ref {
+				return e, nil
+			}
+		}
+	}
+	return nil, opErr("InvalidNetworkInterfaceID.NotFound", "The networkInterface ID '%s' does not exist", ref)
+}
+
+func (d *Service) findSubnet(ref string) (*topology.Subnet, error) {
+	for _, v := range d.net.VPCs {
+		for _, s := range v.Subnets {
+			if s.ID == ref || s.Name == ref {
+				return s, nil
+			}
+		}
+	}
+	return nil, opErr("InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", ref)
+}
+
+func (d *Service) findEIP(ref string) (*topology.EIP, error) {
+	for _, e := range d.net.EIPs {
+		if e.AllocationID == ref || e.Name == ref || e.Addr.String() == ref {
+			return e, nil
+		}
+	}
+	return nil, opErr("InvalidAllocationID.NotFound", "The allocation ID '%s' does not exist", ref)
+}
+
+func (d *Service) findRouteTable(ref string) (*topology.RouteTable, *topology.VPC, error) {
+	for _, v := range d.net.VPCs {
+		for _, t := range v.RouteTables {
+			if t.ID == ref || t.Name == ref {
+				return t, v, nil
+			}
+		}
+	}
+	return nil, nil, opErr("InvalidRouteTableID.NotFound", "The routeTable ID '%s' does not exist", ref)
+}
+
+func attachmentID(n *topology.Network, e *topology.ENI) string {
+	if e.Instance == nil {
+		return ""
+	}
+	return n.NewID("eni-attach", e.Name+"/"+e.Instance.Name)
+}
+
+func associationID(n *topology.Network, e *topology.EIP) string {
+	if e.ENI == nil {
+		return ""
+	}
+	return n.NewID("eipassoc", e.Name+"/"+e.ENI.Name+"/"+e.PrivateIP.String())
+}
+
+func list(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		out = append(out, f)
+	}
+	return out
+}
+
+// names returns every resource name in use: one namespace for all kinds,
+// as in topo.json.
+func (d *Service) names() map[string]bool {
+	used := map[string]bool{}
+	for _, e := range d.net.EIPs {
+		used[e.Name] = true
+	}
+	for _, h := range d.net.Hosts {
+		used[h.Name] = true
+	}
+	for _, v := range d.net.VPCs {
+		for _, e := range v.ENIs {
+			used[e.Name] = true
+		}
+		for _, i := range v.Instances {
+			used[i.Name] = true
+		}
+	}
+	return used
+}
+
+// newName returns the requested name if it is free and one the file would
+// accept for a resource of kind (topology.CheckResourceName: one validation
+// for files and operations, so that export always loads again), or base-1,
+// base-2 …, the first free one, when none was requested.
+func (d *Service) newName(want, base, kind string) (string, error) {
+	used := d.names()
+	if want != "" {
+		if err := topology.CheckResourceName(kind, want); err != nil {
+			return "", opErr("InvalidParameterValue", "%v", err)
+		}
+		if used[want] {
+			return "", opErr("InvalidParameterValue", "The name '%s' is already used by another resource", want)
+		}
+		return want, nil
+	}
+	for k := 1; ; k++ {
+		if n := fmt.Sprintf("%s-%d", base, k); !used[n] {
+			return n, nil
+		}
+	}
+}
+
+// newENIFields checks what a new ENI (created, or an instance's eth0) needs:
+// its subnet, private IP (ENI-1, ADDR-2), groups (ENI-2) and name.
+func (d *Service) newENIFields(r OpRequest, groupsKey, base, kind string) (*topology.Subnet, netip.Addr, []*topology.SecurityGroup, string, error) {
+	s, err := d.findSubnet(r["subnet-id"])
+	if err != nil {
+		return nil, netip.Addr{}, nil, "", err
+	}
+	ip, err := pickIP(s, r["private-ip-address"])
+	if err != nil {
+		return nil, ip, nil, "", err
+	}
+	groups, err := d.groupsOf(s.VPC, list(r[groupsKey]))
+	if err != nil {
+		return nil, ip, nil, "", err
+	}
+	name, err := d.newName(r["name"], base, kind)
+	return s, ip, groups, name, err
+}
+
+// checkPrivateIP enforces ENI-1 and ADDR-2 for a new private IP of subnet s.
+func checkPrivateIP(s *topology.Subnet, a netip.Addr) error {
+	if !s.CIDR.Contains(a) {
+		return opErr("InvalidParameterValue", "Address %s does not fall within the subnet's address range (ENI-1)", a)
+	}
+	if s.Reserved(a) {
+		return opErr("InvalidParameterValue", "Address %s is reserved in subnet %s (ADDR-2)", a, s.ID)
+	}
+	if e := s.VPC.PrivateInUse(a); e != nil {
+		return opErr("InvalidIPAddress.InUse", "The specified address %s is already in use by %s", a, e.ID)
+	}
+	return nil
+}
+
+// pickIP parses a requested private IP, or picks the first free one.
+func pickIP(s *topology.Subnet, want string) (netip.Addr, error) {
+	if want == "" {
+		a, ok := s.FreePrivateIP()
+		if !ok {
+			return a, opErr("InsufficientFreeAddressesInSubnet", "Subnet %s has no free address", s.ID)
+		}
+		return a, nil
+	}
+	a, err := netip.ParseAddr(want)
+	if err != nil || !a.Is4() {
+		return a, opErr("InvalidParameterValue", "Invalid IPv4 address '%s'", want)
+	}
+	return a, checkPrivateIP(s, a)
+}
+
+func (d *Service) groupsOf(v *topology.VPC, refs []string) ([]*topology.SecurityGroup, error) {
+	if len(refs) == 0 {
+		return []*topology.SecurityGroup{v.DefaultSG}, nil // ENI-2
+	}
+	var out []*topology.SecurityGroup
+	for _, r := range refs {
+		g, err := d.findSG(r)
+		if err != nil {
+			return nil, err
+		}
+		if g.VPC != v {
+			return nil, opErr("InvalidGroup.NotFound", "The security group '%s' does not exist in VPC '%s'", r, v.ID)
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
