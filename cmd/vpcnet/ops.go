@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vpcnet/vpcnet/daemon"
+	"github.com/vpcnet/vpcnet/ec2"
 )
 
 // operation describes one EC2-style command: its CLI name, its API name and
@@ -220,10 +221,36 @@ var sendOp = func(topo, api string, req daemon.OpRequest) (any, error) {
 	if daemon.IsReadOnly(api) {
 		timeout = daemon.ReadTimeout // a frozen forwarder is said to be so in seconds
 	}
-	if err := daemon.NewClient(t).PostTimeout("/op/"+api, req, &out, timeout); err != nil {
+	var body any = req
+	if ec2.IsTyped(api) {
+		in, err := typedInput(api, req)
+		if err != nil {
+			return nil, awsError(api, err)
+		}
+		body = in
+	}
+	if err := daemon.NewClient(t).PostTimeout("/op/"+api, body, &out, timeout); err != nil {
 		return nil, awsError(api, err)
 	}
 	return out, nil
+}
+
+// typedInputs turn the CLI flags of a typed operation (ec2.Define) into
+// EC2's parameters by member name, as the AWS CLI's customizations of the
+// same commands do (authorize-security-group-ingress --protocol --port
+// --cidr builds IpPermissions). Each area's file adds its operations.
+var typedInputs = map[string]func(req daemon.OpRequest) (map[string]any, error){}
+
+// typedInput builds the parameters of typed operation api from its flags:
+// by its entry in typedInputs, or, for an operation without flags, none.
+func typedInput(api string, req daemon.OpRequest) (map[string]any, error) {
+	if conv := typedInputs[api]; conv != nil {
+		return conv(req)
+	}
+	if len(req) > 0 {
+		return nil, &daemon.OpError{Code: "InvalidParameterValue", Message: api + " takes no flags yet"}
+	}
+	return map[string]any{}, nil
 }
 
 // awsError shapes an error like the AWS CLI does.
