@@ -22,12 +22,13 @@ import (
 
 // Status is what `vpcnet status` shows of a topology.
 type Status struct {
-	Name      string           `json:"name"`
-	PID       int              `json:"pid"`
-	CPUs      string           `json:"forwarder_cpus"` // where the forwarder runs (settings.forwarder_cpus)
-	Instances []InstanceStatus `json:"instances"`
-	Hosts     []HostStatus     `json:"internet_hosts,omitempty"`
-	Warnings  []string         `json:"warnings,omitempty"`
+	Name        string           `json:"name"`
+	PID         int              `json:"pid"`
+	CPUs        string           `json:"forwarder_cpus"` // where the forwarder runs (settings.forwarder_cpus)
+	EC2Endpoint string           `json:"ec2_endpoint"`   // the EC2 Query API's URL (settings.ec2_endpoint)
+	Instances   []InstanceStatus `json:"instances"`
+	Hosts       []HostStatus     `json:"internet_hosts,omitempty"`
+	Warnings    []string         `json:"warnings,omitempty"`
 }
 
 // InstanceStatus is one instance.
@@ -71,7 +72,7 @@ func (d *Daemon) status() Status {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	n := d.net
-	s := Status{Name: n.Name, PID: os.Getpid(), Warnings: slices.Clone(n.Warnings)}
+	s := Status{Name: n.Name, PID: os.Getpid(), EC2Endpoint: d.EC2Endpoint(), Warnings: slices.Clone(n.Warnings)}
 	if cpus, err := dataplane.AllowedCPUs(); err == nil {
 		s.CPUs = topology.FormatCPUs(cpus)
 	}

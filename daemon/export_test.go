@@ -17,7 +17,7 @@ func TestExportRoundTripEverything(t *testing.T) {
 	d := offlineDaemon(t)
 	var allocs []string
 	for _, name := range []string{"eip-eth1", "eip-secondary"} {
-		code, body := call(t, d, "AllocateAddress", OpRequest{"name": name})
+		code, body := call(t, d, "AllocateAddress", eipNameReq(name))
 		if code != 200 {
 			t.Fatalf("allocate: %s", body)
 		}
@@ -27,16 +27,16 @@ func TestExportRoundTripEverything(t *testing.T) {
 	}
 	for _, c := range []struct {
 		op  string
-		req OpRequest
+		req any // OpRequest, or typedReq for a typed operation
 	}{
-		{"AssociateAddress", OpRequest{"allocation-id": allocs[0], "network-interface-id": "eni-extra"}},
-		{"CreateNetworkInterface", OpRequest{"subnet-id": "PUB-WEB-2a", "name": "spare", "private-ip-address": "92.75.100.30"}},
-		{"AssignPrivateIpAddresses", OpRequest{"network-interface-id": "spare", "private-ip-addresses": "92.75.100.31"}},
-		{"AssociateAddress", OpRequest{"allocation-id": allocs[1], "network-interface-id": "spare", "private-ip-address": "92.75.100.31"}},
-		{"CreateNetworkInterface", OpRequest{"subnet-id": "PRI-DB-2a", "name": "fw"}},
-		{"CreateRoute", OpRequest{"route-table-id": "rt-public", "destination-cidr-block": "92.75.200.0/24", "network-interface-id": "fw"}},
-		{"DeleteNetworkInterface", OpRequest{"network-interface-id": "fw"}},
-		{"AuthorizeSecurityGroupIngress", OpRequest{"group-id": "default", "protocol": "tcp", "port": "22", "cidr": "10.0.0.0/8"}},
+		{"AssociateAddress", typedReq{"AllocationId": allocs[0], "NetworkInterfaceId": "eni-extra"}},
+		{"CreateNetworkInterface", eniReq("PUB-WEB-2a", "spare", typedReq{"PrivateIpAddress": "92.75.100.30"})},
+		{"AssignPrivateIpAddresses", typedReq{"NetworkInterfaceId": "spare", "PrivateIpAddresses": []any{"92.75.100.31"}}},
+		{"AssociateAddress", typedReq{"AllocationId": allocs[1], "NetworkInterfaceId": "spare", "PrivateIpAddress": "92.75.100.31"}},
+		{"CreateNetworkInterface", eniReq("PRI-DB-2a", "fw", nil)},
+		{"CreateRoute", routeReq("rt-public", "92.75.200.0/24", "NetworkInterfaceId", "fw")},
+		{"DeleteNetworkInterface", typedReq{"NetworkInterfaceId": "fw"}},
+		{"AuthorizeSecurityGroupIngress", sgReq("default", "tcp", 22, 22, "10.0.0.0/8")},
 	} {
 		if code, body := call(t, d, c.op, c.req); code != 200 {
 			t.Fatalf("%s: %s", c.op, body)
@@ -76,7 +76,7 @@ func TestEIP1_AllocateRefusesNetworkAndBroadcast(t *testing.T) {
 	d := offlineDaemon(t)
 	before := describeAll(t, d)
 	for _, a := range []string{"13.125.0.0", "13.125.255.255"} {
-		code, body := call(t, d, "AllocateAddress", OpRequest{"address": a})
+		code, body := call(t, d, "AllocateAddress", typedReq{"Address": a})
 		if code == 200 || !strings.Contains(string(body), "InvalidParameterValue") {
 			t.Errorf("allocate %s: %d %s", a, code, body)
 		}
@@ -84,7 +84,7 @@ func TestEIP1_AllocateRefusesNetworkAndBroadcast(t *testing.T) {
 	if describeAll(t, d) != before {
 		t.Fatal("a refused allocate-address changed the network")
 	}
-	if code, body := call(t, d, "AllocateAddress", OpRequest{"address": "13.125.0.200"}); code != 200 {
+	if code, body := call(t, d, "AllocateAddress", typedReq{"Address": "13.125.0.200"}); code != 200 {
 		t.Fatalf("allocate a usable address: %s", body)
 	}
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -37,31 +38,42 @@ func TestIssue10_RefusedWithNothingChanged(t *testing.T) {
 		name string
 		topo string // "" for the default network
 		op   string
-		req  OpRequest
+		req  any // OpRequest, or typedReq for a typed operation
 		code string
 	}{
-		{"rule number with letters", "", "CreateNetworkAclEntry", OpRequest{"network-acl-id": "acl-db", "rule-number": "150abc", "protocol": "tcp", "port-range": "80", "cidr-block": "0.0.0.0/0", "rule-action": "deny"}, "InvalidParameterValue"},
-		{"icmp type letter O", "", "CreateNetworkAclEntry", OpRequest{"network-acl-id": "acl-db", "rule-number": "150", "protocol": "icmp", "icmp-type-code": "Type=O,Code=0", "cidr-block": "0.0.0.0/0", "rule-action": "deny"}, "InvalidParameterValue"},
-		{"icmp type 999", "", "CreateNetworkAclEntry", OpRequest{"network-acl-id": "acl-db", "rule-number": "150", "protocol": "icmp", "icmp-type-code": "Type=999,Code=-7", "cidr-block": "0.0.0.0/0", "rule-action": "deny"}, "InvalidParameterValue"},
-		{"icmp code -7", "", "CreateNetworkAclEntry", OpRequest{"network-acl-id": "acl-db", "rule-number": "150", "protocol": "icmp", "icmp-type-code": "Type=8,Code=-7", "cidr-block": "0.0.0.0/0", "rule-action": "deny"}, "InvalidParameterValue"},
-		{"icmp unknown key", "", "CreateNetworkAclEntry", OpRequest{"network-acl-id": "acl-db", "rule-number": "150", "protocol": "icmp", "icmp-type-code": "Typo=8", "cidr-block": "0.0.0.0/0", "rule-action": "deny"}, "InvalidParameterValue"},
-		{"sg icmp type 999", "", "AuthorizeSecurityGroupIngress", OpRequest{"group-id": "default", "protocol": "icmp", "port": "999", "cidr": "10.0.0.0/8"}, "InvalidParameterValue"},
-		{"RT-3 two targets", "", "CreateRoute", OpRequest{"route-table-id": "rt-public", "destination-cidr-block": "8.0.0.0/8", "gateway-id": "igw-main", "nat-gateway-id": "nat-2a"}, "InvalidParameterCombination"},
-		{"RT-3 ENI of another VPC", twoVPCs, "CreateRoute", OpRequest{"route-table-id": "rt1", "destination-cidr-block": "8.0.0.0/8", "network-interface-id": "e2"}, "InvalidParameterValue"},
-		{"RT-3 instance of another VPC", twoVPCs, "CreateRoute", OpRequest{"route-table-id": "rt1", "destination-cidr-block": "8.0.0.0/8", "instance-id": "i2"}, "InvalidParameterValue"},
-		{"ENI name with newline", "", "CreateNetworkInterface", OpRequest{"subnet-id": "PUB-WEB-2a", "name": "a\nb"}, "InvalidParameterValue"},
-		{"ENI name with tab", "", "CreateNetworkInterface", OpRequest{"subnet-id": "PUB-WEB-2a", "name": "a\tb"}, "InvalidParameterValue"},
-		{"ENI name with DEL", "", "CreateNetworkInterface", OpRequest{"subnet-id": "PUB-WEB-2a", "name": "a\x7fb"}, "InvalidParameterValue"},
-		{"ENI named local", "", "CreateNetworkInterface", OpRequest{"subnet-id": "PUB-WEB-2a", "name": "local"}, "InvalidParameterValue"},
-		{"ENI named blackhole", "", "CreateNetworkInterface", OpRequest{"subnet-id": "PUB-WEB-2a", "name": "blackhole"}, "InvalidParameterValue"},
-		{"ENI name over 255 bytes", "", "CreateNetworkInterface", OpRequest{"subnet-id": "PUB-WEB-2a", "name": long}, "InvalidParameterValue"},
-		{"ENI description over 255 bytes", "", "CreateNetworkInterface", OpRequest{"subnet-id": "PUB-WEB-2a", "description": long}, "InvalidParameterValue"},
-		{"EIP name with newline", "", "AllocateAddress", OpRequest{"name": "e\nip"}, "InvalidParameterValue"},
-		{"EIP named blackhole", "", "AllocateAddress", OpRequest{"name": "blackhole"}, "InvalidParameterValue"},
-		{"same IP twice", "", "AssignPrivateIpAddresses", OpRequest{"network-interface-id": "eni-extra", "private-ip-addresses": "92.75.100.40,92.75.100.40"}, "InvalidParameterValue"},
-		{"IP count with letters", "", "AssignPrivateIpAddresses", OpRequest{"network-interface-id": "eni-extra", "secondary-private-ip-address-count": "2x"}, "InvalidParameterValue"},
-		{"value over the limit", "", "CreateNetworkInterface", OpRequest{"subnet-id": "PUB-WEB-2a", "description": strings.Repeat("x", maxValue+1)}, "InvalidParameterValue"},
-		{"user_data over 16 KB", "", "RunInstances", OpRequest{"subnet-id": "PUB-WEB-2a", "user-data": strings.Repeat("x", maxUserData+1)}, "InvalidParameterValue"},
+		{"rule number with letters", "", "CreateNetworkAclEntry", naclReq(typedReq{"RuleNumber": "150abc", "Protocol": "6", "PortRange": typedReq{"From": 80, "To": 80}}), "InvalidParameterValue"},
+		{"rule number 150.5", "", "CreateNetworkAclEntry", naclReq(typedReq{"RuleNumber": 150.5, "Protocol": "6"}), "InvalidParameterValue"},
+		{"icmp type letter O", "", "CreateNetworkAclEntry", naclReq(typedReq{"Protocol": "1", "IcmpTypeCode": typedReq{"Type": "O", "Code": 0}}), "InvalidParameterValue"},
+		{"icmp type 999", "", "CreateNetworkAclEntry", naclReq(typedReq{"Protocol": "1", "IcmpTypeCode": typedReq{"Type": 999, "Code": -7}}), "InvalidParameterValue"},
+		{"icmp code -7", "", "CreateNetworkAclEntry", naclReq(typedReq{"Protocol": "1", "IcmpTypeCode": typedReq{"Type": 8, "Code": -7}}), "InvalidParameterValue"},
+		{"icmp code without a type", "", "CreateNetworkAclEntry", naclReq(typedReq{"Protocol": "1", "IcmpTypeCode": typedReq{"Code": 0}}), "InvalidParameterValue"},
+		{"icmp unknown key", "", "CreateNetworkAclEntry", naclReq(typedReq{"Protocol": "1", "IcmpTypeCode": typedReq{"Typo": 8}}), "UnknownParameter"},
+		{"sg icmp type 999", "", "AuthorizeSecurityGroupIngress", sgReq("default", "icmp", 999, -1, "10.0.0.0/8"), "InvalidParameterValue"},
+		{"sg cidr and group in one legacy request", "", "AuthorizeSecurityGroupIngress", typedReq{"GroupId": "default", "CidrIp": "10.0.0.0/8", "SourceSecurityGroupName": "default"}, "InvalidParameterCombination"},
+		{"sg rule description with newline", "", "AuthorizeSecurityGroupIngress", typedReq{"GroupId": "default", "IpPermissions": []any{typedReq{"IpProtocol": "tcp",
+			"IpRanges": []any{typedReq{"CidrIp": "10.0.0.0/8", "Description": "a\nb"}}}}}, "InvalidParameterValue"},
+		{"RT-3 two targets", "", "CreateRoute", typedReq{"RouteTableId": "rt-public", "DestinationCidrBlock": "8.0.0.0/8", "GatewayId": "igw-main", "NatGatewayId": "nat-2a"}, "InvalidParameterCombination"},
+		{"RT-3 ENI of another VPC", twoVPCs, "CreateRoute", routeReq("rt1", "8.0.0.0/8", "NetworkInterfaceId", "e2"), "InvalidParameterValue"},
+		{"RT-3 instance of another VPC", twoVPCs, "CreateRoute", routeReq("rt1", "8.0.0.0/8", "InstanceId", "i2"), "InvalidParameterValue"},
+		{"ENI name with newline", "", "CreateNetworkInterface", eniReq("PUB-WEB-2a", "a\nb", nil), "InvalidParameterValue"},
+		{"ENI name with tab", "", "CreateNetworkInterface", eniReq("PUB-WEB-2a", "a\tb", nil), "InvalidParameterValue"},
+		{"ENI name with DEL", "", "CreateNetworkInterface", eniReq("PUB-WEB-2a", "a\x7fb", nil), "InvalidParameterValue"},
+		{"ENI named local", "", "CreateNetworkInterface", eniReq("PUB-WEB-2a", "local", nil), "InvalidParameterValue"},
+		{"ENI named blackhole", "", "CreateNetworkInterface", eniReq("PUB-WEB-2a", "blackhole", nil), "InvalidParameterValue"},
+		{"ENI name over 255 bytes", "", "CreateNetworkInterface", eniReq("PUB-WEB-2a", long, nil), "InvalidParameterValue"},
+		{"ENI description over 255 bytes", "", "CreateNetworkInterface", eniReq("PUB-WEB-2a", "", typedReq{"Description": long}), "InvalidParameterValue"},
+		{"EIP name with newline", "", "AllocateAddress", eipNameReq("e\nip"), "InvalidParameterValue"},
+		{"EIP named blackhole", "", "AllocateAddress", eipNameReq("blackhole"), "InvalidParameterValue"},
+		{"EIP name over 255 bytes", "", "AllocateAddress", eipNameReq(long), "InvalidParameterValue"},
+		{"EIP to an instance and an ENI", "", "AssociateAddress", typedReq{"AllocationId": "eip-web", "InstanceId": "db", "NetworkInterfaceId": "eni-extra", "AllowReassociation": true}, "InvalidParameterCombination"},
+		{"same IP twice", "", "AssignPrivateIpAddresses", typedReq{"NetworkInterfaceId": "eni-extra", "PrivateIpAddresses": []any{"92.75.100.40", "92.75.100.40"}}, "InvalidParameterValue"},
+		{"IP count with letters", "", "AssignPrivateIpAddresses", typedReq{"NetworkInterfaceId": "eni-extra", "SecondaryPrivateIpAddressCount": "2x"}, "InvalidParameterValue"},
+		{"IP count not whole", "", "AssignPrivateIpAddresses", typedReq{"NetworkInterfaceId": "eni-extra", "SecondaryPrivateIpAddressCount": 2.5}, "InvalidParameterValue"},
+		{"value over the limit", "", "CreateNetworkInterface", eniReq("PUB-WEB-2a", "", typedReq{"Description": strings.Repeat("x", maxValue+1)}), "InvalidParameterValue"},
+		{"user_data over 16 KB", "", "RunInstances", typedReq{"SubnetId": "PUB-WEB-2a", "MinCount": 1, "MaxCount": 1,
+			"UserData": base64.StdEncoding.EncodeToString([]byte(strings.Repeat("x", maxUserData+1)))}, "InvalidParameterValue"},
+		{"device index not whole", "", "AttachNetworkInterface", typedReq{"NetworkInterfaceId": "eni-extra", "InstanceId": "db", "DeviceIndex": 1.5}, "InvalidParameterValue"},
+		{"launch count not whole", "", "RunInstances", typedReq{"SubnetId": "PUB-WEB-2a", "MinCount": 1, "MaxCount": "2x"}, "InvalidParameterValue"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -83,13 +95,23 @@ func TestIssue10_RefusedWithNothingChanged(t *testing.T) {
 	}
 }
 
-// TestIssue10_ICMPTypeCodeStored: a valid --icmp-type-code is stored as
-// given, so the deny meant for one type denies that type only.
+// naclReq is a CreateNetworkAclEntry request for ingress rule 150 of
+// acl-db, deny from everywhere, with the members of m added or replaced.
+func naclReq(m typedReq) typedReq {
+	req := typedReq{"NetworkAclId": "acl-db", "Egress": false, "RuleNumber": 150, "CidrBlock": "0.0.0.0/0", "RuleAction": "deny"}
+	for k, v := range m {
+		req[k] = v
+	}
+	return req
+}
+
+// TestIssue10_ICMPTypeCodeStored: a valid IcmpTypeCode is stored as given,
+// so the deny meant for one type denies that type only. (The CLI's
+// --icmp-type-code "Type=0, Code=0": cmd/vpcnet's TestNACL2_FlagsAsTheAWSCLI.)
 func TestIssue10_ICMPTypeCodeStored(t *testing.T) {
 	d := offlineDaemon(t)
-	if code, body := call(t, d, "CreateNetworkAclEntry", OpRequest{"network-acl-id": "acl-db", "rule-number": "150", "protocol": "icmp",
-		"icmp-type-code": "Type=0, Code=0", "cidr-block": "0.0.0.0/0", "rule-action": "deny"}); code != 200 {
-		t.Fatal(string(body))
+	if code, body := call(t, d, "CreateNetworkAclEntry", naclReq(typedReq{"Protocol": "1", "IcmpTypeCode": typedReq{"Type": 0, "Code": 0}})); code != 200 || string(body) != "null\n" {
+		t.Fatalf("%d %s: want success and no answer (EC2 answers nothing)", code, body)
 	}
 	for _, v := range d.net.VPCs {
 		for _, a := range v.NACLs {
@@ -111,51 +133,107 @@ func TestIssue10_ExportAlwaysLoads(t *testing.T) {
 	refs := []string{"default", "my-Web-SecurityGroup", "my-DB-SecurityGroup", "acl-db", "rt-public", "rt-private", "igw-main", "nat-2a",
 		"PUB-WEB-2a", "PRI-DB-2a", "eni-extra", "my-web-server", "my-db-server", "eip-web", "eip-nat", "spare-1", "spare-2", "eip-1"}
 	pick := func(r *rand.Rand, l []string) string { return l[r.IntN(len(l))] }
-	gens := []func(r *rand.Rand) (string, OpRequest){
-		func(r *rand.Rand) (string, OpRequest) {
+	// Numbers as a request may hold them: in range, out of range, not whole, not numbers.
+	numbers := []any{-1, 0, 8, 80, 100, 150, 1024, 65535, 70000, 999, -7, 32767, 8.5, "150abc", "O"}
+	num := func(r *rand.Rand) any { return numbers[r.IntN(len(numbers))] }
+	group := func(r *rand.Rand) string {
+		return pick(r, []string{"default", "my-Web-SecurityGroup", "my-DB-SecurityGroup", pick(r, refs), pick(r, hostile)})
+	}
+	permission := func(r *rand.Rand) typedReq {
+		p := typedReq{"IpProtocol": pick(r, []string{"tcp", "udp", "icmp", "-1", "47", pick(r, hostile)})}
+		switch r.IntN(4) {
+		case 0: // none: every port
+		case 1:
+			p["FromPort"], p["ToPort"] = num(r), num(r)
+		default:
+			ports := [][2]int{{80, 80}, {1024, 65535}, {-1, -1}, {8, -1}, {8, 0}, {0, 65535}}[r.IntN(6)]
+			p["FromPort"], p["ToPort"] = ports[0], ports[1]
+		}
+		if r.IntN(2) == 0 {
+			p["IpRanges"] = []any{typedReq{"CidrIp": pick(r, []string{"0.0.0.0/0", "10.0.0.0/8", pick(r, hostile)})}}
+		} else {
+			p["UserIdGroupPairs"] = []any{typedReq{"GroupId": group(r)}}
+		}
+		return p
+	}
+	gens := []func(r *rand.Rand) (string, any){
+		func(r *rand.Rand) (string, any) {
 			op := pick(r, []string{"AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress", "RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress"})
-			req := OpRequest{"group-id": pick(r, refs), "protocol": pick(r, []string{"tcp", "udp", "icmp", "all", "47"}), "port": pick(r, []string{"80", "1024-65535", "-1", "8", "8-0", pick(r, hostile)})}
-			if r.IntN(2) == 0 {
-				req["cidr"] = pick(r, []string{"0.0.0.0/0", "10.0.0.0/8", pick(r, hostile)})
-			} else {
-				req["source-group"] = pick(r, refs)
+			perms := []any{permission(r)}
+			if r.IntN(3) == 0 { // several permissions: all applied or none
+				perms = append(perms, permission(r))
 			}
-			return op, req
+			return op, typedReq{"GroupId": group(r), "IpPermissions": perms}
 		},
-		func(r *rand.Rand) (string, OpRequest) {
+		func(r *rand.Rand) (string, any) {
 			op := pick(r, []string{"CreateNetworkAclEntry", "ReplaceNetworkAclEntry", "DeleteNetworkAclEntry"})
-			req := OpRequest{"network-acl-id": pick(r, []string{"acl-db", "default"}), "rule-number": pick(r, []string{"100", "150", "200", pick(r, hostile)}),
-				"protocol": pick(r, []string{"tcp", "icmp", "all"}), "port-range": pick(r, []string{"80", "From=1,To=2", pick(r, hostile)}),
-				"icmp-type-code": pick(r, []string{"Type=8,Code=-1", "Type=0,Code=0", pick(r, hostile)}), "cidr-block": pick(r, []string{"0.0.0.0/0", pick(r, hostile)}),
-				"rule-action": pick(r, []string{"allow", "deny", "maybe"})}
+			req := typedReq{"NetworkAclId": pick(r, []string{"acl-db", "default"}), "Egress": r.IntN(2) == 0, "RuleNumber": num(r)}
+			if op == "DeleteNetworkAclEntry" {
+				return op, req
+			}
+			req["Protocol"] = pick(r, []string{"6", "1", "-1", "tcp", pick(r, hostile)})
+			req["CidrBlock"] = pick(r, []string{"0.0.0.0/0", pick(r, hostile)})
+			req["RuleAction"] = pick(r, []string{"allow", "deny", "maybe"})
 			if r.IntN(2) == 0 {
-				req["egress"] = "true"
+				req["PortRange"] = typedReq{"From": num(r), "To": num(r)}
+			}
+			if r.IntN(2) == 0 {
+				req["IcmpTypeCode"] = typedReq{"Type": num(r), "Code": num(r)}
 			}
 			return op, req
 		},
-		func(r *rand.Rand) (string, OpRequest) {
+		func(r *rand.Rand) (string, any) {
 			op := pick(r, []string{"CreateRoute", "ReplaceRoute", "DeleteRoute"})
-			req := OpRequest{"route-table-id": pick(r, []string{"rt-public", "rt-private"}), "destination-cidr-block": pick(r, []string{"8.0.0.0/8", "92.75.200.0/24", "0.0.0.0/0", pick(r, hostile)})}
-			req[pick(r, []string{"gateway-id", "nat-gateway-id", "network-interface-id", "instance-id"})] = pick(r, refs)
+			req := routeReq(pick(r, []string{"rt-public", "rt-private"}), pick(r, []string{"8.0.0.0/8", "92.75.200.0/24", "0.0.0.0/0", pick(r, hostile)}), "", "")
+			if op != "DeleteRoute" {
+				req[pick(r, []string{"GatewayId", "NatGatewayId", "NetworkInterfaceId", "InstanceId"})] = pick(r, refs)
+			}
 			return op, req
 		},
-		func(r *rand.Rand) (string, OpRequest) {
-			return "CreateNetworkInterface", OpRequest{"subnet-id": pick(r, refs), "name": pick(r, append([]string{"spare-1", "spare-2"}, hostile...)),
-				"description": pick(r, hostile), "private-ip-address": pick(r, []string{"", "92.75.100.66", "92.75.200.77"})}
+		func(r *rand.Rand) (string, any) {
+			req := eniReq(pick(r, refs), pick(r, append([]string{"spare-1", "spare-2"}, hostile...)), typedReq{"Description": pick(r, hostile)})
+			if ip := pick(r, []string{"", "92.75.100.66", "92.75.200.77"}); ip != "" {
+				req["PrivateIpAddress"] = ip
+			}
+			return "CreateNetworkInterface", req
 		},
-		func(r *rand.Rand) (string, OpRequest) {
-			return "DeleteNetworkInterface", OpRequest{"network-interface-id": pick(r, refs)}
+		func(r *rand.Rand) (string, any) {
+			return "DeleteNetworkInterface", typedReq{"NetworkInterfaceId": pick(r, refs)}
 		},
-		func(r *rand.Rand) (string, OpRequest) {
-			return "AllocateAddress", OpRequest{"name": pick(r, append([]string{"eip-1", ""}, hostile...))}
+		func(r *rand.Rand) (string, any) {
+			if name := pick(r, append([]string{"eip-1", ""}, hostile...)); name != "" {
+				return "AllocateAddress", eipNameReq(name)
+			}
+			return "AllocateAddress", typedReq{}
 		},
-		func(r *rand.Rand) (string, OpRequest) {
-			op := pick(r, []string{"AssociateAddress", "ReleaseAddress", "DisassociateAddress"})
-			return op, OpRequest{"allocation-id": pick(r, refs), "network-interface-id": pick(r, refs), "public-ip": pick(r, hostile), "association-id": pick(r, hostile)}
+		func(r *rand.Rand) (string, any) {
+			switch op := pick(r, []string{"AssociateAddress", "ReleaseAddress", "DisassociateAddress"}); op {
+			case "AssociateAddress":
+				req := typedReq{"AllocationId": pick(r, refs), pick(r, []string{"InstanceId", "NetworkInterfaceId"}): pick(r, refs)}
+				if r.IntN(2) == 0 {
+					req["AllowReassociation"] = true
+				}
+				if r.IntN(3) == 0 {
+					req["PrivateIpAddress"] = pick(r, hostile)
+				}
+				return op, req
+			case "ReleaseAddress":
+				return op, typedReq{"AllocationId": pick(r, refs)}
+			default:
+				return op, typedReq{pick(r, []string{"AssociationId", "PublicIp"}): pick(r, append([]string{"13.125.190.82", "13.125.0.1"}, hostile...))}
+			}
 		},
-		func(r *rand.Rand) (string, OpRequest) {
-			op := pick(r, []string{"ModifyNetworkInterfaceAttribute", "ModifyInstanceAttribute"})
-			return op, OpRequest{"network-interface-id": pick(r, refs), "instance-id": pick(r, refs), "source-dest-check": pick(r, []string{"true", "false"}), "groups": pick(r, refs)}
+		func(r *rand.Rand) (string, any) {
+			req := sdcReq("NetworkInterfaceId", pick(r, refs), r.IntN(2) == 0)
+			op := "ModifyNetworkInterfaceAttribute"
+			if r.IntN(2) == 0 {
+				req = sdcReq("InstanceId", pick(r, refs), r.IntN(2) == 0)
+				op = "ModifyInstanceAttribute"
+			}
+			if r.IntN(2) == 0 {
+				req["Groups"] = []any{pick(r, refs)}
+			}
+			return op, req
 		},
 	}
 	for seed := range 200 {
@@ -165,7 +243,8 @@ func TestIssue10_ExportAlwaysLoads(t *testing.T) {
 		for range 25 {
 			op, req := gens[r.IntN(len(gens))](r)
 			if code, _ := call(t, d, op, req); code == 200 {
-				applied = append(applied, fmt.Sprintf("%s %q", op, req))
+				b, _ := json.Marshal(req)
+				applied = append(applied, fmt.Sprintf("%s %s", op, b))
 			}
 		}
 		b, err := json.Marshal(topology.Export(d.net))

@@ -36,7 +36,10 @@ func offlineDaemon(t testing.TB) *Daemon {
 	return newDaemon(n, dataplane.New(n, dataplane.Options{}))
 }
 
-func call(t testing.TB, d *Daemon, op string, req OpRequest) (int, []byte) {
+// call posts req to operation op through the socket's handler: an
+// OpRequest (CLI flag names) for an operation that still takes them, EC2's
+// parameters by member name (a map[string]any) for a typed one.
+func call(t testing.TB, d *Daemon, op string, req any) (int, []byte) {
 	b, _ := json.Marshal(req)
 	r := httptest.NewRequest(http.MethodPost, "/op/x", bytes.NewReader(b))
 	r.SetPathValue("op", op)
@@ -60,35 +63,38 @@ func describeAll(t testing.TB, d *Daemon) string {
 func TestConstraintsRefusedWithNothingChanged(t *testing.T) {
 	cases := []struct {
 		op   string
-		req  OpRequest
+		req  any // OpRequest, or typedReq for a typed operation
 		code string
 	}{
-		{"ReleaseAddress", OpRequest{"allocation-id": "eip-web"}, "InvalidIPAddress.InUse"},                                                                      // EIP-3
-		{"ReleaseAddress", OpRequest{"allocation-id": "eip-nat"}, "InvalidIPAddress.InUse"},                                                                      // EIP-3
-		{"AssociateAddress", OpRequest{"allocation-id": "eip-web", "instance-id": "db"}, "Resource.AlreadyAssociated"},                                           // EIP-2
-		{"AssociateAddress", OpRequest{"allocation-id": "nope", "instance-id": "db"}, "InvalidAllocationID.NotFound"},                                            //
-		{"DisassociateAddress", OpRequest{"association-id": "eipassoc-0"}, "InvalidAssociationID.NotFound"},                                                      //
-		{"ModifyNetworkInterfaceAttribute", OpRequest{"network-interface-id": "nat-2a", "source-dest-check": "true"}, "OperationNotPermitted"},                   // ENI-3/5
-		{"DeleteNetworkInterface", OpRequest{"network-interface-id": "nat-2a"}, "OperationNotPermitted"},                                                         // ENI-5
-		{"DeleteNetworkInterface", OpRequest{"network-interface-id": "eni-extra"}, "InvalidNetworkInterface.InUse"},                                              // attached
-		{"DeleteNetworkInterface", OpRequest{"network-interface-id": "eni-nope"}, "InvalidNetworkInterfaceID.NotFound"},                                          //
-		{"CreateNetworkInterface", OpRequest{"subnet-id": "PUB-WEB-2a", "private-ip-address": "92.75.200.9"}, "InvalidParameterValue"},                           // ENI-1
-		{"CreateNetworkInterface", OpRequest{"subnet-id": "PUB-WEB-2a", "private-ip-address": "92.75.100.1"}, "InvalidParameterValue"},                           // ADDR-2
-		{"CreateNetworkInterface", OpRequest{"subnet-id": "PUB-WEB-2a", "private-ip-address": "92.75.100.10"}, "InvalidIPAddress.InUse"},                         // taken
-		{"CreateNetworkInterface", OpRequest{"subnet-id": "subnet-nope"}, "InvalidSubnetID.NotFound"},                                                            //
-		{"CreateRoute", OpRequest{"route-table-id": "rt-public", "destination-cidr-block": "92.75.200.0/25", "gateway-id": "igw-main"}, "InvalidParameterValue"}, // RT-4
-		{"CreateRoute", OpRequest{"route-table-id": "rt-public", "destination-cidr-block": "0.0.0.0/0", "gateway-id": "igw-main"}, "RouteAlreadyExists"},
-		{"DeleteRoute", OpRequest{"route-table-id": "rt-public", "destination-cidr-block": "92.75.0.0/16"}, "InvalidParameterValue"}, // RT-1
-		{"DeleteRoute", OpRequest{"route-table-id": "rt-nope", "destination-cidr-block": "0.0.0.0/0"}, "InvalidRouteTableID.NotFound"},
-		{"CreateRoute", OpRequest{"route-table-id": "rt-public", "destination-cidr-block": "8.0.0.0/8", "gateway-id": "igw-x"}, "InvalidGatewayID.NotFound"},
-		{"AuthorizeSecurityGroupIngress", OpRequest{"group-id": "my-Web-SecurityGroup", "protocol": "tcp", "port": "80", "cidr": "0.0.0.0/0"}, "InvalidPermission.Duplicate"},
-		{"RevokeSecurityGroupIngress", OpRequest{"group-id": "my-Web-SecurityGroup", "protocol": "tcp", "port": "81", "cidr": "0.0.0.0/0"}, "InvalidPermission.NotFound"},
-		{"CreateNetworkAclEntry", OpRequest{"network-acl-id": "acl-db", "rule-number": "100", "protocol": "all", "cidr-block": "0.0.0.0/0", "rule-action": "allow"}, "NetworkAclEntryAlreadyExists"},
-		{"DeleteNetworkAclEntry", OpRequest{"network-acl-id": "acl-db", "rule-number": "999"}, "InvalidNetworkAclEntry.NotFound"},
-		{"AllocateAddress", OpRequest{"address": "13.125.190.82"}, "InvalidAddress.InUse"},
-		{"AllocateAddress", OpRequest{"address": "8.8.8.8"}, "InvalidAddress.NotFound"},
-		{"AllocateAddress", OpRequest{"network-border-group": "eu-west-1"}, "InvalidParameterValue"},
-		{"ModifyInstanceAttribute", OpRequest{"instance-id": "i-nope", "source-dest-check": "false"}, "InvalidInstanceID.NotFound"},
+		{"ReleaseAddress", typedReq{"AllocationId": "eip-web"}, "InvalidIPAddress.InUse"},                                                               // EIP-3
+		{"ReleaseAddress", typedReq{"AllocationId": "eip-nat"}, "InvalidIPAddress.InUse"},                                                               // EIP-3
+		{"AssociateAddress", typedReq{"AllocationId": "eip-web", "InstanceId": "db"}, "Resource.AlreadyAssociated"},                                     // EIP-2
+		{"AssociateAddress", typedReq{"AllocationId": "nope", "InstanceId": "db"}, "InvalidAllocationID.NotFound"},                                      //
+		{"AssociateAddress", typedReq{"AllocationId": "eip-web", "InstanceId": "db", "NetworkInterfaceId": "eni-extra"}, "InvalidParameterCombination"}, // issue 10
+		{"DisassociateAddress", typedReq{"AssociationId": "eipassoc-0"}, "InvalidAssociationID.NotFound"},                                               //
+		{"ModifyNetworkInterfaceAttribute", sdcReq("NetworkInterfaceId", "nat-2a", true), "OperationNotPermitted"},                                      // ENI-3/5
+		{"DeleteNetworkInterface", typedReq{"NetworkInterfaceId": "nat-2a"}, "OperationNotPermitted"},                                                   // ENI-5
+		{"DeleteNetworkInterface", typedReq{"NetworkInterfaceId": "eni-extra"}, "InvalidNetworkInterface.InUse"},                                        // attached
+		{"DeleteNetworkInterface", typedReq{"NetworkInterfaceId": "eni-nope"}, "InvalidNetworkInterfaceID.NotFound"},                                    //
+		{"CreateNetworkInterface", eniReq("PUB-WEB-2a", "", typedReq{"PrivateIpAddress": "92.75.200.9"}), "InvalidParameterValue"},                      // ENI-1
+		{"CreateNetworkInterface", eniReq("PUB-WEB-2a", "", typedReq{"PrivateIpAddress": "92.75.100.1"}), "InvalidParameterValue"},                      // ADDR-2
+		{"CreateNetworkInterface", eniReq("PUB-WEB-2a", "", typedReq{"PrivateIpAddress": "92.75.100.10"}), "InvalidIPAddress.InUse"},                    // taken
+		{"CreateNetworkInterface", eniReq("subnet-nope", "", nil), "InvalidSubnetID.NotFound"},                                                          //
+		{"CreateRoute", routeReq("rt-public", "92.75.200.0/25", "GatewayId", "igw-main"), "InvalidParameterValue"},                                      // RT-4
+		{"CreateRoute", routeReq("rt-public", "0.0.0.0/0", "GatewayId", "igw-main"), "RouteAlreadyExists"},
+		{"DeleteRoute", routeReq("rt-public", "92.75.0.0/16", "", ""), "InvalidParameterValue"}, // RT-1
+		{"DeleteRoute", routeReq("rt-nope", "0.0.0.0/0", "", ""), "InvalidRouteTableID.NotFound"},
+		{"CreateRoute", routeReq("rt-public", "8.0.0.0/8", "GatewayId", "igw-x"), "InvalidGatewayID.NotFound"},
+		{"AuthorizeSecurityGroupIngress", sgReq("my-Web-SecurityGroup", "tcp", 80, 80, "0.0.0.0/0"), "InvalidPermission.Duplicate"},
+		{"RevokeSecurityGroupIngress", sgReq("my-Web-SecurityGroup", "tcp", 81, 81, "0.0.0.0/0"), "InvalidPermission.NotFound"},
+		{"AuthorizeSecurityGroupIngress", typedReq{"GroupId": "my-Web-SecurityGroup", "IpPermissions": []any{typedReq{"IpProtocol": "tcp",
+			"IpRanges": []any{typedReq{"CidrIp": "10.0.0.0/8"}}, "UserIdGroupPairs": []any{typedReq{"GroupId": "sg-nope"}}}}}, "InvalidGroup.NotFound"}, // all or nothing
+		{"CreateNetworkAclEntry", typedReq{"NetworkAclId": "acl-db", "Egress": false, "RuleNumber": 100, "Protocol": "-1", "CidrBlock": "0.0.0.0/0", "RuleAction": "allow"}, "NetworkAclEntryAlreadyExists"},
+		{"DeleteNetworkAclEntry", typedReq{"NetworkAclId": "acl-db", "Egress": false, "RuleNumber": 999}, "InvalidNetworkAclEntry.NotFound"},
+		{"AllocateAddress", typedReq{"Address": "13.125.190.82"}, "InvalidAddress.InUse"},
+		{"AllocateAddress", typedReq{"Address": "8.8.8.8"}, "InvalidAddress.NotFound"},
+		{"AllocateAddress", typedReq{"NetworkBorderGroup": "eu-west-1"}, "InvalidParameterValue"},
+		{"ModifyInstanceAttribute", sdcReq("InstanceId", "i-nope", false), "InvalidInstanceID.NotFound"},
 		{"NoSuchThing", OpRequest{}, "InvalidAction"},
 	}
 	d := offlineDaemon(t)
@@ -110,10 +116,10 @@ func TestConstraintsRefusedWithNothingChanged(t *testing.T) {
 // shows state blackhole.
 func TestRT3_DeletedTargetIsBlackhole(t *testing.T) {
 	d := offlineDaemon(t)
-	if code, body := call(t, d, "CreateNetworkInterface", OpRequest{"subnet-id": "PRI-DB-2a", "name": "fw"}); code != 200 {
+	if code, body := call(t, d, "CreateNetworkInterface", eniReq("PRI-DB-2a", "fw", nil)); code != 200 {
 		t.Fatalf("create: %s", body)
 	}
-	if code, body := call(t, d, "CreateRoute", OpRequest{"route-table-id": "rt-public", "destination-cidr-block": "92.75.200.0/24", "network-interface-id": "fw"}); code != 200 {
+	if code, body := call(t, d, "CreateRoute", routeReq("rt-public", "92.75.200.0/24", "NetworkInterfaceId", "fw")); code != 200 {
 		t.Fatalf("route: %s", body)
 	}
 	state := func() string {
@@ -134,7 +140,7 @@ func TestRT3_DeletedTargetIsBlackhole(t *testing.T) {
 	if s := state(); s != "active" {
 		t.Fatalf("state %s, want active", s)
 	}
-	if code, body := call(t, d, "DeleteNetworkInterface", OpRequest{"network-interface-id": "fw"}); code != 200 {
+	if code, body := call(t, d, "DeleteNetworkInterface", typedReq{"NetworkInterfaceId": "fw"}); code != 200 {
 		t.Fatalf("delete: %s", body)
 	}
 	if s := state(); s != "blackhole" {
@@ -146,7 +152,7 @@ func TestRT3_DeletedTargetIsBlackhole(t *testing.T) {
 // the VPC's default group.
 func TestENI2_DefaultGroupForNewENI(t *testing.T) {
 	d := offlineDaemon(t)
-	code, body := call(t, d, "CreateNetworkInterface", OpRequest{"subnet-id": "PUB-WEB-2a"})
+	code, body := call(t, d, "CreateNetworkInterface", eniReq("PUB-WEB-2a", "", nil))
 	if code != 200 || !strings.Contains(string(body), `"GroupName":"default"`) {
 		t.Fatalf("%d %s", code, body)
 	}
@@ -158,14 +164,14 @@ func TestExportRoundTrip(t *testing.T) {
 	d := offlineDaemon(t)
 	for _, c := range []struct {
 		op  string
-		req OpRequest
+		req any
 	}{
-		{"AllocateAddress", OpRequest{"name": "eip-x"}},
-		{"AuthorizeSecurityGroupIngress", OpRequest{"group-id": "my-DB-SecurityGroup", "protocol": "udp", "port": "53", "cidr": "92.75.0.0/16"}},
-		{"CreateNetworkAclEntry", OpRequest{"network-acl-id": "acl-db", "egress": "true", "rule-number": "200", "protocol": "icmp", "icmp-type-code": "Type=8,Code=-1", "cidr-block": "0.0.0.0/0", "rule-action": "deny"}},
-		{"CreateRoute", OpRequest{"route-table-id": "rt-public", "destination-cidr-block": "203.0.113.0/24", "gateway-id": "igw-main"}},
-		{"CreateNetworkInterface", OpRequest{"subnet-id": "PRI-DB-2a", "name": "spare", "description": "spare ENI"}},
-		{"ModifyInstanceAttribute", OpRequest{"instance-id": "db", "source-dest-check": "false"}},
+		{"AllocateAddress", eipNameReq("eip-x")},
+		{"AuthorizeSecurityGroupIngress", sgReq("my-DB-SecurityGroup", "udp", 53, 53, "92.75.0.0/16")},
+		{"CreateNetworkAclEntry", typedReq{"NetworkAclId": "acl-db", "Egress": true, "RuleNumber": 200, "Protocol": "1", "IcmpTypeCode": typedReq{"Type": 8, "Code": -1}, "CidrBlock": "0.0.0.0/0", "RuleAction": "deny"}},
+		{"CreateRoute", routeReq("rt-public", "203.0.113.0/24", "GatewayId", "igw-main")},
+		{"CreateNetworkInterface", eniReq("PRI-DB-2a", "spare", typedReq{"Description": "spare ENI"})},
+		{"ModifyInstanceAttribute", sdcReq("InstanceId", "db", false)},
 	} {
 		if code, body := call(t, d, c.op, c.req); code != 200 {
 			t.Fatalf("%s: %s", c.op, body)
@@ -198,6 +204,12 @@ func FuzzOperations(f *testing.F) {
 	an := uint8(slices.Index(names, "StartNetworkInsightsAnalysis"))
 	f.Add(an, "source", "my-web-server", "destination", "my-db-server", "destination-port", "3306")
 	f.Add(an, "source", "eni-x", "destination", "13.125.1.1", "protocol", "icmp")
+	// Typed operations take EC2's member names (string values here).
+	op := func(name string) uint8 { return uint8(slices.Index(names, name)) }
+	f.Add(op("CreateRoute"), "RouteTableId", "rt-public", "DestinationCidrBlock", "10.0.0.0/8", "GatewayId", "igw-main")
+	f.Add(op("ReplaceRoute"), "RouteTableId", "rt-private", "DestinationCidrBlock", "0.0.0.0/0", "InstanceId", "db")
+	f.Add(op("CreateNetworkInterface"), "SubnetId", "PUB-WEB-2a", "PrivateIpAddress", "92.75.100.77", "Description", "x")
+	f.Add(op("DeleteNetworkInterface"), "NetworkInterfaceId", "eni-extra", "DryRun", "true", "x", "y")
 	f.Fuzz(func(t *testing.T, opIdx uint8, k1, v1, k2, v2, k3, v3 string) {
 		op := names[int(opIdx)%len(names)]
 		if kernelOps[op] {
@@ -253,44 +265,90 @@ func sgByName(d *Daemon, name string) *topology.SecurityGroup {
 	return nil
 }
 
-// TestSG3_CLIPortMeansWhatTheFileMeans: --port of a security-group rule is
-// read as the AWS CLI reads it (for icmp: type and code), and stored as the
-// file stores the same rule. So each rule of topo.json can be revoked with
-// the matching --port, authorized again into the same representation, and a
-// second authorize is InvalidPermission.Duplicate.
-func TestSG3_CLIPortMeansWhatTheFileMeans(t *testing.T) {
+// typedReq is a request to a typed operation: EC2's parameters by member
+// name, as the socket takes them.
+type typedReq = map[string]any
+
+// sgReq is a request for one permission of group g: protocol, ports
+// (FromPort, ToPort; for icmp type and code) and a CIDR.
+func sgReq(g, protocol string, from, to int, cidr string) typedReq {
+	return typedReq{"GroupId": g, "IpPermissions": []any{typedReq{"IpProtocol": protocol, "FromPort": from, "ToPort": to,
+		"IpRanges": []any{typedReq{"CidrIp": cidr}}}}}
+}
+
+// eipNameReq allocates an Elastic IP named name (its Name tag).
+func eipNameReq(name string) typedReq {
+	return typedReq{"TagSpecifications": []any{typedReq{"ResourceType": "elastic-ip", "Tags": []any{typedReq{"Key": "Name", "Value": name}}}}}
+}
+
+// eniReq creates a network interface in subnet, named name (its Name tag;
+// none for ""), with the members of more added.
+func eniReq(subnet, name string, more typedReq) typedReq {
+	req := typedReq{"SubnetId": subnet}
+	if name != "" {
+		req["TagSpecifications"] = []any{typedReq{"ResourceType": "network-interface", "Tags": []any{typedReq{"Key": "Name", "Value": name}}}}
+	}
+	for k, v := range more {
+		req[k] = v
+	}
+	return req
+}
+
+// routeReq is a route of table to dst; target is the member naming its
+// target (GatewayId …) and ref its value ("" for none).
+func routeReq(table, dst, target, ref string) typedReq {
+	req := typedReq{"RouteTableId": table, "DestinationCidrBlock": dst}
+	if target != "" {
+		req[target] = ref
+	}
+	return req
+}
+
+// sdcReq is a source/dest check change of the ENI or instance that member
+// (NetworkInterfaceId, InstanceId) names.
+func sdcReq(member, ref string, on bool) typedReq {
+	return typedReq{member: ref, "SourceDestCheck": typedReq{"Value": on}}
+}
+
+// TestSG3_PortsMeanWhatTheFileMeans: FromPort and ToPort of a
+// security-group permission are read as EC2 reads them (for icmp: type and
+// code), and stored as the file stores the same rule. So each rule of
+// topo.json can be revoked with the matching permission, authorized again
+// into the same representation, and a second authorize is
+// InvalidPermission.Duplicate. (How the CLI's --port becomes FromPort and
+// ToPort: cmd/vpcnet's TestSG3_PortFlagAsTheAWSCLI.)
+func TestSG3_PortsMeanWhatTheFileMeans(t *testing.T) {
 	cases := []struct {
 		name     string
 		fileRule int // index in g's ingress as loaded from sgTopo
 		protocol string
-		port     string
+		ports    []int // FromPort, ToPort; none for no ports
 	}{
-		{"icmp all, -1", 0, "icmp", "-1"},
-		{"icmp all, all", 0, "icmp", "all"},
-		{"icmp all, no port", 0, "icmp", ""},
-		{"icmp type 8 any code", 1, "icmp", "8"},
-		{"icmp type 8 code -1", 1, "icmp", "8--1"},
-		{"icmp type 3 code 4", 2, "icmp", "3-4"},
-		{"tcp all ports, all", 3, "tcp", "all"},
-		{"tcp all ports, -1", 3, "tcp", "-1"},
-		{"tcp all ports, 0-65535", 3, "tcp", "0-65535"},
-		{"udp 0-65535, all", 4, "udp", "all"},
-		{"udp 0-65535, no port", 4, "udp", ""},
+		{"icmp all, -1 -1", 0, "icmp", []int{-1, -1}},
+		{"icmp all, no ports", 0, "icmp", nil},
+		{"icmp type 8 any code", 1, "icmp", []int{8, -1}},
+		{"icmp type 3 code 4", 2, "icmp", []int{3, 4}},
+		{"tcp all ports, -1 -1", 3, "tcp", []int{-1, -1}},
+		{"tcp all ports, 0-65535", 3, "tcp", []int{0, 65535}},
+		{"tcp all ports, no ports", 3, "6", nil},
+		{"udp 0-65535, -1 -1", 4, "udp", []int{-1, -1}},
+		{"udp 0-65535, no ports", 4, "17", nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			d := daemonFor(t, sgTopo)
 			g := sgByName(d, "g")
 			want := g.Ingress[c.fileRule]
-			req := OpRequest{"group-id": "g", "protocol": c.protocol, "cidr": "10.0.0.0/16"}
-			if c.port != "" {
-				req["port"] = c.port
+			perm := typedReq{"IpProtocol": c.protocol, "IpRanges": []any{typedReq{"CidrIp": "10.0.0.0/16"}}}
+			if c.ports != nil {
+				perm["FromPort"], perm["ToPort"] = c.ports[0], c.ports[1]
 			}
+			req := typedReq{"GroupId": "g", "IpPermissions": []any{perm}}
 			if code, body := call(t, d, "AuthorizeSecurityGroupIngress", req); code == 200 || !strings.Contains(string(body), "InvalidPermission.Duplicate") {
 				t.Fatalf("authorize of the file's own rule: %d %s, want InvalidPermission.Duplicate", code, body)
 			}
-			if code, body := call(t, d, "RevokeSecurityGroupIngress", req); code != 200 {
-				t.Fatalf("revoke of the file's rule %+v: %s", want, body)
+			if code, body := call(t, d, "RevokeSecurityGroupIngress", req); code != 200 || string(body) != `{"Return":true}`+"\n" {
+				t.Fatalf("revoke of the file's rule %+v: %d %s, want EC2's answer {Return: true}", want, code, body)
 			}
 			if len(g.Ingress) != 4 || slices.ContainsFunc(g.Ingress, func(r topology.SGRule) bool { return r == want }) {
 				t.Fatalf("revoke left %+v", g.Ingress)
@@ -298,8 +356,14 @@ func TestSG3_CLIPortMeansWhatTheFileMeans(t *testing.T) {
 			if code, body := call(t, d, "RevokeSecurityGroupIngress", req); code == 200 || !strings.Contains(string(body), "InvalidPermission.NotFound") {
 				t.Fatalf("second revoke: %d %s, want InvalidPermission.NotFound", code, body)
 			}
-			if code, body := call(t, d, "AuthorizeSecurityGroupIngress", req); code != 200 {
-				t.Fatalf("authorize: %s", body)
+			code, body := call(t, d, "AuthorizeSecurityGroupIngress", req)
+			var out struct {
+				Return             bool
+				SecurityGroupRules []struct{ IpProtocol, CidrIpv4, GroupId string }
+			}
+			if err := json.Unmarshal(body, &out); code != 200 || err != nil || !out.Return || len(out.SecurityGroupRules) != 1 ||
+				out.SecurityGroupRules[0].CidrIpv4 != "10.0.0.0/16" || out.SecurityGroupRules[0].GroupId != g.ID {
+				t.Fatalf("authorize: %d %s", code, body)
 			}
 			got := g.Ingress[len(g.Ingress)-1]
 			if got.Protocol != want.Protocol || !topology.SameMatch(got, want) || got.CIDR != want.CIDR {
@@ -312,56 +376,62 @@ func TestSG3_CLIPortMeansWhatTheFileMeans(t *testing.T) {
 	}
 }
 
-// TestSG3_CLIPortStored: the exact representation --port gives a rule:
-// for icmp (type, code), -1 for any, as topology and policy.Rule use it.
-func TestSG3_CLIPortStored(t *testing.T) {
+// TestSG3_PortsStored: the exact representation FromPort and ToPort give a
+// rule: for icmp (type, code), -1 for any, as topology and policy.Rule use
+// it; values out of range are refused with nothing changed.
+func TestSG3_PortsStored(t *testing.T) {
 	cases := []struct {
-		protocol, port string
-		from, to       int
+		protocol     string
+		from, to     int // requested
+		wantF, wantT int // stored
 	}{
-		{"icmp", "8", 8, -1},
-		{"icmp", "8-0", 8, 0},
-		{"icmp", "0", 0, -1},
-		{"icmp", "-1", -1, -1},
-		{"icmp", "ALL", -1, -1},
-		{"tcp", "all", 0, 65535},
-		{"tcp", "-1", 0, 65535},
-		{"tcp", "22", 22, 22},
-		{"udp", "1024-2047", 1024, 2047},
-		{"all", "80", -1, -1}, // AWS: every port for protocol all
+		{"icmp", 8, -1, 8, -1},
+		{"icmp", 8, 0, 8, 0},
+		{"icmp", 8, 8, 8, 8},
+		{"icmp", 0, -1, 0, -1},
+		{"icmp", -1, -1, -1, -1},
+		{"tcp", -1, -1, 0, 65535},
+		{"tcp", 22, 22, 22, 22},
+		{"udp", 1024, 2047, 1024, 2047},
+		{"-1", 80, 80, -1, -1}, // EC2: every port for protocol all
 	}
 	for _, c := range cases {
 		d := daemonFor(t, sgTopo)
-		if code, body := call(t, d, "AuthorizeSecurityGroupIngress", OpRequest{"group-id": "g", "protocol": c.protocol, "port": c.port, "cidr": "192.0.2.0/24"}); code != 200 {
-			t.Errorf("%s %s: %s", c.protocol, c.port, body)
+		if code, body := call(t, d, "AuthorizeSecurityGroupIngress", sgReq("g", c.protocol, c.from, c.to, "192.0.2.0/24")); code != 200 {
+			t.Errorf("%s %d..%d: %s", c.protocol, c.from, c.to, body)
 			continue
 		}
 		g := sgByName(d, "g")
 		got := g.Ingress[len(g.Ingress)-1]
-		if got.FromPort != c.from || got.ToPort != c.to {
-			t.Errorf("%s --port %s stored %d..%d, want %d..%d", c.protocol, c.port, got.FromPort, got.ToPort, c.from, c.to)
+		if got.FromPort != c.wantF || got.ToPort != c.wantT {
+			t.Errorf("%s %d..%d stored %d..%d, want %d..%d", c.protocol, c.from, c.to, got.FromPort, got.ToPort, c.wantF, c.wantT)
 		}
 	}
-	for _, c := range []struct{ protocol, port string }{
-		{"icmp", "-1-0"}, {"icmp", "256"}, {"icmp", "8-256"}, {"icmp", "x"}, {"icmp", "8-"}, {"tcp", "70000"}, {"tcp", "8-0"},
+	for _, c := range []struct {
+		protocol string
+		from, to any
+	}{
+		{"icmp", -1, 0}, {"icmp", 256, -1}, {"icmp", 8, 256}, {"icmp", "x", -1}, {"icmp", 8.5, 0}, {"tcp", 0, 70000}, {"tcp", 8, 0}, {"tcp", -2, 5},
 	} {
 		d := daemonFor(t, sgTopo)
 		before := describeAll(t, d)
-		code, body := call(t, d, "AuthorizeSecurityGroupIngress", OpRequest{"group-id": "g", "protocol": c.protocol, "port": c.port, "cidr": "192.0.2.0/24"})
+		req := typedReq{"GroupId": "g", "IpPermissions": []any{typedReq{"IpProtocol": c.protocol, "FromPort": c.from, "ToPort": c.to,
+			"IpRanges": []any{typedReq{"CidrIp": "192.0.2.0/24"}}}}}
+		code, body := call(t, d, "AuthorizeSecurityGroupIngress", req)
 		if code == 200 || !strings.Contains(string(body), "InvalidParameterValue") {
-			t.Errorf("%s --port %s: %d %s, want InvalidParameterValue", c.protocol, c.port, code, body)
+			t.Errorf("%s %v..%v: %d %s, want InvalidParameterValue", c.protocol, c.from, c.to, code, body)
 		}
 		if describeAll(t, d) != before {
-			t.Errorf("%s --port %s: refused but changed the network", c.protocol, c.port)
+			t.Errorf("%s %v..%v: refused but changed the network", c.protocol, c.from, c.to)
 		}
 	}
 }
 
 // TestSG3_ICMPRuleThroughTheForwarder: pings from web to db cross the
 // forwarder's compiled security groups. Revoking db's file rule "icmp from
-// 92.75.0.0/16" with --port -1 stops new pings; a rule for type 8 code 8
-// does not let an echo request (code 0) in; --port 8 (type 8, any code)
-// does.
+// 92.75.0.0/16" with ports -1 and -1 stops new pings; a rule for type 8
+// code 8 does not let an echo request (code 0) in; type 8 with code -1
+// (any) does.
 func TestSG3_ICMPRuleThroughTheForwarder(t *testing.T) {
 	d := offlineDaemon(t)
 	t.Cleanup(d.fwd.Stop)
@@ -397,25 +467,25 @@ func TestSG3_ICMPRuleThroughTheForwarder(t *testing.T) {
 			return false
 		}
 	}
-	op := func(name, port string) {
+	op := func(name string, typ, code int) {
 		t.Helper()
-		if code, body := call(t, d, name, OpRequest{"group-id": "my-DB-SecurityGroup", "protocol": "icmp", "port": port, "cidr": "92.75.0.0/16"}); code != 200 {
-			t.Fatalf("%s --port %s: %s", name, port, body)
+		if status, body := call(t, d, name, sgReq("my-DB-SecurityGroup", "icmp", typ, code, "92.75.0.0/16")); status != 200 {
+			t.Fatalf("%s type %d code %d: %s", name, typ, code, body)
 		}
 	}
 	if !pingArrives() {
 		t.Fatal("ping web → db blocked with the file's rules")
 	}
-	op("RevokeSecurityGroupIngress", "-1")
+	op("RevokeSecurityGroupIngress", -1, -1)
 	if pingArrives() {
 		t.Fatal("ping arrived after the icmp rule was revoked")
 	}
-	op("AuthorizeSecurityGroupIngress", "8-8")
+	op("AuthorizeSecurityGroupIngress", 8, 8)
 	if pingArrives() {
 		t.Fatal("an echo request (type 8 code 0) arrived through a rule for type 8 code 8")
 	}
-	op("AuthorizeSecurityGroupIngress", "8")
+	op("AuthorizeSecurityGroupIngress", 8, -1)
 	if !pingArrives() {
-		t.Fatal("ping blocked although --port 8 allows type 8, any code")
+		t.Fatal("ping blocked although FromPort 8, ToPort -1 allows type 8, any code")
 	}
 }

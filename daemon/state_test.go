@@ -490,33 +490,37 @@ func TestHardeningRequestBounds(t *testing.T) {
 	}
 	before := describeAll(t, d)
 	subnet := d.net.VPCs[0].Subnets[0].Name
-	many := OpRequest{"subnet-id": subnet}
+	// CreateNetworkInterface takes EC2's parameters: a value is held to
+	// EC2's own limit for its member (255 bytes for names and
+	// descriptions), a parameter EC2 lacks is UnknownParameter.
+	many := typedReq{"SubnetId": subnet}
 	for i := 0; len(many) <= maxParams; i++ {
 		many["p"+strings.Repeat("x", i%3)+string(rune('a'+i%26))+string(rune('a'+i/26))] = "v"
 	}
 	for _, c2 := range []struct {
 		name string
-		req  OpRequest
+		req  typedReq
+		code string
 		want string
 	}{
-		{"description over 1024 bytes", OpRequest{"subnet-id": subnet, "description": strings.Repeat("d", maxValue+1)}, "at most 1024"},
-		{"name over 1024 bytes", OpRequest{"subnet-id": subnet, "name": strings.Repeat("n", 2000)}, "at most 1024"},
-		{"body over 64 KB", OpRequest{"subnet-id": subnet, "description": strings.Repeat("d", MaxRequestBytes)}, "larger than 65536 bytes"},
-		{"body of 8 MB", OpRequest{"subnet-id": subnet, "description": strings.Repeat("d", 8<<20)}, "larger than 65536 bytes"},
-		{"long parameter name", OpRequest{"subnet-id": subnet, strings.Repeat("k", 65): "v"}, "at most"},
-		{"too many parameters", many, "too many parameters"},
+		{"description over 1024 bytes", eniReq(subnet, "", typedReq{"Description": strings.Repeat("d", maxValue+1)}), "InvalidParameterValue", "at most 255"},
+		{"name over 1024 bytes", eniReq(subnet, strings.Repeat("n", 2000), nil), "InvalidParameterValue", "longer than 255 bytes"},
+		{"body over 64 KB", eniReq(subnet, "", typedReq{"Description": strings.Repeat("d", MaxRequestBytes)}), "InvalidParameterValue", "larger than 65536 bytes"},
+		{"body of 8 MB", eniReq(subnet, "", typedReq{"Description": strings.Repeat("d", 8<<20)}), "InvalidParameterValue", "larger than 65536 bytes"},
+		{"long parameter name", eniReq(subnet, "", typedReq{strings.Repeat("k", 65): "v"}), "UnknownParameter", "is not recognized"},
+		{"too many parameters", many, "UnknownParameter", "is not recognized"},
 	} {
 		err := c.Post("/op/CreateNetworkInterface", c2.req, &out)
 		var oe *OpError
-		if !errors.As(err, &oe) || oe.Code != "InvalidParameterValue" || !strings.Contains(oe.Message, c2.want) {
-			t.Errorf("%s: want InvalidParameterValue with %q, got %v", c2.name, c2.want, err)
+		if !errors.As(err, &oe) || oe.Code != c2.code || !strings.Contains(oe.Message, c2.want) {
+			t.Errorf("%s: want %s with %q, got %v", c2.name, c2.code, c2.want, err)
 		}
 	}
 	if after := describeAll(t, d); after != before {
 		t.Errorf("a refused request changed the network")
 	}
 	// Within EC2's limits is fine.
-	if err := c.Post("/op/CreateNetworkInterface", OpRequest{"subnet-id": subnet, "description": strings.Repeat("d", 200)}, &out); err != nil {
+	if err := c.Post("/op/CreateNetworkInterface", eniReq(subnet, "", typedReq{"Description": strings.Repeat("d", 200)}), &out); err != nil {
 		t.Errorf("a description of 200 bytes: %v", err)
 	}
 }

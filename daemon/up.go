@@ -28,7 +28,8 @@ type Daemon struct {
 	st   *State
 	svc  *ec2.Service // the EC2 operations on net; d is its Store and Kernel
 	fwd  *dataplane.Forwarder
-	exe  string // this binary, put on user_data's PATH
+	exe  string    // this binary, put on user_data's PATH
+	ep   *endpoint // the EC2 endpoint; set by Up before it serves, then fixed
 	done chan struct{}
 	once sync.Once
 }
@@ -68,10 +69,15 @@ func Up(n *topology.Network, exe string, source []byte) (*Daemon, error) {
 			return nil, err
 		}
 	}
+	if err := d.openEndpoint(); err != nil {
+		d.teardown()
+		return nil, err
+	}
 	if err := d.build(); err != nil {
 		d.teardown()
 		return nil, err
 	}
+	d.serveEndpoint()
 	return d, nil
 }
 
@@ -275,6 +281,7 @@ func (d *Daemon) Shutdown() {
 }
 
 func (d *Daemon) teardown() {
+	d.closeEndpoint()
 	d.fwd.Stop()
 	d.mu.Lock()
 	st := *d.st

@@ -4,28 +4,57 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/vpcnet/vpcnet/ec2/types"
 	"github.com/vpcnet/vpcnet/topology"
 )
 
+// Elastic IPs (EIP-1..EIP-4) with EC2's parameters. An EIP is found by its
+// allocation id, its name or its address (vpcnet: names wherever ids).
+
 func init() {
-	for name, fn := range map[string]opFunc{
-		"AllocateAddress":            (*Service).allocateAddress,
-		"AssociateAddress":           (*Service).associateAddress,
-		"DisassociateAddress":        (*Service).disassociateAddress,
-		"ReleaseAddress":             (*Service).releaseAddress,
-		"AssignPrivateIpAddresses":   (*Service).assignPrivateIPs,
-		"UnassignPrivateIpAddresses": (*Service).unassignPrivateIPs,
-	} {
-		operations[name] = fn
-	}
+	Define("AllocateAddress", Mutating, (*Service).allocateAddress)
+	Define("AssociateAddress", Mutating, (*Service).associateAddress)
+	Define("DisassociateAddress", Mutating, (*Service).disassociateAddress)
+	Define("ReleaseAddress", Mutating, (*Service).releaseAddress)
 }
 
-// --- Elastic IPs (EIP-1..EIP-4) ----------------------------------------------
+// tagSpecName is the name that a request's TagSpecifications give a new
+// resource of type rt: its Name tag (vpcnet's --name), "" for none. vpcnet
+// keeps no other tag, so any other key is refused rather than dropped, as
+// is a specification for another resource type.
+func tagSpecName(specs []types.TagSpecification, rt types.ResourceType) (string, error) {
+	name, named := "", false
+	for i, s := range specs {
+		if s.ResourceType != rt {
+			return "", opErr("InvalidParameterValue", "TagSpecifications.%d: '%s' is not a valid taggable resource type for this operation: use %s", i+1, s.ResourceType, rt)
+		}
+		for j, t := range s.Tags {
+			switch {
+			case deref(t.Key) != "Name":
+				return "", opErr("InvalidParameterValue", "TagSpecifications.%d.Tags.%d: vpcnet keeps only the Name tag (the resource's name), not '%s'", i+1, j+1, deref(t.Key))
+			case named:
+				return "", opErr("InvalidParameterValue", "TagSpecifications.%d.Tags.%d: the Name tag is given twice", i+1, j+1)
+			case deref(t.Value) == "":
+				return "", opErr("InvalidParameterValue", "TagSpecifications.%d.Tags.%d: the Name tag needs a value", i+1, j+1)
+			}
+			name, named = deref(t.Value), true
+		}
+	}
+	return name, nil
+}
 
-func (d *Service) allocateAddress(r OpRequest) (any, error) {
+// allocateAddress takes a free address of a pool, or the address asked for
+// (EIP-1), in the network border group asked for (EIP-4).
+func (d *Service) allocateAddress(in *types.AllocateAddressRequest) (*types.AllocateAddressResult, error) {
 	n := d.net
+	if in.Domain != "" && in.Domain != types.DomainTypeVpc {
+		return nil, opErr("InvalidParameterValue", "Invalid value '%s' for domain: vpcnet's addresses are for use in a VPC (vpc)", in.Domain)
+	}
+	if in.CustomerOwnedIpv4Pool != nil {
+		return nil, opErr("InvalidParameterValue", "CustomerOwnedIpv4Pool is not supported: name the pool with PublicIpv4Pool")
+	}
 	var pool *topology.Pool
-	if ref := r["public-ipv4-pool"]; ref != "" {
+	if ref := deref(in.PublicIpv4Pool); ref != "" {
 		for _, p := range n.Pools {
 			if p.Name == ref {
 				pool = p
@@ -35,8 +64,10 @@ func (d *Service) allocateAddress(r OpRequest) (any, error) {
 			return nil, opErr("InvalidParameterValue", "The pool '%s' does not exist", ref)
 		}
 	}
+	border := deref(in.NetworkBorderGroup)
 	var addr netip.Addr
-	if s := r["address"]; s != "" {
+	if in.Address != nil {
+		s := *in.Address
 		a, err := netip.ParseAddr(s)
 		if err != nil || !a.Is4() {
 			return nil, opErr("InvalidParameterValue", "Invalid IPv4 address '%s'", s)
@@ -55,17 +86,25 @@ func (d *Service) allocateAddress(r OpRequest) (any, error) {
 	}
 	if pool == nil {
 		for _, p := range n.Pools {
-			if g := r["network-border-group"]; g == "" || p.BorderGroup == g {
+			if border == "" || p.BorderGroup == border {
 				pool = p
 				break
 			}
 		}
 		if pool == nil {
-			return nil, opErr("InvalidParameterValue", "No address pool in network border group '%s'", r["network-border-group"])
+			return nil, opErr("InvalidParameterValue", "No address pool in network border group '%s'", border)
 		}
 	}
-	if g := r["network-border-group"]; g != "" && g != pool.BorderGroup {
-		return nil, opErr("InvalidParameterCombination", "Pool %s is in network border group %s, not %s (EIP-4)", pool.Name, pool.BorderGroup, g)
+	if border != "" && border != pool.BorderGroup {
+		return nil, opErr("InvalidParameterCombination", "Pool %s is in network border group %s, not %s (EIP-4)", pool.Name, pool.BorderGroup, border)
+	}
+	want, err := tagSpecName(in.TagSpecifications, types.ResourceTypeElasticIp)
+	if err != nil {
+		return nil, err
+	}
+	name, err := d.newName(want, "eip", topology.KindEIP)
+	if err != nil {
+		return nil, err
 	}
 	if !addr.IsValid() {
 		a, ok := n.FreePublicIP(pool, netip.Addr{})
@@ -74,14 +113,10 @@ func (d *Service) allocateAddress(r OpRequest) (any, error) {
 		}
 		addr = a
 	}
-	name, err := d.newName(r["name"], "eip", topology.KindEIP)
-	if err != nil {
-		return nil, err
-	}
 	e := &topology.EIP{Name: name, AllocationID: n.NewID("eipalloc", name), Addr: addr, Pool: pool}
 	n.EIPs = append(n.EIPs, e)
-	return map[string]any{"PublicIp": addr.String(), "AllocationId": e.AllocationID, "PublicIpv4Pool": pool.Name,
-		"NetworkBorderGroup": pool.BorderGroup, "Domain": "vpc"}, nil
+	return &types.AllocateAddressResult{PublicIp: ptr(addr.String()), AllocationId: ptr(e.AllocationID),
+		PublicIpv4Pool: ptr(pool.Name), NetworkBorderGroup: ptr(pool.BorderGroup), Domain: types.DomainTypeVpc}, nil
 }
 
 // dynamicPublic reports whether e's private IP a should hold an
@@ -108,36 +143,39 @@ func (d *Service) unbindEIP(e *topology.EIP) {
 	}
 }
 
-func (d *Service) associateAddress(r OpRequest) (any, error) {
+// associateAddress binds an EIP to an instance (its primary ENI) or an
+// ENI, at its primary private IP or the one asked for; an EIP in use moves
+// only with AllowReassociation (EIP-2).
+func (d *Service) associateAddress(in *types.AssociateAddressRequest) (*types.AssociateAddressResult, error) {
 	n := d.net
-	e, err := d.findEIP(r["allocation-id"])
+	e, err := d.requestedEIP(in.AllocationId, in.PublicIp)
 	if err != nil {
 		return nil, err
 	}
 	var eni *topology.ENI
-	var priv netip.Addr
-	switch {
-	case r["instance-id"] != "":
-		inst, err := d.findInstance(r["instance-id"])
+	switch inst, ref := deref(in.InstanceId), deref(in.NetworkInterfaceId); {
+	case inst != "" && ref != "":
+		return nil, opErr("InvalidParameterCombination", "Specify either InstanceId or NetworkInterfaceId, not both")
+	case inst != "":
+		i, err := d.findInstance(inst)
 		if err != nil {
 			return nil, err
 		}
-		eni = inst.Primary()
-		priv = eni.PrimaryIP
-	case r["network-interface-id"] != "":
-		if eni, err = d.findENI(r["network-interface-id"]); err != nil {
+		eni = i.Primary()
+	case ref != "":
+		if eni, err = d.findENI(ref); err != nil {
 			return nil, err
 		}
-		priv = eni.PrimaryIP
-		if s := r["private-ip-address"]; s != "" {
-			a, perr := netip.ParseAddr(s)
-			if perr != nil || !slices.Contains(eni.IPs(), a) {
-				return nil, opErr("InvalidParameterValue", "The private IP %s is not an address of %s", s, eni.ID)
-			}
-			priv = a
-		}
 	default:
-		return nil, opErr("MissingParameter", "Either --instance-id or --network-interface-id must be given")
+		return nil, opErr("MissingParameter", "The request must contain the parameter InstanceId or NetworkInterfaceId")
+	}
+	priv := eni.PrimaryIP
+	if s := deref(in.PrivateIpAddress); s != "" {
+		a, perr := netip.ParseAddr(s)
+		if perr != nil || !slices.Contains(eni.IPs(), a) {
+			return nil, opErr("InvalidParameterValue", "The private IP %s is not an address of %s", s, eni.ID)
+		}
+		priv = a
 	}
 	if e.NAT != nil {
 		return nil, opErr("OperationNotPermitted", "Elastic IP %s belongs to NAT gateway %s (ENI-5)", e.Addr, e.NAT.ID)
@@ -151,8 +189,7 @@ func (d *Service) associateAddress(r OpRequest) (any, error) {
 	if e.Pool != nil && e.Pool.BorderGroup != n.Region {
 		return nil, opErr("InvalidParameterCombination", "Elastic IP %s is in network border group %s; the network interface is in region %s (EIP-4)", e.Addr, e.Pool.BorderGroup, n.Region)
 	}
-	allow := r["allow-reassociation"] == "true"
-	if e.ENI != nil && !(e.ENI == eni && e.PrivateIP == priv) && !allow {
+	if e.ENI != nil && !(e.ENI == eni && e.PrivateIP == priv) && !deref(in.AllowReassociation) {
 		return nil, opErr("Resource.AlreadyAssociated", "resource %s is already associated with associate-id %s", e.AllocationID, associationID(n, e))
 	}
 	// EIP-2: re-association moves the EIP; it replaces any public IP there,
@@ -168,7 +205,26 @@ func (d *Service) associateAddress(r OpRequest) (any, error) {
 	}
 	eni.PublicIPs[priv] = e.Addr
 	e.ENI, e.PrivateIP = eni, priv
-	return map[string]any{"AssociationId": associationID(n, e)}, nil
+	return &types.AssociateAddressResult{AssociationId: ptr(associationID(n, e))}, nil
+}
+
+// requestedEIP is the EIP of AllocationId (an id, name or address) or of
+// PublicIp, the older way to name one.
+func (d *Service) requestedEIP(allocationID, publicIP *string) (*topology.EIP, error) {
+	switch id, ip := deref(allocationID), deref(publicIP); {
+	case id != "" && ip != "":
+		return nil, opErr("InvalidParameterCombination", "Specify either AllocationId or PublicIp, not both")
+	case id != "":
+		return d.findEIP(id)
+	case ip != "":
+		for _, e := range d.net.EIPs {
+			if e.Addr.String() == ip {
+				return e, nil
+			}
+		}
+		return nil, opErr("InvalidAddress.NotFound", "Address %s not found", ip)
+	}
+	return nil, opErr("MissingParameter", "The request must contain the parameter AllocationId")
 }
 
 func natOwner(e *topology.ENI) string {
@@ -178,17 +234,30 @@ func natOwner(e *topology.ENI) string {
 	return "its service"
 }
 
-func (d *Service) findAssociation(r OpRequest) (*topology.EIP, error) {
+// findAssociation is the associated EIP of AssociationId or of PublicIp.
+func (d *Service) findAssociation(in *types.DisassociateAddressRequest) (*topology.EIP, error) {
+	id, ip := deref(in.AssociationId), deref(in.PublicIp)
+	switch {
+	case id != "" && ip != "":
+		return nil, opErr("InvalidParameterCombination", "Specify either AssociationId or PublicIp, not both")
+	case id == "" && ip == "":
+		return nil, opErr("MissingParameter", "The request must contain the parameter AssociationId")
+	}
 	for _, e := range d.net.EIPs {
-		if e.ENI != nil && (associationID(d.net, e) == r["association-id"] || e.Addr.String() == r["public-ip"]) {
+		if e.ENI != nil && ((id != "" && associationID(d.net, e) == id) || (ip != "" && e.Addr.String() == ip)) {
 			return e, nil
 		}
 	}
-	return nil, opErr("InvalidAssociationID.NotFound", "The association ID '%s' does not exist", r["association-id"])
+	if id == "" {
+		return nil, opErr("InvalidAssociationID.NotFound", "The address %s is not associated", ip)
+	}
+	return nil, opErr("InvalidAssociationID.NotFound", "The association ID '%s' does not exist", id)
 }
 
-func (d *Service) disassociateAddress(r OpRequest) (any, error) {
-	e, err := d.findAssociation(r)
+// disassociateAddress unbinds an EIP; the private IP gets its dynamic
+// public IP back where it had one (ADDR-4). EC2 answers nothing.
+func (d *Service) disassociateAddress(in *types.DisassociateAddressRequest) (*struct{}, error) {
+	e, err := d.findAssociation(in)
 	if err != nil {
 		return nil, err
 	}
@@ -196,17 +265,22 @@ func (d *Service) disassociateAddress(r OpRequest) (any, error) {
 		return nil, opErr("OperationNotPermitted", "Elastic IP %s is used by NAT gateway %s (ENI-5)", e.Addr, e.NAT.ID)
 	}
 	d.unbindEIP(e)
-	return map[string]any{"Return": true}, nil
+	return nil, nil
 }
 
-func (d *Service) releaseAddress(r OpRequest) (any, error) {
-	e, err := d.findEIP(r["allocation-id"])
+// releaseAddress returns an unassociated EIP to its pool (EIP-1, EIP-3).
+// EC2 answers nothing.
+func (d *Service) releaseAddress(in *types.ReleaseAddressRequest) (*struct{}, error) {
+	e, err := d.requestedEIP(in.AllocationId, in.PublicIp)
 	if err != nil {
 		return nil, err
+	}
+	if g := deref(in.NetworkBorderGroup); g != "" && e.Pool != nil && g != e.Pool.BorderGroup {
+		return nil, opErr("InvalidParameterCombination", "Elastic IP %s is in network border group %s, not %s (EIP-4)", e.Addr, e.Pool.BorderGroup, g)
 	}
 	if e.ENI != nil || e.NAT != nil {
 		return nil, opErr("InvalidIPAddress.InUse", "Address %s is in use. Disassociate it first (EIP-3)", e.Addr)
 	}
 	d.net.EIPs = slices.DeleteFunc(d.net.EIPs, func(x *topology.EIP) bool { return x == e })
-	return map[string]any{"Return": true}, nil
+	return nil, nil
 }

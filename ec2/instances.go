@@ -1,71 +1,449 @@
 package ec2
 
 import (
+	"encoding/base64"
+	"fmt"
+	"io"
 	"net/netip"
+	"regexp"
 	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
 
+	"github.com/vpcnet/vpcnet/ec2/query"
+	"github.com/vpcnet/vpcnet/ec2/types"
 	"github.com/vpcnet/vpcnet/topology"
 )
 
 func init() {
-	for name, fn := range map[string]opFunc{
-		"RunInstances":            (*Service).runInstances,
-		"TerminateInstances":      (*Service).terminateInstances,
-		"StopInstances":           (*Service).stopInstances,
-		"StartInstances":          (*Service).startInstances,
-		"ModifyInstanceAttribute": (*Service).modifyInstanceAttribute,
-	} {
-		operations[name] = fn
-	}
+	Define("RunInstances", Mutating, (*Service).runInstances)
+	Define("TerminateInstances", Mutating, (*Service).terminateInstances)
+	Define("StopInstances", Mutating, (*Service).stopInstances)
+	Define("StartInstances", Mutating, (*Service).startInstances)
+	Define("ModifyInstanceAttribute", Mutating, (*Service).modifyInstanceAttribute)
 }
 
-// --- instances (INST-1..INST-3) ----------------------------------------------
+// --- instances (INST-1..INST-3, LIFE-3) ----------------------------------------
 
-func (d *Service) runInstances(r OpRequest) (any, error) {
-	n := d.net
-	s, ip, groups, name, err := d.newENIFields(r, "security-group-ids", "instance", topology.KindInstance)
+const (
+	// maxLaunch bounds the instances one RunInstances launches: each is a
+	// namespace, devices and a forwarder port, made under the lock.
+	maxLaunch = 20
+	// terminatedFor is how long a terminated instance stays visible (LIFE-3).
+	terminatedFor = time.Hour
+)
+
+// stateOf is EC2's instance state name with its code (LIFE-3).
+func stateOf(name types.InstanceStateName) *types.InstanceState {
+	return &types.InstanceState{Code: ptr(stateCodes[name]), Name: name}
+}
+
+// InstanceState names an instance's state as EC2 does (running, stopped).
+func InstanceState(i *topology.Instance) string { return string(instState(i)) }
+
+// instState is where an instance rests: the passages (pending, stopping,
+// shutting-down) are what the operations answer; the network changes at
+// once, so describe-instances shows where they end.
+func instState(i *topology.Instance) types.InstanceStateName {
+	if i.Stopped {
+		return types.InstanceStateNameStopped
+	}
+	return types.InstanceStateNameRunning
+}
+
+// launch is what RunInstances was given for an instance that the network
+// model does not keep. An instance of the file, or one launched with none
+// of them, has describeInstance's image and type.
+type launch struct {
+	ImageID      string             // "" for the default
+	InstanceType types.InstanceType // "" for the default
+	KeyName      string             // "" when none was given
+	Reservation  string             // r-…, one per RunInstances
+	Index        int32              // AmiLaunchIndex: its place in the reservation
+}
+
+// launches are the launches RunInstances made, by instance id. Like
+// describe.go's dates, the table belongs to the process: a dry run's copy
+// and a network exported and loaded again keep their instances' ids.
+var launches = struct {
+	sync.Mutex
+	by map[string]launch
+}{by: map[string]launch{}}
+
+func recordLaunch(id string, l launch) {
+	launches.Lock()
+	defer launches.Unlock()
+	launches.by[id] = l
+}
+
+// withLaunch gives x, an instance as describeInstance builds it, what
+// RunInstances was told of it: image, type, key pair and launch index.
+// DescribeInstances and every answer about an instance call it.
+func withLaunch(x *types.Instance) {
+	launches.Lock()
+	l, ok := launches.by[deref(x.InstanceId)]
+	launches.Unlock()
+	if !ok {
+		return
+	}
+	if l.ImageID != "" {
+		x.ImageId = ptr(l.ImageID)
+	}
+	if l.InstanceType != "" {
+		x.InstanceType = l.InstanceType
+	}
+	if l.KeyName != "" {
+		x.KeyName = ptr(l.KeyName)
+	}
+	x.AmiLaunchIndex = ptr(l.Index)
+}
+
+// reservationID is the reservation instance id (named name) was launched
+// in, also once it is terminated: one per RunInstances, shared by the
+// instances it launched; an instance of the file is alone in r-<its name>.
+func reservationID(n *topology.Network, id, name string) string {
+	launches.Lock()
+	defer launches.Unlock()
+	if l, ok := launches.by[id]; ok && l.Reservation != "" {
+		return l.Reservation
+	}
+	return n.NewID("r", name)
+}
+
+// instanceShape is instance i as EC2 describes it (describe.go's builder,
+// with its launch).
+func (d *Service) instanceShape(i *topology.Instance) types.Instance {
+	x := describeInstance(d.net, i)
+	withLaunch(&x)
+	return x
+}
+
+// terminatedBook holds one service's terminated instances, newest last,
+// for an hour (LIFE-3). The service's callers hold the store's lock, which
+// guards it.
+type terminatedBook struct{ gone []terminated }
+
+// terminated is an instance as describe-instances shows it once terminated.
+type terminated struct {
+	inst types.Instance
+	at   time.Time
+}
+
+var terminatedBooks sync.Map // *Service → *terminatedBook
+
+func (d *Service) book() *terminatedBook {
+	b, _ := terminatedBooks.LoadOrStore(d, &terminatedBook{})
+	return b.(*terminatedBook)
+}
+
+// dryRunning reports whether d is a dry run's copy of the network, whose
+// changes are thrown away: it records nothing.
+func (d *Service) dryRunning() bool { _, ok := d.k.(nopKernel); return ok }
+
+// terminatedInstances are the instances terminated within the hour, as
+// describe-instances shows them (state terminated, LIFE-3), oldest first;
+// reservationID gives their reservations. One whose id a live instance has
+// again (a new instance of the same name) is left out.
+func (d *Service) terminatedInstances() []types.Instance {
+	b := d.book()
+	b.gone = slices.DeleteFunc(b.gone, func(g terminated) bool { return time.Since(g.at) > terminatedFor })
+	out := []types.Instance{}
+	for _, g := range b.gone {
+		if _, err := d.findInstance(*g.inst.InstanceId); err != nil {
+			out = append(out, g.inst)
+		}
+	}
+	return out
+}
+
+// amiID is EC2's image id: ami- and 8 or 17 hex digits.
+var amiID = regexp.MustCompile(`^ami-([0-9a-f]{8}|[0-9a-f]{17})$`)
+
+// knownInstanceType reports whether t is one of EC2's instance types (an
+// enum value of the model, as the endpoint's decoder holds requests to).
+func knownInstanceType(t types.InstanceType) bool {
+	return query.Encode(io.Discard, "RunInstances", "", &types.Reservation{Instances: []types.Instance{{InstanceType: t}}}) == nil
+}
+
+// runRequest is a RunInstances request checked: everything the launch
+// needs, before anything changes.
+type runRequest struct {
+	subnet    *topology.Subnet
+	ips       []netip.Addr // one per instance
+	names     []string     // one per instance
+	groups    []*topology.SecurityGroup
+	public    bool
+	userData  string
+	launch    launch
+	namespace []string
+}
+
+// runInstances launches MinCount to MaxCount instances (as many as the
+// subnet's free addresses and maxLaunch allow, at least MinCount), each a
+// namespace with eth0 in the subnet (INST-1), its user_data started
+// (INST-3). Their names are the Name tag (vpcnet's --name), or name-1,
+// name-2 … when several are launched. All of them launch, or none.
+func (d *Service) runInstances(in *types.RunInstancesRequest) (*types.Reservation, error) {
+	r, err := d.checkRun(in)
 	if err != nil {
 		return nil, err
 	}
-	public := s.MapPublicIP
-	switch r["associate-public-ip-address"] {
-	case "true":
-		public = true
-	case "false":
-		public = false
-	}
-	inst := &topology.Instance{Name: name, ID: n.NewID("i", name), Namespace: n.Name + "-" + name, Subnet: s, VPC: s.VPC,
-		UserData: r["user-data"], AssociatePublicIP: public}
-	eni := &topology.ENI{Name: name, ID: n.NewID("eni", name), Subnet: s, MAC: n.NewMAC(name), PrimaryIP: ip, Groups: groups,
-		SourceDestCheck: true, Kind: topology.ENICompute, Description: "Primary network interface", ConnTrack: defaultConnTrack(),
-		PublicIPs: map[netip.Addr]netip.Addr{}, Instance: inst}
-	inst.ENIs = []*topology.ENI{eni}
-	if d.k.NamespaceExists(inst.Namespace) {
-		return nil, opErr("InvalidParameterValue", "Namespace %s exists already", inst.Namespace)
-	}
-	if public {
-		if pool := n.RegionPool(); pool != nil {
-			if a, ok := n.FreePublicIP(pool, netip.Addr{}); ok {
-				eni.PublicIPs[ip] = a
-			}
+	n := d.net
+	var made []*topology.Instance
+	undo := func() {
+		for _, inst := range made {
+			d.forget(inst)
 		}
 	}
-	s.VPC.ENIs = append(s.VPC.ENIs, eni)
-	s.VPC.Instances = append(s.VPC.Instances, inst)
-	n.InstanceByName[name] = inst
-	if err := d.k.LaunchInstance(inst); err != nil {
-		d.forget(inst)
-		return nil, err
+	for k, name := range r.names {
+		inst := &topology.Instance{Name: name, ID: n.NewID("i", name), Namespace: r.namespace[k], Subnet: r.subnet, VPC: r.subnet.VPC,
+			UserData: r.userData, AssociatePublicIP: r.public}
+		eni := &topology.ENI{Name: name, ID: n.NewID("eni", name), Subnet: r.subnet, MAC: n.NewMAC(name), PrimaryIP: r.ips[k],
+			Groups: r.groups, SourceDestCheck: true, Kind: topology.ENICompute, Description: "Primary network interface",
+			ConnTrack: defaultConnTrack(), PublicIPs: map[netip.Addr]netip.Addr{}, Instance: inst}
+		inst.ENIs = []*topology.ENI{eni}
+		if r.public {
+			if pool := n.RegionPool(); pool != nil {
+				if a, ok := n.FreePublicIP(pool, netip.Addr{}); ok {
+					eni.PublicIPs[eni.PrimaryIP] = a
+				}
+			}
+		}
+		r.subnet.VPC.ENIs = append(r.subnet.VPC.ENIs, eni)
+		r.subnet.VPC.Instances = append(r.subnet.VPC.Instances, inst)
+		n.InstanceByName[name] = inst
+		made = append(made, inst)
+		if err := d.k.LaunchInstance(inst); err != nil {
+			undo()
+			return nil, err
+		}
 	}
 	d.k.RefreshHosts()
-	// A reservation, as EC2's RunInstances answers (its describe-instances
-	// reservation has the same id).
-	return map[string]any{"ReservationId": n.NewID("r", inst.Name), "OwnerId": n.AccountID(), "Groups": []any{},
-		"Instances": []any{describeInstance(n, inst)}}, nil
+	now := time.Now()
+	res := &types.Reservation{Groups: []types.GroupIdentifier{}, OwnerId: ptr(n.AccountID()), ReservationId: ptr(r.launch.Reservation)}
+	for k, inst := range made {
+		if !d.dryRunning() {
+			l := r.launch
+			l.Index = int32(k)
+			recordLaunch(inst.ID, l)
+			setCreated(inst.ID, now) // LaunchTime
+		}
+		x := d.instanceShape(inst)
+		x.AmiLaunchIndex = ptr(int32(k))
+		x.BlockDeviceMappings = []types.InstanceBlockDeviceMapping{} // the root volume is still attaching
+		x.State = stateOf(types.InstanceStateNamePending)
+		x.StateReason = &types.StateReason{Code: ptr("pending"), Message: ptr("pending")}
+		res.Instances = append(res.Instances, x)
+	}
+	return res, nil
+}
+
+// checkRun checks a RunInstances request and plans the launch: subnet,
+// addresses, names, groups (ENI-1, ENI-2, ADDR-2), image and type.
+func (d *Service) checkRun(in *types.RunInstancesRequest) (*runRequest, error) {
+	if err := unsupported(in, "ImageId", "InstanceType", "KeyName", "MinCount", "MaxCount", "SecurityGroupIds", "SecurityGroups",
+		"SubnetId", "PrivateIpAddress", "UserData", "TagSpecifications", "NetworkInterfaces", "Placement",
+		"DisableApiTermination", "DisableApiStop",
+		// No meaning in an emulated network: storage, CPU, billing and
+		// monitoring knobs are accepted and change nothing.
+		"BlockDeviceMappings", "EbsOptimized", "Monitoring", "CreditSpecification", "CpuOptions",
+		"CapacityReservationSpecification", "PrivateDnsNameOptions", "MaintenanceOptions", "AdditionalInfo",
+		"InstanceInitiatedShutdownBehavior", "KernelId", "RamdiskId"); err != nil {
+		return nil, err
+	}
+	for member, on := range map[string]bool{"DisableApiTermination": deref(in.DisableApiTermination), "DisableApiStop": deref(in.DisableApiStop)} {
+		if on {
+			return nil, opErr("Unsupported", "The parameter %s=true is not supported by vpcnet", member)
+		}
+	}
+	// Counts: whole numbers, MinCount ≤ MaxCount, bounded.
+	if in.MinCount < 1 {
+		return nil, opErr("InvalidParameterValue", "Value (%d) for parameter minCount is invalid. Expected a positive integer.", in.MinCount)
+	}
+	if in.MaxCount < in.MinCount {
+		return nil, opErr("InvalidParameterValue", "Value (%d) for parameter maxCount is invalid. Expected a value no less than minCount (%d).", in.MaxCount, in.MinCount)
+	}
+	if in.MinCount > maxLaunch {
+		return nil, opErr("InstanceLimitExceeded", "You have requested more instances (%d) than your current instance limit of %d allows: vpcnet launches at most %d per call", in.MinCount, maxLaunch, maxLaunch)
+	}
+	r := &runRequest{}
+	if id := deref(in.ImageId); id != "" {
+		if !amiID.MatchString(id) {
+			return nil, opErr("InvalidAMIID.Malformed", "Invalid id: \"%s\" (expecting \"ami-...\")", id)
+		}
+		r.launch.ImageID = id
+	}
+	if t := in.InstanceType; t != "" {
+		if !knownInstanceType(t) {
+			return nil, opErr("InvalidParameterValue", "Invalid value '%s' for InstanceType.", t)
+		}
+		r.launch.InstanceType = t
+	}
+	if k := deref(in.KeyName); k != "" {
+		// Key pairs are kept by their own operations; the name is
+		// recorded as given, and must be one EC2 would take.
+		if len(k) > 255 || strings.ContainsFunc(k, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
+			return nil, opErr("InvalidKeyPair.Format", "Key pair name %q: at most 255 printable characters", k)
+		}
+		r.launch.KeyName = k
+	}
+	if in.UserData != nil {
+		b, err := base64.StdEncoding.DecodeString(*in.UserData)
+		if err != nil {
+			return nil, opErr("InvalidParameterValue", "Invalid BASE64 encoding of user data.")
+		}
+		if len(b) > topology.MaxUserData {
+			return nil, opErr("InvalidParameterValue", "User data is %d bytes: at most %d before base64 encoding (INST-3)", len(b), topology.MaxUserData)
+		}
+		if !utf8.Valid(b) || slices.Contains(b, 0) {
+			return nil, opErr("InvalidParameterValue", "User data must be text without NUL bytes: vpcnet runs it as a shell command (INST-3)")
+		}
+		r.userData = string(b)
+	}
+
+	// Where: the top-level subnet, address and groups, or the one network
+	// interface the AWS CLI builds for --associate-public-ip-address.
+	subnet, ip, groups := deref(in.SubnetId), deref(in.PrivateIpAddress), append(slices.Clone(in.SecurityGroupIds), in.SecurityGroups...)
+	var public *bool
+	if len(in.NetworkInterfaces) > 0 {
+		ni := in.NetworkInterfaces[0]
+		switch {
+		case len(in.NetworkInterfaces) > 1:
+			return nil, opErr("Unsupported", "vpcnet launches an instance with one network interface; attach more with AttachNetworkInterface")
+		case deref(ni.DeviceIndex) != 0:
+			return nil, opErr("InvalidParameterValue", "The network interface of a launch must have DeviceIndex 0, not %d", deref(ni.DeviceIndex))
+		case subnet != "":
+			return nil, opErr("InvalidParameterCombination", "Network interfaces and an instance-level subnet ID may not be specified on the same request")
+		case len(groups) > 0:
+			return nil, opErr("InvalidParameterCombination", "Network interfaces and an instance-level security groups may not be specified on the same request")
+		case ip != "":
+			return nil, opErr("InvalidParameterCombination", "Network interfaces and an instance-level private IP address may not be specified on the same request")
+		}
+		if err := unsupported(&ni, "AssociatePublicIpAddress", "DeviceIndex", "Groups", "SubnetId", "PrivateIpAddress",
+			"PrivateIpAddresses", "DeleteOnTermination", "Description"); err != nil {
+			return nil, err
+		}
+		// The AWS CLI moves --private-ip-address here as the one primary
+		// address; secondary addresses at launch vpcnet does not take.
+		switch p := ni.PrivateIpAddresses; {
+		case len(p) > 1 || (len(p) == 1 && p[0].Primary != nil && !*p[0].Primary):
+			return nil, opErr("Unsupported", "vpcnet launches an instance with its primary private IP only; add more with AssignPrivateIpAddresses")
+		case len(p) == 1 && ni.PrivateIpAddress != nil:
+			return nil, opErr("InvalidParameterCombination", "The primary private IP address is given twice")
+		case len(p) == 1:
+			ip = deref(p[0].PrivateIpAddress)
+		}
+		if ni.DeleteOnTermination != nil && !*ni.DeleteOnTermination {
+			return nil, opErr("Unsupported", "The primary network interface of a vpcnet instance is deleted with it: DeleteOnTermination must be true")
+		}
+		if ni.Description != nil && *ni.Description != "Primary network interface" {
+			return nil, opErr("Unsupported", "The parameter NetworkInterfaces.1.Description is not supported by vpcnet")
+		}
+		subnet, groups, public = deref(ni.SubnetId), ni.Groups, ni.AssociatePublicIpAddress
+		if ni.PrivateIpAddress != nil {
+			ip = *ni.PrivateIpAddress
+		}
+	}
+	if subnet == "" {
+		return nil, opErr("MissingParameter", "The request must contain the parameter SubnetId: vpcnet has no default VPC")
+	}
+	s, err := d.findSubnet(subnet)
+	if err != nil {
+		return nil, err
+	}
+	r.subnet = s
+	if in.Placement != nil {
+		if err := unsupported(in.Placement, "AvailabilityZone", "Tenancy"); err != nil {
+			return nil, err
+		}
+		if az := deref(in.Placement.AvailabilityZone); az != "" && az != s.AZ {
+			return nil, opErr("InvalidParameterValue", "Subnet %s is in %s, not in the placement's %s (INST-1)", s.ID, s.AZ, az)
+		}
+		if t := in.Placement.Tenancy; t != "" && t != types.TenancyDefault {
+			return nil, opErr("Unsupported", "Tenancy %s is not supported by vpcnet", t)
+		}
+	}
+	if r.groups, err = d.groupsOf(s.VPC, groups); err != nil {
+		return nil, err
+	}
+	r.public = s.MapPublicIP
+	if public != nil {
+		r.public = *public
+	}
+
+	// How many: as many as asked, the bound and the free addresses allow.
+	count := int(min(in.MaxCount, maxLaunch))
+	if ip != "" {
+		if in.MaxCount > 1 {
+			return nil, opErr("InvalidParameterCombination", "A private IP address can be given when launching one instance only, not up to %d", in.MaxCount)
+		}
+		a, err := pickIP(s, ip)
+		if err != nil {
+			return nil, err
+		}
+		r.ips, count = []netip.Addr{a}, 1
+	}
+	for len(r.ips) < count {
+		a, ok := s.FreePrivateIP(r.ips...)
+		if !ok {
+			break
+		}
+		r.ips = append(r.ips, a)
+	}
+	if len(r.ips) < int(in.MinCount) {
+		return nil, opErr("InsufficientFreeAddressesInSubnet", "Subnet %s has %d free addresses: %d instances need as many", s.ID, len(r.ips), in.MinCount)
+	}
+	want, err := nameFromTags(in.TagSpecifications, types.ResourceTypeInstance)
+	if err != nil {
+		return nil, err
+	}
+	if r.names, err = d.newNames(want, "instance", topology.KindInstance, len(r.ips)); err != nil {
+		return nil, err
+	}
+	for _, name := range r.names {
+		ns := d.net.Name + "-" + name
+		if d.k.NamespaceExists(ns) {
+			return nil, opErr("InvalidParameterValue", "Namespace %s exists already", ns)
+		}
+		r.namespace = append(r.namespace, ns)
+	}
+	r.launch.Reservation = d.net.NewID("r", r.names[0])
+	return r, nil
+}
+
+// newNames names count new resources of kind: want (if given) for one,
+// want-1, want-2 … for several; base-1, base-2 … (the first free ones)
+// when none is wanted. Each must be free and one the file accepts.
+func (d *Service) newNames(want, base, kind string, count int) ([]string, error) {
+	if count == 1 {
+		name, err := d.newName(want, base, kind)
+		return []string{name}, err
+	}
+	used := d.names()
+	var out []string
+	for k := 1; len(out) < count; k++ {
+		if want == "" {
+			if n := fmt.Sprintf("%s-%d", base, k); !used[n] {
+				out = append(out, n)
+			}
+			continue
+		}
+		n := fmt.Sprintf("%s-%d", want, k)
+		if err := topology.CheckResourceName(kind, n); err != nil {
+			return nil, opErr("InvalidParameterValue", "%v", err)
+		}
+		if used[n] {
+			return nil, opErr("InvalidParameterValue", "The name '%s' is already used by another resource", n)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // forget removes an instance and its primary ENI from the model and the
-// kernel: ports, user_data, namespace.
+// kernel: ports, user_data, namespace. Other ENIs are detached and stay.
 func (d *Service) forget(inst *topology.Instance) {
 	d.k.RemoveInstance(inst)
 	v := inst.VPC
@@ -79,89 +457,131 @@ func (d *Service) forget(inst *topology.Instance) {
 	}
 }
 
-func (d *Service) instances(r OpRequest) ([]*topology.Instance, error) {
-	var out []*topology.Instance
-	for _, ref := range list(r["instance-ids"]) {
-		i, err := d.findInstance(ref)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, i)
+// instancesIn resolves InstanceIds, all of them or none; an id given twice
+// counts once. An id of an instance terminated within the hour is gone
+// (nil instance, with its terminated shape).
+func (d *Service) instancesIn(ids []string) ([]*topology.Instance, []*types.Instance, error) {
+	if len(ids) == 0 {
+		return nil, nil, opErr("MissingParameter", "The request must contain the parameter InstanceIds")
 	}
-	if len(out) == 0 {
-		return nil, opErr("MissingParameter", "The request must contain the parameter --instance-ids")
+	var live []*topology.Instance
+	var gone []*types.Instance
+	for _, ref := range ids {
+		i, err := d.findInstance(ref)
+		if err == nil {
+			if !slices.Contains(live, i) {
+				live = append(live, i)
+			}
+			continue
+		}
+		g := d.goneInstance(ref)
+		if g == nil {
+			return nil, nil, err
+		}
+		if !slices.Contains(gone, g) {
+			gone = append(gone, g)
+		}
+	}
+	return live, gone, nil
+}
+
+func (d *Service) goneInstance(id string) *types.Instance {
+	b := d.book()
+	for k := range b.gone {
+		if *b.gone[k].inst.InstanceId == id && time.Since(b.gone[k].at) <= terminatedFor {
+			return &b.gone[k].inst
+		}
+	}
+	return nil
+}
+
+func stateChange(id string, current, previous types.InstanceStateName) types.InstanceStateChange {
+	return types.InstanceStateChange{InstanceId: ptr(id), CurrentState: stateOf(current), PreviousState: stateOf(previous)}
+}
+
+// userInitiated is the StateTransitionReason of a stop or terminate.
+func userInitiated(t time.Time) string {
+	return "User initiated (" + t.UTC().Format("2006-01-02 15:04:05") + " GMT)"
+}
+
+// terminateInstances removes instances: namespace, eth0, processes; other
+// ENIs are detached. Each answers shutting-down; describe-instances shows
+// it terminated for an hour (LIFE-3). Terminating a terminated instance
+// answers terminated.
+func (d *Service) terminateInstances(in *types.TerminateInstancesRequest) (*types.TerminateInstancesResult, error) {
+	live, gone, err := d.instancesIn(in.InstanceIds)
+	if err != nil {
+		return nil, err
+	}
+	out := &types.TerminateInstancesResult{TerminatingInstances: []types.InstanceStateChange{}}
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, i := range live {
+		prev := instState(i)
+		shape := d.instanceShape(i)
+		d.forget(i)
+		if !d.dryRunning() {
+			b := d.book()
+			b.gone = append(b.gone, terminated{inst: terminatedShape(shape, now), at: now})
+		}
+		out.TerminatingInstances = append(out.TerminatingInstances, stateChange(i.ID, types.InstanceStateNameShuttingDown, prev))
+	}
+	for _, g := range gone {
+		out.TerminatingInstances = append(out.TerminatingInstances, stateChange(*g.InstanceId, types.InstanceStateNameTerminated, types.InstanceStateNameTerminated))
+	}
+	if len(live) > 0 {
+		d.k.RefreshHosts()
 	}
 	return out, nil
 }
 
-type stateChange struct {
-	InstanceID    string `json:"InstanceId"`
-	CurrentState  state  `json:"CurrentState"`
-	PreviousState state  `json:"PreviousState"`
+// terminatedShape is an instance as EC2 describes it once terminated: no
+// network, the reason of its end.
+func terminatedShape(x types.Instance, at time.Time) types.Instance {
+	x.State = stateOf(types.InstanceStateNameTerminated)
+	x.StateTransitionReason = ptr(userInitiated(at))
+	x.StateReason = &types.StateReason{Code: ptr("Client.UserInitiatedShutdown"), Message: ptr("Client.UserInitiatedShutdown: User initiated shutdown")}
+	x.PrivateDnsName, x.PublicDnsName = ptr(""), ptr("")
+	x.PrivateIpAddress, x.PublicIpAddress, x.SubnetId, x.VpcId, x.SourceDestCheck = nil, nil, nil, nil, nil
+	x.NetworkInterfaces, x.SecurityGroups = []types.InstanceNetworkInterface{}, []types.GroupIdentifier{}
+	x.BlockDeviceMappings = []types.InstanceBlockDeviceMapping{}
+	return x
 }
 
-type state struct {
-	Code int    `json:"Code"`
-	Name string `json:"Name"`
-}
-
-var (
-	stRunning    = state{16, "running"}
-	stStopped    = state{80, "stopped"}
-	stTerminated = state{48, "terminated"}
-)
-
-// InstanceState names an instance's state as EC2 does (running, stopped).
-func InstanceState(i *topology.Instance) string { return instState(i).Name }
-
-func instState(i *topology.Instance) state {
-	if i.Stopped {
-		return stStopped
+// stopInstances takes the instances' devices away, ends their processes
+// and releases their dynamic public IPs (INST-2); EIPs and private IPs
+// stay. A running instance answers stopping, a stopped one stopped.
+func (d *Service) stopInstances(in *types.StopInstancesRequest) (*types.StopInstancesResult, error) {
+	if err := unsupported(in, "InstanceIds", "Force"); err != nil {
+		return nil, err
 	}
-	return stRunning
-}
-
-func (d *Service) terminateInstances(r OpRequest) (any, error) {
-	insts, err := d.instances(r)
+	live, gone, err := d.instancesIn(in.InstanceIds)
 	if err != nil {
 		return nil, err
 	}
-	var out []stateChange
-	for _, i := range insts {
-		prev := instState(i)
-		d.forget(i)
-		out = append(out, stateChange{i.ID, stTerminated, prev})
+	if len(gone) > 0 {
+		return nil, opErr("IncorrectInstanceState", "The instance '%s' is not in a state from which it can be stopped.", *gone[0].InstanceId)
 	}
-	d.k.RefreshHosts()
-	return map[string]any{"TerminatingInstances": out}, nil
-}
-
-// stopInstances takes the instance's devices away and releases its dynamic
-// public IP (INST-2); EIPs and private IPs stay.
-func (d *Service) stopInstances(r OpRequest) (any, error) {
-	insts, err := d.instances(r)
-	if err != nil {
-		return nil, err
-	}
-	var out []stateChange
-	for _, i := range insts {
+	out := &types.StopInstancesResult{StoppingInstances: []types.InstanceStateChange{}}
+	for _, i := range live {
 		prev := instState(i)
-		if !i.Stopped {
-			for _, e := range i.ENIs {
-				d.k.UnplugENI(e)
-				for priv, pub := range e.PublicIPs {
-					if !isEIP(d.net, pub) {
-						d.lastPublic[i.ID] = pub
-						delete(e.PublicIPs, priv) // ADDR-4: the dynamic public IP is released
-					}
+		if i.Stopped {
+			out.StoppingInstances = append(out.StoppingInstances, stateChange(i.ID, types.InstanceStateNameStopped, prev))
+			continue
+		}
+		for _, e := range i.ENIs {
+			d.k.UnplugENI(e)
+			for priv, pub := range e.PublicIPs {
+				if !isEIP(d.net, pub) {
+					d.lastPublic[i.ID] = pub
+					delete(e.PublicIPs, priv) // ADDR-4: the dynamic public IP is released
 				}
 			}
-			d.k.StopProcesses(i)
-			i.Stopped = true
 		}
-		out = append(out, stateChange{i.ID, stStopped, prev})
+		d.k.StopProcesses(i)
+		i.Stopped = true
+		out.StoppingInstances = append(out.StoppingInstances, stateChange(i.ID, types.InstanceStateNameStopping, prev))
 	}
-	return map[string]any{"StoppingInstances": out}, nil
+	return out, nil
 }
 
 func isEIP(n *topology.Network, a netip.Addr) bool {
@@ -174,42 +594,82 @@ func isEIP(n *topology.Network, a netip.Addr) bool {
 }
 
 // startInstances gives the devices back and takes a new dynamic public IP
-// (INST-2). user_data does not run again (INST-3: once).
-func (d *Service) startInstances(r OpRequest) (any, error) {
-	insts, err := d.instances(r)
+// (INST-2); user_data does not run again (INST-3: once). A stopped
+// instance answers pending, a running one running. Should a device fail,
+// the instance's devices plugged so far are unplugged again and it stays
+// stopped.
+func (d *Service) startInstances(in *types.StartInstancesRequest) (*types.StartInstancesResult, error) {
+	if err := unsupported(in, "InstanceIds", "AdditionalInfo"); err != nil {
+		return nil, err
+	}
+	live, gone, err := d.instancesIn(in.InstanceIds)
 	if err != nil {
 		return nil, err
 	}
-	var out []stateChange
-	for _, i := range insts {
+	if len(gone) > 0 {
+		return nil, opErr("IncorrectInstanceState", "The instance '%s' is not in a state from which it can be started.", *gone[0].InstanceId)
+	}
+	out := &types.StartInstancesResult{StartingInstances: []types.InstanceStateChange{}}
+	for _, i := range live {
 		prev := instState(i)
-		if i.Stopped {
-			for _, e := range i.ENIs {
-				if err := d.k.PlugENI(i, e, e.DeviceIndex); err != nil {
-					return nil, err
+		if !i.Stopped {
+			out.StartingInstances = append(out.StartingInstances, stateChange(i.ID, types.InstanceStateNameRunning, prev))
+			continue
+		}
+		for k, e := range i.ENIs {
+			if err := d.k.PlugENI(i, e, e.DeviceIndex); err != nil {
+				for _, x := range i.ENIs[:k] {
+					d.k.UnplugENI(x)
 				}
+				return nil, err
 			}
-			i.Stopped = false
-			e := i.Primary()
-			if i.AssociatePublicIP {
-				if _, has := e.PublicIPs[e.PrimaryIP]; !has {
-					if pool := d.net.RegionPool(); pool != nil {
-						if a, ok := d.net.FreePublicIP(pool, d.lastPublic[i.ID]); ok {
-							e.PublicIPs[e.PrimaryIP] = a
-						}
+		}
+		i.Stopped = false
+		e := i.Primary()
+		if i.AssociatePublicIP {
+			if _, has := e.PublicIPs[e.PrimaryIP]; !has {
+				if pool := d.net.RegionPool(); pool != nil {
+					if a, ok := d.net.FreePublicIP(pool, d.lastPublic[i.ID]); ok {
+						e.PublicIPs[e.PrimaryIP] = a
 					}
 				}
 			}
 		}
-		out = append(out, stateChange{i.ID, stRunning, prev})
+		out.StartingInstances = append(out.StartingInstances, stateChange(i.ID, types.InstanceStateNamePending, prev))
 	}
-	return map[string]any{"StartingInstances": out}, nil
+	return out, nil
 }
 
-func (d *Service) modifyInstanceAttribute(r OpRequest) (any, error) {
-	i, err := d.findInstance(r["instance-id"])
+// modifyInstanceAttribute changes the source/dest check (ENI-4) or the
+// groups of the instance's primary ENI, as EC2 does: by SourceDestCheck
+// or Groups, or by Attribute sourceDestCheck with Value true or false.
+func (d *Service) modifyInstanceAttribute(in *types.ModifyInstanceAttributeRequest) (*struct{}, error) {
+	if err := unsupported(in, "InstanceId", "SourceDestCheck", "Groups", "Attribute", "Value"); err != nil {
+		return nil, err
+	}
+	if in.InstanceId == "" {
+		return nil, opErr("MissingParameter", "The request must contain the parameter InstanceId")
+	}
+	i, err := d.findInstance(in.InstanceId)
 	if err != nil {
 		return nil, err
 	}
-	return d.modifyENI(i.Primary(), r)
+	sdc := in.SourceDestCheck
+	switch in.Attribute {
+	case "":
+		if in.Value != nil {
+			return nil, opErr("MissingParameter", "The request must contain the parameter Attribute with Value")
+		}
+	case types.InstanceAttributeNameSourceDestCheck:
+		if sdc != nil || in.Value == nil || (*in.Value != "true" && *in.Value != "false") {
+			return nil, opErr("InvalidParameterCombination", "Attribute sourceDestCheck takes Value true or false, and no SourceDestCheck beside it")
+		}
+		sdc = &types.AttributeBooleanValue{Value: ptr(*in.Value == "true")}
+	default:
+		return nil, opErr("Unsupported", "The attribute %s is not supported by vpcnet", in.Attribute)
+	}
+	if sdc == nil && len(in.Groups) == 0 {
+		return nil, opErr("MissingParameter", "The request must contain one of SourceDestCheck, Groups or Attribute")
+	}
+	return nil, d.modifyENI(i.Primary(), sdc, in.Groups, nil)
 }

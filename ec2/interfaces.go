@@ -3,38 +3,49 @@ package ec2
 import (
 	"net/netip"
 	"slices"
-	"strconv"
+	"strings"
+	"time"
 
+	"github.com/vpcnet/vpcnet/ec2/types"
 	"github.com/vpcnet/vpcnet/topology"
 )
 
 func init() {
-	for name, fn := range map[string]opFunc{
-		"CreateNetworkInterface":          (*Service).createNetworkInterface,
-		"DeleteNetworkInterface":          (*Service).deleteNetworkInterface,
-		"AttachNetworkInterface":          (*Service).attachNetworkInterface,
-		"DetachNetworkInterface":          (*Service).detachNetworkInterface,
-		"ModifyNetworkInterfaceAttribute": (*Service).modifyNetworkInterfaceAttribute,
-	} {
-		operations[name] = fn
-	}
+	Define("CreateNetworkInterface", Mutating, (*Service).createNetworkInterface)
+	Define("DeleteNetworkInterface", Mutating, (*Service).deleteNetworkInterface)
+	Define("AttachNetworkInterface", Mutating, (*Service).attachNetworkInterface)
+	Define("DetachNetworkInterface", Mutating, (*Service).detachNetworkInterface)
+	Define("ModifyNetworkInterfaceAttribute", Mutating, (*Service).modifyNetworkInterfaceAttribute)
+	Define("AssignPrivateIpAddresses", Mutating, (*Service).assignPrivateIPs)
+	Define("UnassignPrivateIpAddresses", Mutating, (*Service).unassignPrivateIPs)
 }
 
 // --- network interfaces (ENI-1..ENI-7) ---------------------------------------
 
-func (d *Service) createNetworkInterface(r OpRequest) (any, error) {
-	s, ip, groups, name, err := d.newENIFields(r, "groups", "eni", topology.KindENI)
+// createNetworkInterface makes a compute ENI in a subnet (ENI-1, ENI-2).
+// Its name is the Name tag of TagSpecifications (vpcnet's --name).
+func (d *Service) createNetworkInterface(in *types.CreateNetworkInterfaceRequest) (*types.CreateNetworkInterfaceResult, error) {
+	if err := unsupported(in, "SubnetId", "PrivateIpAddress", "Groups", "Description", "TagSpecifications"); err != nil {
+		return nil, err
+	}
+	want, err := nameFromTags(in.TagSpecifications, types.ResourceTypeNetworkInterface)
 	if err != nil {
 		return nil, err
 	}
-	if err := topology.CheckDescription(r["description"]); err != nil {
+	s, ip, groups, name, err := d.newENIFields(in.SubnetId, deref(in.PrivateIpAddress), in.Groups, want, "eni", topology.KindENI)
+	if err != nil {
+		return nil, err
+	}
+	desc := deref(in.Description)
+	if err := topology.CheckDescription(desc); err != nil {
 		return nil, opErr("InvalidParameterValue", "%v", err)
 	}
 	e := &topology.ENI{Name: name, ID: d.net.NewID("eni", name), Subnet: s, MAC: d.net.NewMAC(name), PrimaryIP: ip,
-		Groups: groups, SourceDestCheck: true, Kind: topology.ENICompute, Description: r["description"],
+		Groups: groups, SourceDestCheck: true, Kind: topology.ENICompute, Description: desc,
 		ConnTrack: defaultConnTrack(), PublicIPs: map[netip.Addr]netip.Addr{}}
 	s.VPC.ENIs = append(s.VPC.ENIs, e)
-	return map[string]any{"NetworkInterface": describeENI(d.net, e)}, nil
+	ni := describeENI(d.net, e)
+	return &types.CreateNetworkInterfaceResult{NetworkInterface: &ni}, nil
 }
 
 func defaultConnTrack() topology.ConnTrack {
@@ -49,8 +60,17 @@ func refuseManaged(e *topology.ENI, what string) error {
 	return nil
 }
 
-func (d *Service) deleteNetworkInterface(r OpRequest) (any, error) {
-	e, err := d.findENI(r["network-interface-id"])
+// findENIParam looks up the ENI a request names (its id, or its name:
+// vpcnet's extension); an empty reference is MissingParameter.
+func (d *Service) findENIParam(ref string) (*topology.ENI, error) {
+	if ref == "" {
+		return nil, opErr("MissingParameter", "The request must contain the parameter NetworkInterfaceId")
+	}
+	return d.findENI(ref)
+}
+
+func (d *Service) deleteNetworkInterface(in *types.DeleteNetworkInterfaceRequest) (*struct{}, error) {
+	e, err := d.findENIParam(in.NetworkInterfaceId)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +81,7 @@ func (d *Service) deleteNetworkInterface(r OpRequest) (any, error) {
 		return nil, opErr("InvalidNetworkInterface.InUse", "The network interface '%s' is currently in use by %s", e.ID, e.Instance.ID)
 	}
 	d.dropENI(e)
-	return map[string]any{"Return": true}, nil
+	return nil, nil
 }
 
 // dropENI removes an ENI from the model: its EIPs are disassociated, and
@@ -76,21 +96,32 @@ func (d *Service) dropENI(e *topology.ENI) {
 	v.ENIs = slices.DeleteFunc(v.ENIs, func(x *topology.ENI) bool { return x == e })
 }
 
-func (d *Service) attachNetworkInterface(r OpRequest) (any, error) {
-	e, err := d.findENI(r["network-interface-id"])
+// attachNetworkInterface plugs an ENI into an instance of its VPC and AZ as
+// eth<DeviceIndex> (ENI-6); a stopped instance gets the device at start.
+func (d *Service) attachNetworkInterface(in *types.AttachNetworkInterfaceRequest) (*types.AttachNetworkInterfaceResult, error) {
+	if err := unsupported(in, "DeviceIndex", "InstanceId", "NetworkInterfaceId", "NetworkCardIndex"); err != nil {
+		return nil, err
+	}
+	e, err := d.findENIParam(in.NetworkInterfaceId)
 	if err != nil {
 		return nil, err
 	}
-	inst, err := d.findInstance(r["instance-id"])
+	if in.InstanceId == "" {
+		return nil, opErr("MissingParameter", "The request must contain the parameter InstanceId")
+	}
+	inst, err := d.findInstance(in.InstanceId)
 	if err != nil {
 		return nil, err
 	}
 	if err := refuseManaged(e, "attach"); err != nil {
 		return nil, err
 	}
-	idx, perr := strconv.Atoi(r["device-index"])
-	if perr != nil || idx < 1 || idx > 15 {
-		return nil, opErr("InvalidParameterValue", "Invalid value '%s' for deviceIndex: it must be 1 to 15 (0 is the primary interface)", r["device-index"])
+	idx := in.DeviceIndex
+	if idx < 1 || idx > 15 {
+		return nil, opErr("InvalidParameterValue", "Invalid value '%d' for deviceIndex: it must be 1 to 15 (0 is the primary interface)", idx)
+	}
+	if c := deref(in.NetworkCardIndex); c != 0 {
+		return nil, opErr("InvalidParameterValue", "Invalid value '%d' for networkCardIndex: vpcnet's instances have one network card, 0", c)
 	}
 	if e.Instance != nil {
 		return nil, opErr("InvalidNetworkInterface.InUse", "Interface %s is currently in use by %s", e.ID, e.Instance.ID)
@@ -102,28 +133,45 @@ func (d *Service) attachNetworkInterface(r OpRequest) (any, error) {
 		return nil, opErr("InvalidParameterCombination", "You may not attach a network interface to an instance if they are not in the same availability zone: %s is in %s, %s in %s (ENI-6)", e.ID, e.Subnet.AZ, inst.ID, inst.Subnet.AZ)
 	}
 	for _, x := range inst.ENIs {
-		if x.DeviceIndex == idx {
+		if x.DeviceIndex == int(idx) {
 			return nil, opErr("InvalidParameterValue", "Instance %s already has an interface attached at device index %d", inst.ID, idx)
 		}
 	}
 	if !inst.Stopped {
-		if err := d.k.PlugENI(inst, e, idx); err != nil {
+		if err := d.k.PlugENI(inst, e, int(idx)); err != nil {
 			return nil, err
 		}
 	}
-	e.Instance, e.DeviceIndex = inst, idx
+	e.Instance, e.DeviceIndex = inst, int(idx)
+	if !d.dryRunning() {
+		setCreated(attachmentID(d.net, e), time.Now()) // the attachment's AttachTime
+	}
 	inst.ENIs = append(inst.ENIs, e)
 	slices.SortFunc(inst.ENIs, func(a, b *topology.ENI) int { return a.DeviceIndex - b.DeviceIndex })
-	return map[string]any{"AttachmentId": attachmentID(d.net, e)}, nil
+	return &types.AttachNetworkInterfaceResult{AttachmentId: ptr(attachmentID(d.net, e)), NetworkCardIndex: ptr(int32(0))}, nil
 }
 
-func (d *Service) detachNetworkInterface(r OpRequest) (any, error) {
-	ref := r["network-interface-id"]
+// detachNetworkInterface takes an ENI off its instance (never eth0: ENI-6).
+// AttachmentId is the attachment's id or, as vpcnet's CLI sends
+// --network-interface-id, the ENI's id or name. Force changes nothing: the
+// device goes at once either way.
+func (d *Service) detachNetworkInterface(in *types.DetachNetworkInterfaceRequest) (*struct{}, error) {
+	ref := in.AttachmentId
 	if ref == "" {
-		ref = r["attachment-id"]
+		return nil, opErr("MissingParameter", "The request must contain the parameter AttachmentId")
 	}
 	e, err := d.findENI(ref)
 	if err != nil {
+		for _, v := range d.net.VPCs {
+			for _, g := range v.NATs {
+				if ref == d.net.NewID("ela-attach", g.ID) { // the NAT gateway's own attachment (describeENI)
+					return nil, refuseManaged(g.ENI, "detach")
+				}
+			}
+		}
+		if strings.HasPrefix(ref, "eni-attach-") || strings.HasPrefix(ref, "ela-attach-") {
+			return nil, opErr("InvalidAttachmentID.NotFound", "The attachment ID '%s' does not exist", ref)
+		}
 		return nil, err
 	}
 	if err := refuseManaged(e, "detach"); err != nil {
@@ -139,48 +187,74 @@ func (d *Service) detachNetworkInterface(r OpRequest) (any, error) {
 	d.k.UnplugENI(e) // closing the TAP removes eth<N> from the namespace
 	inst.ENIs = slices.DeleteFunc(inst.ENIs, func(x *topology.ENI) bool { return x == e })
 	e.Instance, e.DeviceIndex = nil, 0
-	return map[string]any{"Return": true}, nil
+	return nil, nil
 }
 
-func (d *Service) modifyNetworkInterfaceAttribute(r OpRequest) (any, error) {
-	e, err := d.findENI(r["network-interface-id"])
+func (d *Service) modifyNetworkInterfaceAttribute(in *types.ModifyNetworkInterfaceAttributeRequest) (*struct{}, error) {
+	if err := unsupported(in, "NetworkInterfaceId", "SourceDestCheck", "Groups", "Description"); err != nil {
+		return nil, err
+	}
+	e, err := d.findENIParam(in.NetworkInterfaceId)
 	if err != nil {
 		return nil, err
 	}
-	return d.modifyENI(e, r)
+	var desc *string
+	if in.Description != nil {
+		if desc = in.Description.Value; desc == nil {
+			return nil, opErr("MissingParameter", "The request must contain the parameter Description.Value")
+		}
+	}
+	return nil, d.modifyENI(e, in.SourceDestCheck, in.Groups, desc)
 }
 
-func (d *Service) modifyENI(e *topology.ENI, r OpRequest) (any, error) {
+// modifyENI changes an ENI's source/dest check (ENI-4), groups (ENI-2) or
+// description; routing and requester-managed ENIs refuse (ENI-3, ENI-5).
+// At least one change must be asked for. Everything is checked first.
+func (d *Service) modifyENI(e *topology.ENI, sdc *types.AttributeBooleanValue, groups []string, desc *string) error {
 	if err := refuseManaged(e, "modify"); err != nil {
-		return nil, err
+		return err
 	}
-	sdc, hasSDC := r["source-dest-check"]
-	groups := list(r["groups"])
-	if !hasSDC && len(groups) == 0 {
-		return nil, opErr("MissingParameter", "Give --source-dest-check, --no-source-dest-check or --groups")
+	if sdc != nil && sdc.Value == nil {
+		return opErr("MissingParameter", "The request must contain the parameter SourceDestCheck.Value")
 	}
-	if hasSDC && sdc == "true" && e.Kind == topology.ENIRouting {
-		return nil, opErr("OperationNotPermitted", "The source/destination check of routing interface %s is off and cannot be turned on (ENI-3)", e.ID)
+	if sdc == nil && len(groups) == 0 && desc == nil {
+		return opErr("MissingParameter", "The request must contain one of SourceDestCheck, Groups or Description")
 	}
+	if sdc != nil && *sdc.Value && e.Kind == topology.ENIRouting {
+		return opErr("OperationNotPermitted", "The source/destination check of routing interface %s is off and cannot be turned on (ENI-3)", e.ID)
+	}
+	var gs []*topology.SecurityGroup
 	if len(groups) > 0 {
 		if e.Kind == topology.ENIRouting {
-			return nil, opErr("OperationNotPermitted", "Routing interface %s has no security groups (ENI-3)", e.ID)
+			return opErr("OperationNotPermitted", "Routing interface %s has no security groups (ENI-3)", e.ID)
 		}
-		gs, err := d.groupsOf(e.Subnet.VPC, groups)
-		if err != nil {
-			return nil, err
+		var err error
+		if gs, err = d.groupsOf(e.Subnet.VPC, groups); err != nil {
+			return err
 		}
+	}
+	if desc != nil {
+		if err := topology.CheckDescription(*desc); err != nil {
+			return opErr("InvalidParameterValue", "%v", err)
+		}
+	}
+	if gs != nil {
 		e.Groups = gs
 	}
-	if hasSDC {
-		e.SourceDestCheck = sdc == "true"
+	if sdc != nil {
+		e.SourceDestCheck = *sdc.Value
 	}
-	return map[string]any{"Return": true}, nil
+	if desc != nil {
+		e.Description = *desc
+	}
+	return nil
 }
 
-func (d *Service) parseIPs(e *topology.ENI, r OpRequest) ([]netip.Addr, error) {
+// parseIPs reads the addresses a request names, each once, then adds count
+// free addresses of e's subnet (SecondaryPrivateIpAddressCount).
+func parseIPs(e *topology.ENI, given []string, count *int32) ([]netip.Addr, error) {
 	var out []netip.Addr
-	for _, s := range list(r["private-ip-addresses"]) {
+	for _, s := range given {
 		a, err := netip.ParseAddr(s)
 		if err != nil || !a.Is4() {
 			return nil, opErr("InvalidParameterValue", "Invalid IPv4 address '%s'", s)
@@ -190,14 +264,11 @@ func (d *Service) parseIPs(e *topology.ENI, r OpRequest) ([]netip.Addr, error) {
 		}
 		out = append(out, a)
 	}
-	n := 0
-	if c := r["secondary-private-ip-address-count"]; c != "" {
-		var cerr error
-		if n, cerr = strconv.Atoi(c); cerr != nil || n < 1 || n > 49 {
-			return nil, opErr("InvalidParameterValue", "Invalid value '%s' for secondaryPrivateIpAddressCount: 1 to 49", c)
+	if count != nil {
+		n := *count
+		if n < 1 || n > 49 {
+			return nil, opErr("InvalidParameterValue", "Invalid value '%d' for secondaryPrivateIpAddressCount: 1 to 49", n)
 		}
-	}
-	if n > 0 {
 		for range n {
 			a, ok := e.Subnet.FreePrivateIP(out...)
 			if !ok {
@@ -207,20 +278,25 @@ func (d *Service) parseIPs(e *topology.ENI, r OpRequest) ([]netip.Addr, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, opErr("MissingParameter", "Give --private-ip-addresses or --secondary-private-ip-address-count")
+		return nil, opErr("MissingParameter", "The request must contain the parameter PrivateIpAddresses or SecondaryPrivateIpAddressCount")
 	}
 	return out, nil
 }
 
-func (d *Service) assignPrivateIPs(r OpRequest) (any, error) {
-	e, err := d.findENI(r["network-interface-id"])
+// assignPrivateIPs adds secondary private IPs to an ENI (ENI-1, ADDR-2):
+// all of them or, on any refusal, none.
+func (d *Service) assignPrivateIPs(in *types.AssignPrivateIpAddressesRequest) (*types.AssignPrivateIpAddressesResult, error) {
+	if err := unsupported(in, "NetworkInterfaceId", "PrivateIpAddresses", "SecondaryPrivateIpAddressCount"); err != nil {
+		return nil, err
+	}
+	e, err := d.findENIParam(in.NetworkInterfaceId)
 	if err != nil {
 		return nil, err
 	}
 	if err := refuseManaged(e, "modify"); err != nil {
 		return nil, err
 	}
-	ips, err := d.parseIPs(e, r)
+	ips, err := parseIPs(e, in.PrivateIpAddresses, in.SecondaryPrivateIpAddressCount)
 	if err != nil {
 		return nil, err
 	}
@@ -229,22 +305,36 @@ func (d *Service) assignPrivateIPs(r OpRequest) (any, error) {
 			return nil, err
 		}
 	}
+	was := e.SecondaryIPs
 	e.SecondaryIPs = append(slices.Clone(e.SecondaryIPs), ips...)
 	if err := d.k.ConfigureENI(e); err != nil {
+		e.SecondaryIPs = was
 		return nil, err
 	}
-	return map[string]any{"NetworkInterfaceId": e.ID, "AssignedPrivateIpAddresses": ips}, nil
+	out := &types.AssignPrivateIpAddressesResult{NetworkInterfaceId: ptr(e.ID), AssignedPrivateIpAddresses: []types.AssignedPrivateIpAddress{}}
+	for _, a := range ips {
+		out.AssignedPrivateIpAddresses = append(out.AssignedPrivateIpAddresses, types.AssignedPrivateIpAddress{PrivateIpAddress: ptr(a.String())})
+	}
+	return out, nil
 }
 
-func (d *Service) unassignPrivateIPs(r OpRequest) (any, error) {
-	e, err := d.findENI(r["network-interface-id"])
+// unassignPrivateIPs removes secondary private IPs (never the primary);
+// an EIP on one is disassociated.
+func (d *Service) unassignPrivateIPs(in *types.UnassignPrivateIpAddressesRequest) (*struct{}, error) {
+	if err := unsupported(in, "NetworkInterfaceId", "PrivateIpAddresses"); err != nil {
+		return nil, err
+	}
+	e, err := d.findENIParam(in.NetworkInterfaceId)
 	if err != nil {
 		return nil, err
 	}
 	if err := refuseManaged(e, "modify"); err != nil {
 		return nil, err
 	}
-	ips, err := d.parseIPs(e, r)
+	if len(in.PrivateIpAddresses) == 0 {
+		return nil, opErr("MissingParameter", "The request must contain the parameter PrivateIpAddresses")
+	}
+	ips, err := parseIPs(e, in.PrivateIpAddresses, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -265,5 +355,5 @@ func (d *Service) unassignPrivateIPs(r OpRequest) (any, error) {
 			d.k.RemoveAddress(e, a)
 		}
 	}
-	return map[string]any{"Return": true}, nil
+	return nil, nil
 }

@@ -3,8 +3,11 @@ package ec2
 import (
 	"fmt"
 	"net/netip"
+	"reflect"
+	"slices"
 	"strings"
 
+	"github.com/vpcnet/vpcnet/ec2/types"
 	"github.com/vpcnet/vpcnet/topology"
 )
 
@@ -82,14 +85,6 @@ func associationID(n *topology.Network, e *topology.EIP) string {
 	return n.NewID("eipassoc", e.Name+"/"+e.ENI.Name+"/"+e.PrivateIP.String())
 }
 
-func list(s string) []string {
-	var out []string
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-		out = append(out, f)
-	}
-	return out
-}
-
 // names returns every resource name in use: one namespace for all kinds,
 // as in topo.json.
 func (d *Service) names() map[string]bool {
@@ -134,21 +129,25 @@ func (d *Service) newName(want, base, kind string) (string, error) {
 }
 
 // newENIFields checks what a new ENI (created, or an instance's eth0) needs:
-// its subnet, private IP (ENI-1, ADDR-2), groups (ENI-2) and name.
-func (d *Service) newENIFields(r OpRequest, groupsKey, base, kind string) (*topology.Subnet, netip.Addr, []*topology.SecurityGroup, string, error) {
-	s, err := d.findSubnet(r["subnet-id"])
+// its subnet, private IP (ENI-1, ADDR-2; "" picks a free one), groups
+// (ENI-2) and name ("" picks base-1, base-2 …).
+func (d *Service) newENIFields(subnet, privateIP string, groupRefs []string, want, base, kind string) (*topology.Subnet, netip.Addr, []*topology.SecurityGroup, string, error) {
+	if subnet == "" {
+		return nil, netip.Addr{}, nil, "", opErr("MissingParameter", "The request must contain the parameter SubnetId")
+	}
+	s, err := d.findSubnet(subnet)
 	if err != nil {
 		return nil, netip.Addr{}, nil, "", err
 	}
-	ip, err := pickIP(s, r["private-ip-address"])
+	ip, err := pickIP(s, privateIP)
 	if err != nil {
 		return nil, ip, nil, "", err
 	}
-	groups, err := d.groupsOf(s.VPC, list(r[groupsKey]))
+	groups, err := d.groupsOf(s.VPC, groupRefs)
 	if err != nil {
 		return nil, ip, nil, "", err
 	}
-	name, err := d.newName(r["name"], base, kind)
+	name, err := d.newName(want, base, kind)
 	return s, ip, groups, name, err
 }
 
@@ -198,4 +197,72 @@ func (d *Service) groupsOf(v *topology.VPC, refs []string) ([]*topology.Security
 		out = append(out, g)
 	}
 	return out, nil
+}
+
+// --- what typed operations share ---------------------------------------------
+
+// nameFromTags returns the Name tag that specs give the resource of type rt
+// they create: vpcnet's name of the resource (the CLI's --name), "" when
+// none is given. vpcnet keeps no tag but Name, so another key, a second
+// specification or another resource type is refused, not dropped.
+func nameFromTags(specs []types.TagSpecification, rt types.ResourceType) (string, error) {
+	name := ""
+	for k, s := range specs {
+		if s.ResourceType != rt {
+			return "", opErr("InvalidParameterValue", "'%s' is not a valid taggable resource type for this operation: give ResourceType %s", s.ResourceType, rt)
+		}
+		if k > 0 {
+			return "", opErr("InvalidParameterValue", "The same resource type may not be specified more than once in tag specifications")
+		}
+		for _, t := range s.Tags {
+			if deref(t.Key) != "Name" {
+				return "", opErr("InvalidParameterValue", "Tag %q: vpcnet keeps only the Name tag, the resource's name", deref(t.Key))
+			}
+			if name != "" {
+				return "", opErr("InvalidParameterValue", "The tag Name is given twice")
+			}
+			if name = deref(t.Value); name == "" {
+				return "", opErr("InvalidParameterValue", "The Name tag's value must not be empty")
+			}
+		}
+	}
+	return name, nil
+}
+
+// unsupported refuses a request that sets a member the handler neither
+// implements nor may safely ignore: EC2 would act on it, vpcnet cannot,
+// and answering success would be a lie. known are the members the handler
+// reads or ignores on purpose (DryRun and ClientToken always are).
+func unsupported(in any, known ...string) error {
+	v := reflect.ValueOf(in).Elem()
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if v.Field(i).IsZero() || name == "DryRun" || name == "ClientToken" || slices.Contains(known, name) {
+			continue
+		}
+		return opErr("Unsupported", "The parameter %s is not supported by vpcnet", name)
+	}
+	return nil
+}
+
+// privateDNSName is a private IP's name (DNS-1):
+// ip-10-0-1-5.ec2.internal in us-east-1, else ip-….<region>.compute.internal.
+func privateDNSName(region string, a netip.Addr) string {
+	host := "ip-" + strings.ReplaceAll(a.String(), ".", "-")
+	if region == "us-east-1" {
+		return host + ".ec2.internal"
+	}
+	return host + "." + region + ".compute.internal"
+}
+
+// publicDNSName is a public IP's name (DNS-2):
+// ec2-3-34-1-1.compute-1.amazonaws.com in us-east-1, else
+// ec2-….<region>.compute.amazonaws.com.
+func publicDNSName(region string, a netip.Addr) string {
+	host := "ec2-" + strings.ReplaceAll(a.String(), ".", "-")
+	if region == "us-east-1" {
+		return host + ".compute-1.amazonaws.com"
+	}
+	return host + "." + region + ".compute.amazonaws.com"
 }

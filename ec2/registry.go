@@ -22,6 +22,16 @@ import (
 //
 //	func (d *Service) describeVpcs(in *types.DescribeVpcsRequest) (*types.DescribeVpcsResult, error)
 //
+// An operation that EC2 answers with nothing (its model has no output
+// shape: DeleteNetworkAclEntry, ReleaseAddress …) has Out struct{}; its
+// handler returns (nil, nil) or a *struct{}, and the operation answers nil
+// (the socket sends null, the endpoint <return>true</return>, the CLI prints
+// nothing), as EC2 does:
+//
+//	Define("ReleaseAddress", Mutating, (*Service).releaseAddress)
+//
+//	func (d *Service) releaseAddress(in *types.ReleaseAddressRequest) (*struct{}, error)
+//
 // Its input and output are EC2's own types (ec2/types, generated from EC2's
 // model), so what it answers has EC2's member names, types and enum values.
 // The unix socket, the EC2 endpoint and the CLI are all built from this
@@ -45,17 +55,27 @@ var typed = map[string]typedOp{}
 
 // Define declares operation name with its handler. The handler is called
 // with the store locked, and must change nothing when it returns an error.
+// In and Out must be EC2's input and output types of name (Out struct{}
+// when EC2 answers nothing): a mismatch panics at init.
 func Define[In, Out any](name string, mode Mode, h func(d *Service, in *In) (*Out, error)) {
 	want := reflect.TypeOf(types.NewInput(name))
 	if want == nil || want != reflect.TypeOf((*In)(nil)) {
 		panic(fmt.Sprintf("ec2: %s takes %v, not %T", name, want, (*In)(nil)))
+	}
+	noOutput := types.NewOutput(name) == nil
+	wantOut, gotOut := reflect.TypeOf(types.NewOutput(name)), reflect.TypeOf((*Out)(nil))
+	if noOutput {
+		wantOut = reflect.TypeOf((*struct{})(nil))
+	}
+	if gotOut != wantOut {
+		panic(fmt.Sprintf("ec2: %s answers %v, not %v", name, wantOut, gotOut))
 	}
 	if operations[name] != nil {
 		panic("ec2: " + name + " defined twice")
 	}
 	typed[name] = typedOp{call: func(d *Service, in any) (any, error) {
 		out, err := h(d, in.(*In))
-		if err != nil {
+		if err != nil || noOutput {
 			return nil, err
 		}
 		return out, nil

@@ -2,28 +2,30 @@ package ec2
 
 import (
 	"fmt"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/vpcnet/vpcnet/dataplane/policy"
+	"github.com/vpcnet/vpcnet/ec2/types"
 	"github.com/vpcnet/vpcnet/topology"
 )
 
-// Security-group rules (SG-1, SG-3, SG-5) and NACL entries (NACL-2).
+// Security-group rules (SG-1, SG-3, SG-5) and NACL entries (NACL-2), with
+// EC2's parameters: IpPermissions (or the older top-level CidrIp,
+// IpProtocol, FromPort, ToPort, SourceSecurityGroupName), and NACL entries
+// by Egress and RuleNumber. Groups and NACLs are found by id or by name
+// (vpcnet: names wherever ids).
 
 func init() {
-	for name, fn := range map[string]opFunc{
-		"AuthorizeSecurityGroupIngress": func(d *Service, r OpRequest) (any, error) { return d.sgRule(r, true, true) },
-		"AuthorizeSecurityGroupEgress":  func(d *Service, r OpRequest) (any, error) { return d.sgRule(r, false, true) },
-		"RevokeSecurityGroupIngress":    func(d *Service, r OpRequest) (any, error) { return d.sgRule(r, true, false) },
-		"RevokeSecurityGroupEgress":     func(d *Service, r OpRequest) (any, error) { return d.sgRule(r, false, false) },
-		"CreateNetworkAclEntry":         func(d *Service, r OpRequest) (any, error) { return d.naclEntry(r, naclCreate) },
-		"ReplaceNetworkAclEntry":        func(d *Service, r OpRequest) (any, error) { return d.naclEntry(r, naclReplace) },
-		"DeleteNetworkAclEntry":         func(d *Service, r OpRequest) (any, error) { return d.naclEntry(r, naclDelete) },
-	} {
-		operations[name] = fn
-	}
+	Define("AuthorizeSecurityGroupIngress", Mutating, (*Service).authorizeSecurityGroupIngress)
+	Define("AuthorizeSecurityGroupEgress", Mutating, (*Service).authorizeSecurityGroupEgress)
+	Define("RevokeSecurityGroupIngress", Mutating, (*Service).revokeSecurityGroupIngress)
+	Define("RevokeSecurityGroupEgress", Mutating, (*Service).revokeSecurityGroupEgress)
+	Define("CreateNetworkAclEntry", Mutating, (*Service).createNetworkAclEntry)
+	Define("ReplaceNetworkAclEntry", Mutating, (*Service).replaceNetworkAclEntry)
+	Define("DeleteNetworkAclEntry", Mutating, (*Service).deleteNetworkAclEntry)
 }
 
 // findSG resolves a group by sg- id or name.
@@ -43,6 +45,9 @@ func (d *Service) findSG(ref string) (*topology.SecurityGroup, error) {
 
 // findNACL resolves a network ACL by acl- id or name.
 func (d *Service) findNACL(ref string) (*topology.NACL, error) {
+	if ref == "" {
+		return nil, opErr("MissingParameter", "The request must contain the parameter networkAclId")
+	}
 	for _, v := range d.net.VPCs {
 		for _, a := range v.NACLs {
 			if a.ID == ref || a.Name == ref {
@@ -53,7 +58,8 @@ func (d *Service) findNACL(ref string) (*topology.NACL, error) {
 	return nil, opErr("InvalidNetworkAclID.NotFound", "The network ACL ID '%s' does not exist", ref)
 }
 
-// requestProtocol parses the request's --protocol (a name or a number).
+// requestProtocol parses the request's --protocol (a name or a number);
+// StartNetworkInsightsAnalysis reads it so.
 func requestProtocol(r OpRequest) (int, error) {
 	p := r["protocol"]
 	if p == "" {
@@ -64,22 +70,6 @@ func requestProtocol(r OpRequest) (int, error) {
 		return 0, opErr("InvalidParameterValue", "Invalid value '%s' for IP protocol. Unknown protocol.", p)
 	}
 	return int(pr), nil
-}
-
-// ruleMatch parses the protocol and port fields of a NACL entry.
-func ruleMatch(r OpRequest, portKey string) (proto, from, to int, err error) {
-	if proto, err = requestProtocol(r); err != nil {
-		return 0, 0, 0, err
-	}
-	from, to = -1, -1
-	if s := r[portKey]; s != "" && (proto == 6 || proto == 17 || proto == 1) {
-		f, t, perr := policy.ParsePortRange(s)
-		if perr != nil {
-			return 0, 0, 0, opErr("InvalidParameterValue", "Invalid value '%s' for %s: %v", s, portKey, perr)
-		}
-		from, to = int(f), int(t)
-	}
-	return proto, from, to, nil
 }
 
 func protoName(p int) string {
@@ -96,113 +86,426 @@ func protoName(p int) string {
 	return fmt.Sprint(p)
 }
 
-// sgRule authorizes or revokes one security-group rule (SG-1, SG-3). A
-// revoke leaves tracked flows alone (SG-5): they live in the trackers,
-// which Apply keeps.
-func (d *Service) sgRule(r OpRequest, ingress, authorize bool) (any, error) {
-	g, err := d.findSG(r["group-id"])
-	if err != nil {
-		return nil, err
-	}
-	proto, from, to, err := sgMatch(r)
-	if err != nil {
-		return nil, err
-	}
-	rule := topology.SGRule{Protocol: proto, FromPort: from, ToPort: to}
-	switch {
-	case r["cidr"] != "" && r["source-group"] != "":
-		return nil, opErr("InvalidParameterCombination", "Specify either a CIDR or a source group, not both")
-	case r["cidr"] != "":
-		p, perr := policy.ParseCIDR(r["cidr"])
-		if perr != nil {
-			return nil, opErr("InvalidParameterValue", "CIDR block %s is malformed", r["cidr"])
-		}
-		rule.CIDR = p
-	case r["source-group"] != "":
-		peer, perr := d.findSG(r["source-group"])
-		if perr != nil {
-			return nil, perr
-		}
-		if peer.VPC != g.VPC {
-			return nil, opErr("InvalidGroup.NotFound", "You have specified a security group '%s' that is not in VPC %s", peer.ID, g.VPC.ID)
-		}
-		rule.Group = peer
-	default:
-		return nil, opErr("MissingParameter", "Either cidr or source-group must be given")
-	}
-	list := &g.Egress
-	if ingress {
-		list = &g.Ingress
-	}
-	idx := -1
-	for i, x := range *list {
-		if topology.SameMatch(x, rule) && x.CIDR == rule.CIDR && x.Group == rule.Group {
-			idx = i
-		}
-	}
-	desc := describeSGRule(rule)
-	if authorize {
-		if idx >= 0 {
-			return nil, opErr("InvalidPermission.Duplicate", "the specified rule \"%s\" already exists", desc)
-		}
-		*list = append(append([]topology.SGRule(nil), (*list)...), rule)
-	} else {
-		if idx < 0 {
-			return nil, opErr("InvalidPermission.NotFound", "The specified rule does not exist in this security group.")
-		}
-		*list = append(append([]topology.SGRule(nil), (*list)[:idx]...), (*list)[idx+1:]...)
-	}
-	return map[string]any{"Return": true, "GroupId": g.ID}, nil
+// --- security-group rules ----------------------------------------------------
+
+// sgEdit is what the authorize and revoke requests of both directions
+// share: the group, the permissions and, for ingress, the older top-level
+// form of one permission.
+type sgEdit struct {
+	egress             bool
+	groupID, groupName *string
+	perms              []types.IpPermission
+	legacy             types.IpPermission // IpProtocol, FromPort, ToPort of the top-level form
+	cidrIP             *string
+	sourceGroupName    *string
+	sourceGroupOwner   *string
+	ruleIDs            []string                 // revoke only
+	tags               []types.TagSpecification // authorize only
 }
 
-// sgMatch parses --protocol and --port of a security-group rule as the AWS
-// CLI reads them (SG-3), into the representation topology.SGRule has for a
-// rule of topo.json:
-//   - tcp, udp: "80" or "1024-65535"; "-1" or "all" is 0-65535; no --port is
-//     any port (-1, -1), as a file rule without "ports".
-//   - icmp: --port is the ICMP type and code: "8" is type 8 with any code
-//     (8, -1, as "icmp_type": 8), "8-0" type 8 code 0, "-1" or "all" (or no
-//     --port) any type and code (-1, -1). A code needs a type: "-1-0" is
-//     refused, as AWS refuses it.
-//   - any other protocol: every port; --port is ignored, as AWS ignores it.
-func sgMatch(r OpRequest) (proto, from, to int, err error) {
-	if proto, err = requestProtocol(r); err != nil {
-		return 0, 0, 0, err
+func (d *Service) authorizeSecurityGroupIngress(in *types.AuthorizeSecurityGroupIngressRequest) (*types.AuthorizeSecurityGroupIngressResult, error) {
+	rules, err := d.authorize(sgEdit{groupID: in.GroupId, groupName: in.GroupName, perms: in.IpPermissions,
+		legacy: types.IpPermission{IpProtocol: in.IpProtocol, FromPort: in.FromPort, ToPort: in.ToPort}, cidrIP: in.CidrIp,
+		sourceGroupName: in.SourceSecurityGroupName, sourceGroupOwner: in.SourceSecurityGroupOwnerId, tags: in.TagSpecifications})
+	if err != nil {
+		return nil, err
 	}
-	from, to = -1, -1
-	s := strings.TrimSpace(r["port"])
+	return &types.AuthorizeSecurityGroupIngressResult{Return: ptr(true), SecurityGroupRules: rules}, nil
+}
+
+func (d *Service) authorizeSecurityGroupEgress(in *types.AuthorizeSecurityGroupEgressRequest) (*types.AuthorizeSecurityGroupEgressResult, error) {
+	rules, err := d.authorize(sgEdit{egress: true, groupID: nonEmpty(in.GroupId), perms: in.IpPermissions,
+		legacy: types.IpPermission{IpProtocol: in.IpProtocol, FromPort: in.FromPort, ToPort: in.ToPort}, cidrIP: in.CidrIp,
+		sourceGroupName: in.SourceSecurityGroupName, sourceGroupOwner: in.SourceSecurityGroupOwnerId, tags: in.TagSpecifications})
+	if err != nil {
+		return nil, err
+	}
+	return &types.AuthorizeSecurityGroupEgressResult{Return: ptr(true), SecurityGroupRules: rules}, nil
+}
+
+func (d *Service) revokeSecurityGroupIngress(in *types.RevokeSecurityGroupIngressRequest) (*types.RevokeSecurityGroupIngressResult, error) {
+	err := d.revoke(sgEdit{groupID: in.GroupId, groupName: in.GroupName, perms: in.IpPermissions,
+		legacy: types.IpPermission{IpProtocol: in.IpProtocol, FromPort: in.FromPort, ToPort: in.ToPort}, cidrIP: in.CidrIp,
+		sourceGroupName: in.SourceSecurityGroupName, sourceGroupOwner: in.SourceSecurityGroupOwnerId, ruleIDs: in.SecurityGroupRuleIds})
+	if err != nil {
+		return nil, err
+	}
+	return &types.RevokeSecurityGroupIngressResult{Return: ptr(true)}, nil
+}
+
+func (d *Service) revokeSecurityGroupEgress(in *types.RevokeSecurityGroupEgressRequest) (*types.RevokeSecurityGroupEgressResult, error) {
+	err := d.revoke(sgEdit{egress: true, groupID: nonEmpty(in.GroupId), perms: in.IpPermissions,
+		legacy: types.IpPermission{IpProtocol: in.IpProtocol, FromPort: in.FromPort, ToPort: in.ToPort}, cidrIP: in.CidrIp,
+		sourceGroupName: in.SourceSecurityGroupName, sourceGroupOwner: in.SourceSecurityGroupOwnerId, ruleIDs: in.SecurityGroupRuleIds})
+	if err != nil {
+		return nil, err
+	}
+	return &types.RevokeSecurityGroupEgressResult{Return: ptr(true)}, nil
+}
+
+// nonEmpty is s as an optional member: nil when empty.
+func nonEmpty(s string) *string {
 	if s == "" {
-		return proto, from, to, nil
+		return nil
 	}
-	all := s == "-1" || strings.EqualFold(s, "all")
-	switch proto {
-	case 6, 17:
-		if all {
-			return proto, 0, 65535, nil
+	return &s
+}
+
+// authorize adds every rule the request names, or none (SG-1, SG-3): a
+// rule the group has already, or one the request names twice, is
+// InvalidPermission.Duplicate. It answers the new rules as EC2 does.
+func (d *Service) authorize(e sgEdit) ([]types.SecurityGroupRule, error) {
+	g, err := d.editedGroup(e)
+	if err != nil {
+		return nil, err
+	}
+	if len(e.tags) > 0 {
+		return nil, opErr("InvalidParameterValue", "vpcnet keeps no tags on security group rules: leave out TagSpecifications")
+	}
+	rules, err := d.requestedRules(g, e)
+	if err != nil {
+		return nil, err
+	}
+	list := ruleList(g, e.egress)
+	for i, r := range rules {
+		if sgRuleIndex(*list, r) >= 0 || sgRuleIndex(rules[:i], r) >= 0 {
+			return nil, opErr("InvalidPermission.Duplicate", "the specified rule \"%s\" already exists", describeSGRule(r))
 		}
-		f, t, perr := policy.ParsePortRange(s)
-		if perr != nil {
-			return 0, 0, 0, opErr("InvalidParameterValue", "Invalid value '%s' for port: %v", s, perr)
+	}
+	*list = append(append([]topology.SGRule(nil), (*list)...), rules...)
+	out := make([]types.SecurityGroupRule, len(rules))
+	for i, r := range rules {
+		out[i] = d.sgRuleOut(g, e.egress, r)
+	}
+	return out, nil
+}
+
+// revoke removes every rule the request names (by permission or by
+// SecurityGroupRuleId), or none: a rule the group lacks is
+// InvalidPermission.NotFound. Tracked flows live on (SG-5): they are in
+// the trackers, which Apply keeps.
+func (d *Service) revoke(e sgEdit) error {
+	g, err := d.editedGroup(e)
+	if err != nil {
+		return err
+	}
+	list := ruleList(g, e.egress)
+	drop := map[int]bool{}
+	if len(e.ruleIDs) > 0 {
+		if len(e.perms) > 0 || e.hasLegacy() {
+			return opErr("InvalidParameterCombination", "Specify either SecurityGroupRuleIds or the permissions to revoke, not both")
 		}
-		return proto, int(f), int(t), nil
-	case 1:
-		if all {
-			return proto, -1, -1, nil
+		for _, id := range e.ruleIDs {
+			i := -1
+			for k, r := range *list {
+				if d.sgRuleID(g, e.egress, r) == id {
+					i = k
+				}
+			}
+			if i < 0 {
+				return opErr("InvalidSecurityGroupRuleId.NotFound", "The security group rule ID '%s' does not exist in %s", id, g.ID)
+			}
+			drop[i] = true
 		}
-		ts, cs, hasCode := strings.Cut(s, "-")
-		typ, terr := strconv.Atoi(ts)
-		code := -1
-		var cerr error
-		if hasCode {
-			code, cerr = strconv.Atoi(cs)
+	} else {
+		rules, err := d.requestedRules(g, e)
+		if err != nil {
+			return err
 		}
-		if terr != nil || cerr != nil || typ < 0 || typ > 255 || code < -1 || code > 255 {
+		for _, r := range rules {
+			i := sgRuleIndex(*list, r)
+			if i < 0 {
+				return opErr("InvalidPermission.NotFound", "The specified rule does not exist in this security group.")
+			}
+			drop[i] = true
+		}
+	}
+	var next []topology.SGRule
+	for i, r := range *list {
+		if !drop[i] {
+			next = append(next, r)
+		}
+	}
+	*list = append([]topology.SGRule{}, next...)
+	return nil
+}
+
+func ruleList(g *topology.SecurityGroup, egress bool) *[]topology.SGRule {
+	if egress {
+		return &g.Egress
+	}
+	return &g.Ingress
+}
+
+// sgRuleIndex is the index in list of the rule that matches what r
+// matches (protocol, ports or ICMP type and code, peer), or -1. The
+// description is no part of a rule's identity, as in EC2.
+func sgRuleIndex(list []topology.SGRule, r topology.SGRule) int {
+	for i, x := range list {
+		if topology.SameMatch(x, r) && x.CIDR == r.CIDR && x.Group == r.Group {
+			return i
+		}
+	}
+	return -1
+}
+
+// editedGroup is the group of GroupId or GroupName (either may be an id or
+// a name).
+func (d *Service) editedGroup(e sgEdit) (*topology.SecurityGroup, error) {
+	id, name := deref(e.groupID), deref(e.groupName)
+	switch {
+	case id == "" && name == "":
+		return nil, opErr("MissingParameter", "The request must contain the parameter groupId or groupName")
+	case id == "":
+		return d.findSG(name)
+	}
+	g, err := d.findSG(id)
+	if err != nil || name == "" {
+		return g, err
+	}
+	if other, err := d.findSG(name); err != nil || other != g {
+		return nil, opErr("InvalidParameterCombination", "GroupId '%s' and GroupName '%s' name different groups", id, name)
+	}
+	return g, nil
+}
+
+func (e sgEdit) hasLegacy() bool {
+	return e.cidrIP != nil || e.legacy.IpProtocol != nil || e.legacy.FromPort != nil || e.legacy.ToPort != nil ||
+		e.sourceGroupName != nil || e.sourceGroupOwner != nil
+}
+
+// permissions are the request's permissions: IpPermissions, or the one
+// the top-level members make. SourceSecurityGroupName alone grants the
+// source group all of ICMP, UDP and TCP (EC2's three rules); with a
+// protocol, ports or a CIDR it is InvalidParameterCombination.
+func (e sgEdit) permissions() ([]types.IpPermission, error) {
+	if !e.hasLegacy() {
+		if len(e.perms) == 0 {
+			return nil, opErr("MissingParameter", "The request must contain the parameter IpPermissions")
+		}
+		return e.perms, nil
+	}
+	if len(e.perms) > 0 {
+		return nil, opErr("InvalidParameterCombination",
+			"Specify either IpPermissions or the top-level CidrIp, IpProtocol, FromPort, ToPort and SourceSecurityGroupName, not both")
+	}
+	if e.sourceGroupOwner != nil && e.sourceGroupName == nil {
+		return nil, opErr("MissingParameter", "SourceSecurityGroupOwnerId needs SourceSecurityGroupName")
+	}
+	if e.sourceGroupName != nil {
+		if e.cidrIP != nil {
+			return nil, opErr("InvalidParameterCombination", "Specify either CidrIp or SourceSecurityGroupName, not both")
+		}
+		if e.legacy.IpProtocol != nil || e.legacy.FromPort != nil || e.legacy.ToPort != nil {
+			return nil, opErr("InvalidParameterCombination",
+				"SourceSecurityGroupName grants all of ICMP, UDP and TCP: for one protocol or port range, give IpPermissions with UserIdGroupPairs")
+		}
+		pair := []types.UserIdGroupPair{{GroupName: e.sourceGroupName, UserId: e.sourceGroupOwner}}
+		return []types.IpPermission{
+			{IpProtocol: ptr("icmp"), FromPort: ptr(int32(-1)), ToPort: ptr(int32(-1)), UserIdGroupPairs: pair},
+			{IpProtocol: ptr("tcp"), FromPort: ptr(int32(0)), ToPort: ptr(int32(65535)), UserIdGroupPairs: pair},
+			{IpProtocol: ptr("udp"), FromPort: ptr(int32(0)), ToPort: ptr(int32(65535)), UserIdGroupPairs: pair},
+		}, nil
+	}
+	p := e.legacy
+	if e.cidrIP != nil {
+		p.IpRanges = []types.IpRange{{CidrIp: e.cidrIP}}
+	}
+	return []types.IpPermission{p}, nil
+}
+
+// requestedRules are the rules of the request's permissions for group g:
+// one per IpRange and per UserIdGroupPair of each permission, all checked
+// before any is applied.
+func (d *Service) requestedRules(g *topology.SecurityGroup, e sgEdit) ([]topology.SGRule, error) {
+	perms, err := e.permissions()
+	if err != nil {
+		return nil, err
+	}
+	var rules []topology.SGRule
+	for i, p := range perms {
+		at := fmt.Sprintf("IpPermissions.%d", i+1)
+		proto, from, to, err := permissionMatch(p, at)
+		if err != nil {
+			return nil, err
+		}
+		if len(p.Ipv6Ranges) > 0 || len(p.PrefixListIds) > 0 {
+			return nil, opErr("InvalidParameterValue", "%s: vpcnet has no IPv6 and no prefix lists: give IpRanges or UserIdGroupPairs", at)
+		}
+		if len(p.IpRanges) == 0 && len(p.UserIdGroupPairs) == 0 {
+			return nil, opErr("MissingParameter", "%s: give IpRanges (a CIDR) or UserIdGroupPairs (a security group)", at)
+		}
+		rule := topology.SGRule{Protocol: proto, FromPort: from, ToPort: to}
+		for j, r := range p.IpRanges {
+			cidr := deref(r.CidrIp)
+			if cidr == "" {
+				return nil, opErr("MissingParameter", "%s.IpRanges.%d: The request must contain the parameter CidrIp", at, j+1)
+			}
+			pfx, perr := policy.ParseCIDR(cidr)
+			if perr != nil {
+				return nil, opErr("InvalidParameterValue", "CIDR block %s is malformed", cidr)
+			}
+			rule.CIDR, rule.Group = pfx, nil
+			if rule.Description, err = ruleDescription(r.Description, fmt.Sprintf("%s.IpRanges.%d", at, j+1)); err != nil {
+				return nil, err
+			}
+			rules = append(rules, rule)
+		}
+		for j, pair := range p.UserIdGroupPairs {
+			peer, err := d.peerGroup(g, pair, fmt.Sprintf("%s.UserIdGroupPairs.%d", at, j+1))
+			if err != nil {
+				return nil, err
+			}
+			rule.CIDR, rule.Group = netip.Prefix{}, peer
+			if rule.Description, err = ruleDescription(pair.Description, fmt.Sprintf("%s.UserIdGroupPairs.%d", at, j+1)); err != nil {
+				return nil, err
+			}
+			rules = append(rules, rule)
+		}
+	}
+	return rules, nil
+}
+
+func ruleDescription(s *string, at string) (string, error) {
+	if err := topology.CheckDescription(deref(s)); err != nil {
+		return "", opErr("InvalidParameterValue", "%s.Description: %v", at, err)
+	}
+	return deref(s), nil
+}
+
+// peerGroup resolves a UserIdGroupPair to a group of g's VPC (SG-3): by
+// GroupId or GroupName, each an id or a name; a name is looked up in g's
+// VPC first, so "default" is that VPC's default group, as in the file.
+func (d *Service) peerGroup(g *topology.SecurityGroup, pair types.UserIdGroupPair, at string) (*topology.SecurityGroup, error) {
+	if u := deref(pair.UserId); u != "" && u != d.net.AccountID() {
+		return nil, opErr("InvalidGroup.NotFound", "%s: account %s has no security groups here (this account is %s)", at, u, d.net.AccountID())
+	}
+	if pair.VpcPeeringConnectionId != nil {
+		return nil, opErr("InvalidParameterValue", "%s: groups of a peered VPC are not supported: name a group of %s", at, g.VPC.ID)
+	}
+	find := func(ref string) (*topology.SecurityGroup, error) {
+		for _, x := range g.VPC.SGs {
+			if x.ID == ref || x.Name == ref {
+				return x, nil
+			}
+		}
+		return d.findSG(ref)
+	}
+	id, name := deref(pair.GroupId), deref(pair.GroupName)
+	var peer *topology.SecurityGroup
+	var err error
+	switch {
+	case id == "" && name == "":
+		return nil, opErr("MissingParameter", "%s: The request must contain the parameter GroupId or GroupName", at)
+	case id != "":
+		peer, err = find(id)
+		if err == nil && name != "" {
+			if other, oerr := find(name); oerr != nil || other != peer {
+				return nil, opErr("InvalidParameterCombination", "%s: GroupId '%s' and GroupName '%s' name different groups", at, id, name)
+			}
+		}
+	default:
+		peer, err = find(name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if peer.VPC != g.VPC || (pair.VpcId != nil && *pair.VpcId != g.VPC.ID) {
+		return nil, opErr("InvalidGroup.NotFound", "You have specified a security group '%s' that is not in VPC %s", peer.ID, g.VPC.ID)
+	}
+	return peer, nil
+}
+
+// permissionMatch reads a permission's protocol and ports as EC2 does
+// (SG-3), into the representation topology.SGRule has for the same rule of
+// topo.json, so that a rule of the file can be revoked and authorized
+// again:
+//   - tcp, udp: FromPort..ToPort, 0-65535; -1 and -1 is every port
+//     (0-65535). Without FromPort and ToPort, every port (-1, -1), as a file
+//     rule without "ports".
+//   - icmp: FromPort is the ICMP type, ToPort the code: 8 and -1 is type 8
+//     with any code (as "icmp_type": 8), 8 and 0 type 8 code 0, -1 and -1
+//     (or neither) every type and code. A code needs a type: -1 and 0 is
+//     refused, as EC2 refuses it.
+//   - any other protocol, -1 (all) included: every port; the ports are
+//     ignored, as EC2 ignores them.
+func permissionMatch(p types.IpPermission, at string) (proto, from, to int, err error) {
+	ps := deref(p.IpProtocol)
+	if ps == "" {
+		return 0, 0, 0, opErr("MissingParameter", "%s: The request must contain the parameter IpProtocol", at)
+	}
+	pr, perr := policy.ParseProtocol(ps)
+	if perr != nil {
+		return 0, 0, 0, opErr("InvalidParameterValue", "Invalid value '%s' for IP protocol. Unknown protocol.", ps)
+	}
+	proto = int(pr)
+	if proto != 1 && proto != 6 && proto != 17 {
+		return proto, -1, -1, nil
+	}
+	if p.FromPort == nil && p.ToPort == nil {
+		return proto, -1, -1, nil
+	}
+	if p.FromPort == nil || p.ToPort == nil {
+		return 0, 0, 0, opErr("InvalidParameterValue", "%s: give both FromPort and ToPort for %s (or neither: every port)", at, protoName(proto))
+	}
+	f, t := int(*p.FromPort), int(*p.ToPort)
+	if proto == 1 {
+		if f < -1 || f > 255 || t < -1 || t > 255 || (f == -1 && t != -1) {
 			return 0, 0, 0, opErr("InvalidParameterValue",
-				"Invalid value '%s' for port: for icmp it is TYPE or TYPE-CODE (0-255; code -1: any), or -1 / all for every type and code", s)
+				"Invalid value '%d' / '%d' for %s FromPort / ToPort: for icmp they are the type and code, each -1 (any) or 0-255, and a code needs a type", f, t, at)
 		}
-		return proto, typ, code, nil
+		return proto, f, t, nil
 	}
-	return proto, from, to, nil
+	if f == -1 && t == -1 {
+		return proto, 0, 65535, nil
+	}
+	if f < 0 || t > 65535 || f > t {
+		return 0, 0, 0, opErr("InvalidParameterValue",
+			"Invalid value '%d-%d' for %s port range: want 0 ≤ FromPort ≤ ToPort ≤ 65535, or -1 and -1 for every port", f, t, at)
+	}
+	return proto, f, t, nil
+}
+
+// sgRuleID is the rule's SecurityGroupRuleId: sgr- and 17 hex digits,
+// derived from the group, the direction and what the rule matches, so it
+// stays the same for the life of the rule (and after export and up).
+func (d *Service) sgRuleID(g *topology.SecurityGroup, egress bool, r topology.SGRule) string {
+	from, to := normPorts(r)
+	dir := "ingress"
+	if egress {
+		dir = "egress"
+	}
+	peer := r.CIDR.String()
+	if r.Group != nil {
+		peer = r.Group.ID
+	}
+	return d.net.NewID("sgr", fmt.Sprintf("%s/%s/%d/%d/%d/%s", g.ID, dir, r.Protocol, from, to, peer))
+}
+
+// normPorts are r's ports as EC2 shows them: every tcp or udp port is
+// 0-65535, whether the file gave ports or not.
+func normPorts(r topology.SGRule) (int, int) {
+	if (r.Protocol == 6 || r.Protocol == 17) && r.FromPort == -1 && r.ToPort == -1 {
+		return 0, 65535
+	}
+	return r.FromPort, r.ToPort
+}
+
+// sgRuleOut is rule r of group g as EC2 answers it (SecurityGroupRule).
+func (d *Service) sgRuleOut(g *topology.SecurityGroup, egress bool, r topology.SGRule) types.SecurityGroupRule {
+	from, to := normPorts(r)
+	out := types.SecurityGroupRule{SecurityGroupRuleId: ptr(d.sgRuleID(g, egress, r)), GroupId: ptr(g.ID),
+		GroupOwnerId: ptr(d.net.AccountID()), IsEgress: ptr(egress), IpProtocol: ptr(protoName(r.Protocol)),
+		FromPort: ptr(int32(from)), ToPort: ptr(int32(to))}
+	if r.Group != nil {
+		out.ReferencedGroupInfo = &types.ReferencedSecurityGroup{GroupId: ptr(r.Group.ID), UserId: ptr(d.net.AccountID())}
+	} else {
+		out.CidrIpv4 = ptr(r.CIDR.String())
+	}
+	if r.Description != "" {
+		out.Description = ptr(r.Description)
+	}
+	return out
 }
 
 func describeSGRule(r topology.SGRule) string {
@@ -219,122 +522,160 @@ func describeSGRule(r topology.SGRule) string {
 		}
 		return fmt.Sprintf("peer: %s, ICMP, type: %s, code: %s, ALLOW", peer, orAll(r.FromPort), orAll(r.ToPort))
 	}
-	return fmt.Sprintf("peer: %s, %s, from port: %d, to port: %d, ALLOW", peer, strings.ToUpper(protoName(r.Protocol)), r.FromPort, r.ToPort)
+	from, to := normPorts(r)
+	return fmt.Sprintf("peer: %s, %s, from port: %d, to port: %d, ALLOW", peer, strings.ToUpper(protoName(r.Protocol)), from, to)
 }
 
-type naclOp int
+// --- NACL entries (NACL-2) ---------------------------------------------------
 
-const (
-	naclCreate naclOp = iota
-	naclReplace
-	naclDelete
-)
+// EC2 answers the NACL entry operations with nothing.
 
-// naclEntry creates, replaces or deletes a numbered NACL entry (NACL-2). A
-// deny takes effect on the next packet, also of tracked flows (SG-5 note).
-func (d *Service) naclEntry(r OpRequest, op naclOp) (any, error) {
-	a, err := d.findNACL(r["network-acl-id"])
+func (d *Service) createNetworkAclEntry(in *types.CreateNetworkAclEntryRequest) (*struct{}, error) {
+	return nil, d.putNACLEntry(*in, false)
+}
+
+func (d *Service) replaceNetworkAclEntry(in *types.ReplaceNetworkAclEntryRequest) (*struct{}, error) {
+	return nil, d.putNACLEntry(types.CreateNetworkAclEntryRequest(*in), true)
+}
+
+// deleteNetworkAclEntry deletes a numbered entry; the implicit `*` deny
+// (32767) is no entry and stays (NACL-2).
+func (d *Service) deleteNetworkAclEntry(in *types.DeleteNetworkAclEntryRequest) (*struct{}, error) {
+	a, err := d.findNACL(in.NetworkAclId)
 	if err != nil {
 		return nil, err
 	}
-	num, serr := strconv.Atoi(r["rule-number"]) // the whole value: "150abc" is no number
-	if serr != nil || num < 1 || num > 32766 {
-		return nil, opErr("InvalidParameterValue", "Invalid value '%s' for ruleNumber. It must be an integer from 1 to 32766.", r["rule-number"])
+	if err := checkRuleNumber(in.RuleNumber); err != nil {
+		return nil, err
 	}
-	egress := r["egress"] == "true"
-	list := &a.Ingress
+	list := naclList(a, in.Egress)
+	i := naclIndex(*list, int(in.RuleNumber))
+	if i < 0 {
+		return nil, opErr("InvalidNetworkAclEntry.NotFound", "The network acl entry identified by %d does not exist.", in.RuleNumber)
+	}
+	*list = append(append([]topology.NACLRule{}, (*list)[:i]...), (*list)[i+1:]...)
+	return nil, nil
+}
+
+func naclList(a *topology.NACL, egress bool) *[]topology.NACLRule {
 	if egress {
-		list = &a.Egress
+		return &a.Egress
 	}
-	idx := -1
-	for i, x := range *list {
+	return &a.Ingress
+}
+
+func naclIndex(list []topology.NACLRule, num int) int {
+	for i, x := range list {
 		if x.Number == num {
-			idx = i
+			return i
 		}
 	}
-	if op == naclDelete {
-		if idx < 0 {
-			return nil, opErr("InvalidNetworkAclEntry.NotFound", "The network acl entry identified by %d does not exist.", num)
-		}
-		*list = append(append([]topology.NACLRule(nil), (*list)[:idx]...), (*list)[idx+1:]...)
-		return map[string]any{"Return": true}, nil
+	return -1
+}
+
+func checkRuleNumber(n int32) error {
+	if n < 1 || n > 32766 {
+		return opErr("InvalidParameterValue", "Invalid value '%d' for ruleNumber. It must be an integer from 1 to 32766.", n)
 	}
-	proto, from, to, err := ruleMatch(r, "port-range")
+	return nil
+}
+
+// putNACLEntry creates a numbered entry, or replaces one (NACL-2). A deny
+// takes effect on the next packet, also of tracked flows (SG-5 note).
+func (d *Service) putNACLEntry(in types.CreateNetworkAclEntryRequest, replace bool) error {
+	a, err := d.findNACL(in.NetworkAclId)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if proto == 1 {
-		if from, to, err = icmpTypeCode(r); err != nil {
-			return nil, err
-		}
+	if err := checkRuleNumber(in.RuleNumber); err != nil {
+		return err
 	}
-	cidr, perr := policy.ParseCIDR(r["cidr-block"])
-	if perr != nil {
-		return nil, opErr("InvalidParameterValue", "CIDR block %s is malformed", r["cidr-block"])
+	rule := topology.NACLRule{Number: int(in.RuleNumber)}
+	if rule.Protocol, rule.FromPort, rule.ToPort, err = naclMatch(in); err != nil {
+		return err
 	}
-	var allow bool
-	switch strings.ToLower(r["rule-action"]) {
-	case "allow":
-		allow = true
-	case "deny":
+	if in.Ipv6CidrBlock != nil {
+		return opErr("InvalidParameterValue", "vpcnet has no IPv6: give CidrBlock, not Ipv6CidrBlock")
+	}
+	if in.CidrBlock == nil {
+		return opErr("MissingParameter", "The request must contain the parameter cidrBlock")
+	}
+	if rule.CIDR, err = policy.ParseCIDR(*in.CidrBlock); err != nil {
+		return opErr("InvalidParameterValue", "CIDR block %s is malformed", *in.CidrBlock)
+	}
+	switch in.RuleAction {
+	case types.RuleActionAllow:
+		rule.Allow = true
+	case types.RuleActionDeny:
 	default:
-		return nil, opErr("InvalidParameterValue", "Invalid value '%s' for ruleAction. It must be allow or deny.", r["rule-action"])
+		return opErr("InvalidParameterValue", "Invalid value '%s' for ruleAction. It must be allow or deny.", in.RuleAction)
 	}
-	rule := topology.NACLRule{Number: num, Protocol: proto, FromPort: from, ToPort: to, CIDR: cidr, Allow: allow}
+	list := naclList(a, in.Egress)
+	i := naclIndex(*list, rule.Number)
 	switch {
-	case op == naclCreate && idx >= 0:
-		return nil, opErr("NetworkAclEntryAlreadyExists", "The network acl entry identified by %d already exists.", num)
-	case op == naclReplace && idx < 0:
-		return nil, opErr("InvalidNetworkAclEntry.NotFound", "The network acl entry identified by %d does not exist.", num)
+	case !replace && i >= 0:
+		return opErr("NetworkAclEntryAlreadyExists", "The network acl entry identified by %d already exists.", rule.Number)
+	case replace && i < 0:
+		return opErr("InvalidNetworkAclEntry.NotFound", "The network acl entry identified by %d does not exist.", rule.Number)
 	}
-	next := append([]topology.NACLRule(nil), (*list)...)
-	if idx >= 0 {
-		next[idx] = rule
+	next := append([]topology.NACLRule{}, (*list)...)
+	if i >= 0 {
+		next[i] = rule
 	} else {
 		next = append(next, rule)
 	}
 	sort.Slice(next, func(i, j int) bool { return next[i].Number < next[j].Number })
 	*list = next
-	return map[string]any{"Return": true}, nil
+	return nil
 }
 
-// icmpTypeCode reads --icmp-type-code Type=8,Code=0: each -1 (any) or
-// 0-255, as EC2 reads it. A value that is not a whole number, a key other
-// than Type and Code, or one given twice is refused, never read as "any"
-// (issue 10: "Type=O" became -1 and a deny meant for one type blocked all).
-// Without the flag the entry is every type and code.
-func icmpTypeCode(r OpRequest) (int, int, error) {
-	t, c := -1, -1
-	s := r["icmp-type-code"]
-	if s == "" {
-		return t, c, nil
+// naclMatch reads an entry's protocol and its PortRange (tcp, udp) or
+// IcmpTypeCode (icmp), each value -1 (any) or in range; without them, every
+// port or every type and code, as a file entry without "ports" or
+// "icmp_type". Other protocols match every port; EC2 ignores their ports.
+// A code needs a type (issue 10: a type that did not parse became "any",
+// and a deny meant for one type blocked all).
+func naclMatch(in types.CreateNetworkAclEntryRequest) (proto, from, to int, err error) {
+	if in.Protocol == "" {
+		return 0, 0, 0, opErr("MissingParameter", "The request must contain the parameter protocol")
 	}
-	bad := func(why string) error {
-		return opErr("InvalidParameterValue", "Invalid value '%s' for icmp-type-code: %s (Type=N,Code=N with N -1 or 0-255)", s, why)
+	pr, perr := policy.ParseProtocol(in.Protocol)
+	if perr != nil {
+		return 0, 0, 0, opErr("InvalidParameterValue", "Invalid value '%s' for protocol. Unknown protocol.", in.Protocol)
 	}
-	seen := map[string]bool{}
-	for _, kv := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
-		k = strings.ToLower(strings.TrimSpace(k))
-		if !ok || (k != "type" && k != "code") {
-			return 0, 0, bad(fmt.Sprintf("unknown key %q", k))
+	proto, from, to = int(pr), -1, -1
+	switch proto {
+	case 6, 17:
+		if in.PortRange == nil {
+			return proto, -1, -1, nil
 		}
-		if seen[k] {
-			return 0, 0, bad(k + " given twice")
+		if in.PortRange.From == nil || in.PortRange.To == nil {
+			return 0, 0, 0, opErr("InvalidParameterValue", "PortRange needs both From and To")
 		}
-		seen[k] = true
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n < -1 || n > 255 {
-			return 0, 0, bad(fmt.Sprintf("%s %q is not -1 or 0-255", k, v))
+		f, t := int(*in.PortRange.From), int(*in.PortRange.To)
+		if f < 0 || t > 65535 || f > t {
+			return 0, 0, 0, opErr("InvalidParameterValue", "Invalid value 'From=%d,To=%d' for portRange: want 0 ≤ From ≤ To ≤ 65535", f, t)
 		}
-		if k == "type" {
-			t = n
-		} else {
-			c = n
+		return proto, f, t, nil
+	case 1:
+		if in.IcmpTypeCode == nil {
+			return proto, -1, -1, nil
 		}
+		t, c := in.IcmpTypeCode.Type, in.IcmpTypeCode.Code
+		if t == nil && c == nil {
+			return proto, -1, -1, nil
+		}
+		if t == nil || (*t == -1 && c != nil && *c != -1) {
+			return 0, 0, 0, opErr("InvalidParameterValue", "Invalid value for icmpTypeCode: a code needs a type")
+		}
+		code := int32(-1)
+		if c != nil {
+			code = *c
+		}
+		if *t < -1 || *t > 255 || code < -1 || code > 255 {
+			return 0, 0, 0, opErr("InvalidParameterValue", "Invalid value 'Type=%d,Code=%d' for icmpTypeCode: each is -1 (any) or 0-255", *t, code)
+		}
+		return proto, int(*t), int(code), nil
 	}
-	if t == -1 && c != -1 {
-		return 0, 0, bad("a code needs a type")
-	}
-	return t, c, nil
+	return proto, from, to, nil
 }

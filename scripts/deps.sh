@@ -11,6 +11,10 @@ have nc      || need+=(netcat-openbsd)
 have nft     || need+=(nftables)
 have nstat   || need+=(iproute2)
 have hping3  || need+=(hping3)
+# Debian's AWS CLI v2 and boto3 drive the EC2 endpoint in the tests (test/awscli_test.go); a
+# pip-installed `aws` elsewhere on PATH is not the one the tests run.
+[ -x /usr/bin/aws ] || need+=(awscli)
+/usr/bin/python3 -c 'import boto3' >/dev/null 2>&1 || need+=(python3-boto3)
 [ -f /usr/lib/python3/dist-packages/botocore/data/ec2/2016-11-15/service-2.json ] || [ -f /usr/lib/python3/dist-packages/botocore/data/ec2/2016-11-15/service-2.json.gz ] || need+=(python3-botocore)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -40,13 +41,22 @@ func (tp *Topo) ec2OK(t *testing.T, v any, op string, args ...string) string {
 	return out
 }
 
-// ec2Refused runs an operation that must be refused with AWS's error shape,
-// exit 2 and an error code containing code ("" = any code).
+// ec2Refused runs an operation that the service must refuse: AWS's error
+// shape, the AWS CLI's exit 254 and an error code containing code ("" =
+// any code).
 func (tp *Topo) ec2Refused(t *testing.T, code, op string, args ...string) string {
 	t.Helper()
+	return tp.ec2RefusedExit(t, 254, code, op, args...)
+}
+
+// ec2RefusedExit is ec2Refused with the exit code: 254 for an error the
+// service answers, 252 for a command line the CLI refuses before sending
+// it (a flag's value that does not parse, a required flag missing).
+func (tp *Topo) ec2RefusedExit(t *testing.T, want int, code, op string, args ...string) string {
+	t.Helper()
 	out, exit := tp.ec2(t, op, args...)
-	if exit != 2 || !strings.Contains(out, "An error occurred (") || !strings.Contains(out, "when calling the ") {
-		t.Errorf("%s %v: want an AWS-shaped error and exit 2, got exit %d:\n%s", op, args, exit, out)
+	if exit != want || !strings.Contains(out, "An error occurred (") || !strings.Contains(out, "when calling the ") {
+		t.Errorf("%s %v: want an AWS-shaped error and exit %d, got exit %d:\n%s", op, args, want, exit, out)
 		return out
 	}
 	if code != "" && !strings.Contains(out, "An error occurred ("+code) {
@@ -81,6 +91,7 @@ type eniDesc struct {
 type instDesc struct {
 	InstanceId                                  string
 	State                                       struct{ Name string }
+	Placement                                   struct{ AvailabilityZone string }
 	PrivateIpAddress, PublicIpAddress, SubnetId string
 	SourceDestCheck                             bool
 	NetworkInterfaces                           []eniDesc
@@ -523,7 +534,7 @@ const twoVPC = `{
 // TestLab_ENI6_AttachOtherVPCRefused: an ENI created in a subnet of VPC vb
 // cannot be attached to an instance of VPC va, although both are in the
 // same AZ (ENI-6): the refusal has the AWS CLI's shape, code
-// InvalidParameterCombination and exit 2, and changes nothing, neither the
+// InvalidParameterCombination and exit 254, and changes nothing, neither the
 // describe-* outputs nor the instance's devices nor the traffic. The same
 // ENI then attaches to an instance of its own VPC and carries traffic, so
 // the VPC was the only reason.
@@ -542,7 +553,7 @@ func TestLab_ENI6_AttachOtherVPCRefused(t *testing.T) {
 	}
 	vpcA, vpcB := ia.NetworkInterfaces[0].VpcId, ib.NetworkInterfaces[0].VpcId
 	if !strings.HasPrefix(vpcA, "vpc-") || vpcA == vpcB || x.VpcId != vpcB ||
-		x.AvailabilityZone != ia.NetworkInterfaces[0].AvailabilityZone || x.Status != "available" || x.Attachment != nil {
+		x.AvailabilityZone != ia.Placement.AvailabilityZone || x.Status != "available" || x.Attachment != nil {
 		t.Fatalf("xb %+v should be an available ENI of %s in ia's AZ (ia is in %s)", x, vpcB, vpcA)
 	}
 
@@ -551,8 +562,8 @@ func TestLab_ENI6_AttachOtherVPCRefused(t *testing.T) {
 	// By name and by id: the same refusal.
 	for _, ref := range [][2]string{{"xb", "ia"}, {x.NetworkInterfaceId, ia.InstanceId}} {
 		out, code := tp.ec2(t, "attach-network-interface", "--network-interface-id", ref[0], "--instance-id", ref[1], "--device-index", "1")
-		if code != 2 {
-			t.Errorf("attach %v: exit %d, want 2:\n%s", ref, code, out)
+		if code != 254 {
+			t.Errorf("attach %v: exit %d, want 254:\n%s", ref, code, out)
 		}
 		const shape = "An error occurred (InvalidParameterCombination) when calling the AttachNetworkInterface operation: "
 		line := strings.TrimSuffix(out, "\n")
@@ -597,7 +608,7 @@ func TestLab_NATGatewayENIRefusesChanges(t *testing.T) {
 	if e == nil {
 		t.Fatalf("describe-network-interfaces has no ENI named nat: %+v", tp.enis(t))
 	}
-	if !e.RequesterManaged || e.InterfaceType != "nat_gateway" || e.SourceDestCheck || len(e.Groups) != 0 ||
+	if !e.RequesterManaged || e.InterfaceType != "natGateway" || e.SourceDestCheck || len(e.Groups) != 0 ||
 		e.Status != "in-use" || e.SubnetId == "" || len(e.PrivateIpAddresses) == 0 ||
 		e.PrivateIpAddresses[0].Association == nil || e.PrivateIpAddresses[0].Association.PublicIp != "3.34.20.20" {
 		t.Fatalf("the NAT gateway's ENI: %+v", e)
@@ -649,14 +660,16 @@ func TestLab_RunInstancesAndStopStart(t *testing.T) {
 		t.Fatalf("run-instances: %+v", run)
 	}
 	n1 := run.Instances[0]
-	if !strings.HasPrefix(n1.InstanceId, "i-") || n1.State.Name != "running" || !strings.HasPrefix(n1.PrivateIpAddress, "10.5.1.") ||
+	// EC2's passage: RunInstances answers pending, describe-instances then
+	// shows it running (LIFE-3).
+	if !strings.HasPrefix(n1.InstanceId, "i-") || n1.State.Name != "pending" || !strings.HasPrefix(n1.PrivateIpAddress, "10.5.1.") ||
 		!strings.HasPrefix(n1.PublicIpAddress, "3.34.") || nameTag(n1.Tags) != "n1" || len(n1.NetworkInterfaces) != 1 {
 		t.Fatalf("run-instances n1: %+v", n1)
 	}
 	if ns := namespacesWithPrefix(tp.Name + "-n1"); !slices.Contains(ns, tp.Name+"-n1") {
 		t.Fatalf("namespace %s-n1 missing: %v", tp.Name, ns)
 	}
-	if d := tp.instance(t, "n1"); d == nil || d.PublicIpAddress != n1.PublicIpAddress || d.InstanceId != n1.InstanceId {
+	if d := tp.instance(t, "n1"); d == nil || d.PublicIpAddress != n1.PublicIpAddress || d.InstanceId != n1.InstanceId || d.State.Name != "running" {
 		t.Fatalf("describe-instances n1: %+v", d)
 	}
 	pub1 := n1.PublicIpAddress
@@ -695,6 +708,40 @@ func TestLab_RunInstancesAndStopStart(t *testing.T) {
 	if !tp.PingEventually(t, "n2", tp.instance(t, "n3").PrivateIpAddress) {
 		t.Error("n2 → n3 (default group members) failed")
 	}
+	// --count: two instances in one reservation, named pair-1 and pair-2,
+	// with the image and type the launch named; they reach each other.
+	var pair struct {
+		ReservationId string
+		Instances     []struct {
+			InstanceId, ImageId, InstanceType, PrivateIpAddress string
+			AmiLaunchIndex                                      int
+		}
+	}
+	tp.ec2OK(t, &pair, "run-instances", "--subnet-id", "pub2", "--count", "2", "--name", "pair",
+		"--image-id", "ami-0123456789abcdef0", "--instance-type", "t3.micro", "--key-name", "lab")
+	if len(pair.Instances) != 2 || pair.Instances[1].AmiLaunchIndex != 1 || pair.Instances[0].ImageId != "ami-0123456789abcdef0" ||
+		pair.Instances[0].InstanceType != "t3.micro" {
+		t.Fatalf("run-instances --count 2: %+v", pair)
+	}
+	var desc struct {
+		Reservations []struct {
+			ReservationId string
+			Instances     []struct{ InstanceId, ImageId, InstanceType, KeyName string }
+		}
+	}
+	tp.ec2OK(t, &desc, "describe-instances", "--instance-ids", pair.Instances[0].InstanceId, pair.Instances[1].InstanceId)
+	if len(desc.Reservations) != 1 || desc.Reservations[0].ReservationId != pair.ReservationId || len(desc.Reservations[0].Instances) != 2 ||
+		desc.Reservations[0].Instances[1].InstanceType != "t3.micro" || desc.Reservations[0].Instances[1].KeyName != "lab" {
+		t.Fatalf("describe-instances of the pair: %+v", desc)
+	}
+	for _, n := range []string{"pair-1", "pair-2"} {
+		if ns := namespacesWithPrefix(tp.Name + "-" + n); !slices.Contains(ns, tp.Name+"-"+n) {
+			t.Fatalf("namespace %s-%s missing: %v", tp.Name, n, ns)
+		}
+	}
+	if !tp.PingEventually(t, "pair-1", pair.Instances[1].PrivateIpAddress) {
+		t.Error("pair-1 → pair-2 failed")
+	}
 
 	// The EIP holder keeps its EIP across stop/start.
 	tp.ec2OK(t, nil, "stop-instances", "--instance-ids", "web")
@@ -716,7 +763,26 @@ func TestLab_RunInstancesAndStopStart(t *testing.T) {
 	}
 
 	// INST-2: n1 gets a new public IP.
-	tp.ec2OK(t, nil, "stop-instances", "--instance-ids", n1.InstanceId)
+	// Each answers EC2's passage (LIFE-3): stopping, pending, shutting-down.
+	var change struct {
+		StoppingInstances, StartingInstances, TerminatingInstances []struct {
+			InstanceId                  string
+			CurrentState, PreviousState struct{ Name string }
+		}
+	}
+	passage := func(l []struct {
+		InstanceId                  string
+		CurrentState, PreviousState struct{ Name string }
+	}) string {
+		if len(l) != 1 || l[0].InstanceId != n1.InstanceId {
+			return fmt.Sprintf("%+v", l)
+		}
+		return l[0].PreviousState.Name + " → " + l[0].CurrentState.Name
+	}
+	tp.ec2OK(t, &change, "stop-instances", "--instance-ids", n1.InstanceId)
+	if p := passage(change.StoppingInstances); p != "running → stopping" {
+		t.Errorf("stop-instances answered %s, want running → stopping", p)
+	}
 	if d := tp.instance(t, "n1"); d.State.Name != "stopped" || d.PublicIpAddress != "" {
 		t.Fatalf("n1 stopped: %+v, want no public IP", d)
 	}
@@ -724,7 +790,10 @@ func TestLab_RunInstancesAndStopStart(t *testing.T) {
 		t.Fatal("a stopped instance's old public IP answered")
 	}
 	waitGone(t, udPID) // stop ends the instance's processes
-	tp.ec2OK(t, nil, "start-instances", "--instance-ids", "n1")
+	tp.ec2OK(t, &change, "start-instances", "--instance-ids", "n1")
+	if p := passage(change.StartingInstances); p != "stopped → pending" {
+		t.Errorf("start-instances answered %s, want stopped → pending", p)
+	}
 	d := tp.instance(t, "n1")
 	if d.State.Name != "running" || !strings.HasPrefix(d.PublicIpAddress, "3.34.") || d.PublicIpAddress == pub1 || d.PrivateIpAddress != n1.PrivateIpAddress {
 		t.Fatalf("n1 started: %+v, want a new public IP (not %s) and the same private IP", d, pub1)
@@ -739,12 +808,17 @@ func TestLab_RunInstancesAndStopStart(t *testing.T) {
 		t.Fatalf("n1's old public IP %s still answers", pub1)
 	}
 
-	// Terminate: the namespace goes, describe says terminated or forgets it.
-	tp.ec2OK(t, nil, "terminate-instances", "--instance-ids", "n1")
+	// Terminate: the namespace goes; describe-instances shows it terminated,
+	// without its network, for an hour (LIFE-3).
+	tp.ec2OK(t, &change, "terminate-instances", "--instance-ids", "n1")
+	if p := passage(change.TerminatingInstances); p != "running → shutting-down" {
+		t.Errorf("terminate-instances answered %s, want running → shutting-down", p)
+	}
 	if ns := namespacesWithPrefix(tp.Name + "-n1"); slices.Contains(ns, tp.Name+"-n1") {
 		t.Fatalf("namespace %s-n1 left after terminate", tp.Name)
 	}
-	if d := tp.instance(t, "n1"); d != nil && d.State.Name != "terminated" {
+	if d := tp.instance(t, "n1"); d == nil || d.State.Name != "terminated" || d.InstanceId != n1.InstanceId ||
+		d.PrivateIpAddress != "" || len(d.NetworkInterfaces) != 0 {
 		t.Fatalf("describe after terminate: %+v", d)
 	}
 	if tp.Ping(t, "inet", d.PublicIpAddress) {
@@ -924,8 +998,18 @@ func TestEC2_ConstraintsRefusedNothingChanged(t *testing.T) {
 		{"MissingParameter", []string{"create-route", "--route-table-id", "rt-pub"}},
 	}
 	before := tp.describeAll(t)
+	// Refused by the CLI before it sends anything (exit 252, as the AWS
+	// CLI refuses a value that does not parse or a missing flag).
+	usage := map[string]bool{
+		"attach-network-interface --network-interface-id loose --instance-id web --device-index x": true,
+		"create-route --route-table-id rt-pub":                                                     true,
+	}
 	for _, c := range cases {
-		tp.ec2Refused(t, c.code, c.args[0], c.args[1:]...)
+		exit := 254
+		if usage[strings.Join(c.args, " ")] {
+			exit = 252
+		}
+		tp.ec2RefusedExit(t, exit, c.code, c.args[0], c.args[1:]...)
 		after := tp.describeAll(t)
 		diffSnapshots(t, fmt.Sprintf("refused %v", c.args), before, after)
 		before = after // report each change once
@@ -966,9 +1050,12 @@ func TestEC2_ExportRoundTrip(t *testing.T) {
 	}
 
 	ops := []string{"describe-addresses", "describe-route-tables", "describe-security-groups", "describe-network-interfaces", "describe-instances"}
+	// The new daemon launched the instances again: their launch and
+	// attach times are its start, the only members that may differ.
+	launched := regexp.MustCompile(`"(LaunchTime|AttachTime|UsageOperationUpdateTime)": ?"[^"]*"`)
 	before := map[string]string{}
 	for _, op := range ops {
-		before[op] = tp.ec2OK(t, nil, op)
+		before[op] = launched.ReplaceAllString(tp.ec2OK(t, nil, op), `"$1": "…"`)
 	}
 	out, code := vpcnet(t, "export", tp.Name)
 	if code != 0 {
@@ -999,7 +1086,7 @@ func TestEC2_ExportRoundTrip(t *testing.T) {
 	// (Should a dynamic public IP legitimately differ, only PublicIp fields of
 	// auto-assigned addresses may: ADDR-4 — none does here.)
 	for _, op := range ops {
-		after := tp.ec2OK(t, nil, op)
+		after := launched.ReplaceAllString(tp.ec2OK(t, nil, op), `"$1": "…"`)
 		if after != before[op] {
 			t.Errorf("%s differs after export → down → up:\nbefore: %s\nafter:  %s", op, before[op], after)
 		}

@@ -57,6 +57,13 @@ func Export(n *Network) *Topology {
 	s := n.Settings
 	t.Settings = &SettingsSpec{ConntrackMax: &s.ConntrackMax, NATIdleTimeoutSeconds: &s.NATIdleTimeoutSeconds,
 		NATMaxConnectionsPerDestination: &s.NATMaxConnectionsPerDestination, ForwarderCPUs: &s.ForwarderCPUs}
+	if s.EC2Endpoint.IsValid() {
+		// Only an address the file named: the default is whichever port
+		// was free, which another topology may hold by the time the export
+		// is loaded.
+		ep := s.EC2Endpoint.String()
+		t.Settings.EC2Endpoint = &ep
+	}
 	return t
 }
 

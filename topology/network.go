@@ -36,6 +36,9 @@ type Settings struct {
 	// default), "all" (not pinned) or a CPU list such as "1" or "2-3,6".
 	// Which CPUs "auto" means depends on the machine (dataplane.ForwarderCPUs).
 	ForwarderCPUs string
+	// EC2Endpoint is settings.ec2_endpoint; the zero value means the
+	// default, the first free port from DefaultEC2Port up on 127.0.0.1.
+	EC2Endpoint netip.AddrPort
 }
 
 // Pool is a public address pool (ADDR-5).

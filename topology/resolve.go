@@ -22,6 +22,10 @@ const (
 	DefaultTCPEstablishedTimeout           = 432000
 	DefaultUDPStreamTimeout                = 180
 	DefaultUDPTimeout                      = 30
+	// DefaultEC2Port is the first port the EC2 endpoint tries on
+	// 127.0.0.1 when settings.ec2_endpoint is not given (LocalStack's
+	// port, which AWS tools' examples for local endpoints use).
+	DefaultEC2Port = 4566
 )
 
 // Load parses and resolves a topology file: Parse then Resolve.
@@ -280,8 +284,37 @@ func (r *resolver) settings() {
 				s.ForwarderCPUs = *c
 			}
 		}
+		if e := ss.EC2Endpoint; e != nil {
+			s.EC2Endpoint = r.ec2Endpoint(*e)
+		}
 	}
 	r.n.Settings = s
+}
+
+// ec2Endpoint checks settings.ec2_endpoint: an IP (no name, no zone) and a
+// port 1–65535. An address other than loopback is allowed, since the file
+// names it, and is warned about: the endpoint is plain HTTP, and only the
+// signature keeps other machines out.
+func (r *resolver) ec2Endpoint(s string) netip.AddrPort {
+	const path = "settings.ec2_endpoint"
+	ap, err := netip.ParseAddrPort(s)
+	switch {
+	case err != nil:
+		r.errf(path, RuleFormat, "%q is not an IP address and port such as 127.0.0.1:4566 or [::1]:4566", s)
+		return netip.AddrPort{}
+	case ap.Addr().Zone() != "":
+		r.errf(path, RuleFormat, "%q: an address with a zone is not accepted", s)
+		return netip.AddrPort{}
+	case ap.Port() == 0:
+		r.errf(path, RuleFormat, "%q: the port must be 1–65535", s)
+		return netip.AddrPort{}
+	}
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	if !ap.Addr().IsLoopback() {
+		r.n.Warnings = append(r.n.Warnings, fmt.Sprintf("settings.ec2_endpoint %s is not a loopback address: "+
+			"other machines can reach the EC2 endpoint (plain HTTP; only the topology's credentials keep them out)", ap))
+	}
+	return ap
 }
 
 // intIn stores *v into dst when given, after checking lo ≤ v ≤ hi.

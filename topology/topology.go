@@ -226,6 +226,10 @@ type SettingsSpec struct {
 	NATMaxConnectionsPerDestination *int `json:"nat_max_connections_per_destination,omitempty"`
 	// ForwarderCPUs is "auto", "all" or a CPU list such as "1" or "2-3,6".
 	ForwarderCPUs *string `json:"forwarder_cpus,omitempty"`
+	// EC2Endpoint is where the topology serves EC2's Query API: an IP and
+	// a port, "127.0.0.1:4566" or "[::1]:4566". Default: the first free
+	// port from 4566 up on 127.0.0.1.
+	EC2Endpoint *string `json:"ec2_endpoint,omitempty"`
 }
 
 // Protocol is a rule's protocol as written: "tcp", "udp", "icmp", "all",

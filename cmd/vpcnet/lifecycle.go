@@ -297,7 +297,16 @@ func runForeground(n *topology.Network, data []byte, start time.Time, unlock fun
 func printSummary(out io.Writer, st *daemon.Status, took time.Duration) {
 	fmt.Fprintf(out, "topology %s is up (forwarder pid %d on %s, %d instances, %d internet hosts, %.2fs)\n",
 		st.Name, st.PID, onCPUs(st.CPUs), len(st.Instances), len(st.Hosts), took.Seconds())
+	printEndpoint(out, st)
 	printStatus(out, st)
+}
+
+// printEndpoint says where the topology's EC2 endpoint is and how AWS tools
+// get its credentials.
+func printEndpoint(out io.Writer, st *daemon.Status) {
+	if st.EC2Endpoint != "" {
+		fmt.Fprintf(out, "EC2 endpoint %s: eval \"$(sudo vpcnet env %s)\"; aws --endpoint-url \"$AWS_ENDPOINT_URL\" ec2 describe-vpcs\n", st.EC2Endpoint, st.Name)
+	}
 }
 
 // onCPUs names a CPU list for a sentence: "CPU 1", "CPUs 0-1".
@@ -466,6 +475,7 @@ func statusCmd() *cobra.Command {
 						continue
 					}
 					fmt.Fprintf(out, "topology %s (forwarder pid %d on %s)\n", ts.Name, ts.PID, onCPUs(ts.CPUs))
+					printEndpoint(out, &ts.Status)
 					printStatus(out, &ts.Status)
 				}
 			}

@@ -22,7 +22,9 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
-// Exit codes.
+// Exit codes of the lifecycle commands (up, down, status …). The EC2
+// commands exit as the AWS CLI does: 0, 252 usage, 254 service error, 255
+// other (exitAWSUsage …, awscli.go).
 const (
 	exitFail  = 1 // the operation failed
 	exitUsage = 2 // bad input: topology file, flags, arguments
@@ -36,7 +38,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(upCmd(), downCmd(), statusCmd(), statsCmd(), execCmd(), serveCmd(),
-		ipRangesCmd(), validateCmd(), exportCmd(), daemonCmd())
+		ipRangesCmd(), validateCmd(), exportCmd(), envCmd(), daemonCmd())
 	addOperationCommands(root)
 	if err := root.Execute(); err != nil {
 		if msg := err.Error(); strings.HasPrefix(msg, "An error occurred (") {

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vpcnet/vpcnet/daemon"
-	"github.com/vpcnet/vpcnet/ec2"
 )
 
 // operation describes one EC2-style command: its CLI name, its API name and
@@ -49,7 +48,7 @@ var operationList = []operation{
 	{"assign-private-ip-addresses", "AssignPrivateIpAddresses", "Add secondary private IPs to an ENI", []string{"network-interface-id", "private-ip-addresses", "secondary-private-ip-address-count"}, nil, []string{"network-interface-id"}},
 	{"unassign-private-ip-addresses", "UnassignPrivateIpAddresses", "Remove secondary private IPs from an ENI", []string{"network-interface-id", "private-ip-addresses"}, nil, []string{"network-interface-id"}},
 	{"describe-network-interfaces", "DescribeNetworkInterfaces", "List ENIs (ENI-7)", nil, nil, nil},
-	{"run-instances", "RunInstances", "Launch an instance: a new namespace (INST-1, INST-3)", []string{"subnet-id", "private-ip-address", "security-group-ids", "user-data", "name"}, []string{"associate-public-ip-address", "no-associate-public-ip-address"}, []string{"subnet-id"}},
+	{"run-instances", "RunInstances", "Launch an instance: a new namespace (INST-1, INST-3)", []string{"subnet-id", "private-ip-address", "security-group-ids", "user-data", "name", "image-id", "instance-type", "count", "key-name"}, []string{"associate-public-ip-address", "no-associate-public-ip-address"}, []string{"subnet-id"}},
 	{"terminate-instances", "TerminateInstances", "Terminate instances: their namespaces go", []string{"instance-ids"}, nil, []string{"instance-ids"}},
 	{"stop-instances", "StopInstances", "Stop instances: the dynamic public IP is released (INST-2)", []string{"instance-ids"}, nil, []string{"instance-ids"}},
 	{"start-instances", "StartInstances", "Start instances: a new dynamic public IP (INST-2)", []string{"instance-ids"}, nil, []string{"instance-ids"}},
@@ -111,9 +110,6 @@ func (o *onceString) Set(v string) error {
 	return nil
 }
 
-// outputs are the --output formats.
-var outputs = []string{"json", "table"}
-
 // addOperationCommands adds the EC2-style live operations.
 func addOperationCommands(root *cobra.Command) {
 	for _, op := range operationList {
@@ -121,48 +117,74 @@ func addOperationCommands(root *cobra.Command) {
 	}
 }
 
+// cliCall is one EC2 command's request, as sendOp posts it.
+type cliCall struct {
+	topo, region, api string
+	// flags are the existing flags given (operationList), by their AWS CLI
+	// names: the request of an operation that is not typed.
+	flags daemon.OpRequest
+	// input is a typed operation's request: EC2's parameters by member
+	// name (nil for the others).
+	input map[string]any
+	// newStyle: member flags or --cli-input-json were given, so the
+	// existing flags' own required checks were not made.
+	newStyle bool
+}
+
+// globalOpts are the AWS CLI's options every EC2 command takes.
+type globalOpts struct {
+	topo, output, query, region, profile, cliInputJSON string
+	noPager, noPaginate                                bool
+}
+
+// opCmd builds operation op's command: its own flags (operationList),
+// for a typed operation a flag per input member they do not cover
+// (memberFlags), and the AWS CLI's global options.
 func opCmd(op operation) *cobra.Command {
 	vals := map[string]*string{}
 	lists := map[string]*[]string{}
 	bools := map[string]*bool{}
-	var topo, output string
+	var members []*memberFlag
+	if isTyped(op.api) {
+		members = memberFlags(op)
+	}
+	var g globalOpts
 	c := &cobra.Command{
 		Use:   op.use,
 		Short: op.short,
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if !slices.Contains(outputs, output) {
-				return &exitError{exitUsage, fmt.Errorf("--output %q: must be one of %s", output, strings.Join(outputs, ", "))}
-			}
-			req, err := buildRequest(op, vals, lists, bools)
-			if err != nil {
-				return err
-			}
-			out, err := sendOp(topo, op.api, req)
-			if err != nil {
-				return err
-			}
-			if output == "table" {
-				printTable(cmd.OutOrStdout(), op.api, out)
-				return nil
-			}
-			return writeJSON(cmd.OutOrStdout(), out)
-		},
+		// Flags are parsed in RunE: a list flag takes every argument up
+		// to the next option (expandLists), which pflag cannot.
+		DisableFlagParsing: true,
+	}
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		return awsExit(runOperation(cmd, op, args, vals, lists, bools, members, &g))
 	}
 	for _, f := range op.flags {
 		if listFlags[f] {
-			lists[f] = c.Flags().StringSlice(f, nil, "one or more, comma-separated or repeated")
+			lists[f] = c.Flags().StringSlice(f, nil, "one or more, space-separated, repeated or comma-separated")
 			continue
 		}
 		o := &onceString{}
 		c.Flags().Var(o, f, "")
 		vals[f] = &o.val
 	}
-	c.Flags().StringVar(&output, "output", "json", "json or table")
 	for _, f := range op.bools {
 		bools[f] = c.Flags().Bool(f, false, "")
 	}
-	c.Flags().StringVar(&topo, "topology", "", "topology name (default: the only one up)")
+	for _, f := range members {
+		f.register(c)
+	}
+	fl := c.Flags()
+	fl.StringVar(&g.output, "output", "json", "json, text or table")
+	fl.StringVar(&g.query, "query", "", "a JMESPath expression applied to the answer")
+	fl.StringVar(&g.region, "region", "", "must be the topology's region")
+	fl.StringVar(&g.profile, "profile", "", "accepted and ignored (the topology's own credentials are used)")
+	fl.BoolVar(&g.noPager, "no-cli-pager", false, "accepted (vpcnet never pages)")
+	fl.BoolVar(&g.noPaginate, "no-paginate", false, "accepted (vpcnet answers in one page unless --max-results)")
+	if isTyped(op.api) {
+		fl.StringVar(&g.cliInputJSON, "cli-input-json", "", "EC2's parameters by member name as a JSON object (file://path); flags override it")
+	}
+	fl.StringVar(&g.topo, "topology", "", "topology name (default: the only one up)")
 	for _, set := range exclusive[op.use] {
 		c.MarkFlagsMutuallyExclusive(set...)
 	}
@@ -174,24 +196,98 @@ func opCmd(op operation) *cobra.Command {
 	return c
 }
 
-// buildRequest turns an operation's parsed flags into its request: string
-// flags as given, list flags joined with commas, a set boolean as "true" (or
-// X=false for --no-X). Missing required flags are refused here.
-func buildRequest(op operation, vals map[string]*string, lists map[string]*[]string, bools map[string]*bool) (daemon.OpRequest, error) {
+// runOperation parses an EC2 command's arguments, builds its request, sends
+// it and prints the answer.
+func runOperation(cmd *cobra.Command, op operation, args []string, vals map[string]*string, lists map[string]*[]string,
+	bools map[string]*bool, members []*memberFlag, g *globalOpts) error {
+	multi := map[string]bool{}
+	for f := range lists {
+		multi[f] = true
+	}
+	for _, f := range members {
+		if f.member.Shape.Type() == "list" {
+			multi[f.name] = true
+		}
+	}
+	if err := cmd.Flags().Parse(expandLists(args, multi)); err != nil {
+		return usageErr("%v", err)
+	}
+	if help, _ := cmd.Flags().GetBool("help"); help {
+		return cmd.Help()
+	}
+	if rest := cmd.Flags().Args(); len(rest) > 0 {
+		return usageErr("Unknown options: %s", strings.Join(rest, ", "))
+	}
+	cmd.DisableFlagParsing = false // else cobra skips the check
+	err := cmd.ValidateFlagGroups()
+	cmd.DisableFlagParsing = true
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if !slices.Contains(outputs, g.output) {
+		return usageErr("--output %q: must be one of %s", g.output, strings.Join(outputs, ", "))
+	}
+	expr, err := compileQuery(g.query)
+	if err != nil {
+		return err
+	}
+	call := cliCall{topo: g.topo, region: g.region, api: op.api, newStyle: g.cliInputJSON != ""}
+	for _, f := range members {
+		call.newStyle = call.newStyle || f.given()
+	}
+	if call.flags, err = buildRequest(op, vals, lists, bools, !call.newStyle); err != nil {
+		return err
+	}
+	if isTyped(op.api) {
+		if call.input, err = typedRequest(op, call.flags, members, g.cliInputJSON); err != nil {
+			return err
+		}
+	}
+	out, err := sendOp(call)
+	if err != nil {
+		return err
+	}
+	if out == nil { // EC2 answers nothing (DeleteNetworkAclEntry …): the AWS CLI prints nothing
+		return nil
+	}
+	return printAnswer(cmd.OutOrStdout(), op.api, out, g.output, expr, g.query)
+}
+
+// buildRequest turns an operation's existing flags into its request:
+// string flags as given (file://path read), list flags joined with commas,
+// a set boolean as "true" (or X=false for --no-X). With checks, the flags
+// an operation requires are required here (MissingParameter, as EC2 would
+// answer); a command given EC2's members by their own flags or
+// --cli-input-json is held to EC2's model instead (validateInput).
+func buildRequest(op operation, vals map[string]*string, lists map[string]*[]string, bools map[string]*bool, checks bool) (daemon.OpRequest, error) {
 	req := daemon.OpRequest{}
 	for k, v := range vals {
 		if *v != "" {
-			req[k] = *v
+			s, _, err := readParamFile(k, *v)
+			if err != nil {
+				return nil, err
+			}
+			req[k] = s
 		}
 	}
 	for k, v := range lists {
 		if len(*v) > 0 {
-			req[k] = strings.Join(*v, ",")
+			parts := make([]string, len(*v))
+			for i, p := range *v {
+				s, _, err := readParamFile(k, p)
+				if err != nil {
+					return nil, err
+				}
+				parts[i] = s
+			}
+			req[k] = strings.Join(parts, ",")
 		}
 	}
-	for _, k := range op.required {
-		if req[k] == "" {
-			return nil, awsError(op.api, &daemon.OpError{Code: "MissingParameter", Message: "The request must contain the parameter --" + k})
+	if checks {
+		for _, k := range op.required {
+			if req[k] == "" {
+				return nil, &exitError{exitAWSUsage, awsMessage(op.api, &daemon.OpError{Code: "MissingParameter", Message: "The request must contain the parameter --" + k})}
+			}
 		}
 	}
 	for k, v := range bools {
@@ -203,61 +299,76 @@ func buildRequest(op operation, vals map[string]*string, lists map[string]*[]str
 			req[k] = "true"
 		}
 	}
-	if bools["ingress"] != nil && *bools["ingress"] == *bools["egress"] {
-		return nil, awsError(op.api, &daemon.OpError{Code: "MissingParameter", Message: "Give exactly one of --ingress and --egress"})
+	if checks && bools["ingress"] != nil && *bools["ingress"] == *bools["egress"] {
+		return nil, &exitError{exitAWSUsage, awsMessage(op.api, &daemon.OpError{Code: "MissingParameter", Message: "Give exactly one of --ingress and --egress"})}
 	}
 	return req, nil
 }
 
-// sendOp posts a request to the daemon of topology topo (default: the only
-// one up). Tests replace it.
-var sendOp = func(topo, api string, req daemon.OpRequest) (any, error) {
-	t, err := pickTopology(topo)
+// sendOp posts a request to the daemon of its topology (default: the only
+// one up) and returns the answer as decoded JSON. Tests replace it.
+var sendOp = func(c cliCall) (any, error) {
+	t, err := pickTopology(c.topo)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkRegion(t, c.region); err != nil {
 		return nil, err
 	}
 	var out any
 	timeout := daemon.OpTimeout
-	if daemon.IsReadOnly(api) {
+	if daemon.IsReadOnly(c.api) {
 		timeout = daemon.ReadTimeout // a frozen forwarder is said to be so in seconds
 	}
-	var body any = req
-	if ec2.IsTyped(api) {
-		in, err := typedInput(api, req)
-		if err != nil {
-			return nil, awsError(api, err)
-		}
-		body = in
+	var body any = c.flags
+	if c.input != nil {
+		body = c.input
 	}
-	if err := daemon.NewClient(t).PostTimeout("/op/"+api, body, &out, timeout); err != nil {
-		return nil, awsError(api, err)
+	if err := daemon.NewClient(t).PostTimeout("/op/"+c.api, body, &out, timeout); err != nil {
+		return nil, awsError(c.api, err)
 	}
 	return out, nil
 }
 
-// typedInputs turn the CLI flags of a typed operation (ec2.Define) into
-// EC2's parameters by member name, as the AWS CLI's customizations of the
-// same commands do (authorize-security-group-ingress --protocol --port
-// --cidr builds IpPermissions). Each area's file adds its operations.
-var typedInputs = map[string]func(req daemon.OpRequest) (map[string]any, error){}
-
-// typedInput builds the parameters of typed operation api from its flags:
-// by its entry in typedInputs, or, for an operation without flags, none.
-func typedInput(api string, req daemon.OpRequest) (map[string]any, error) {
-	if conv := typedInputs[api]; conv != nil {
-		return conv(req)
-	}
-	if len(req) > 0 {
-		return nil, &daemon.OpError{Code: "InvalidParameterValue", Message: api + " takes no flags yet"}
-	}
-	return map[string]any{}, nil
+// topologyRegion is the region of topology t (its AWS config file).
+// Tests replace it.
+var topologyRegion = func(t string) (string, error) {
+	acc, err := daemon.ReadAccess(t)
+	return acc.Region, err
 }
 
-// awsError shapes an error like the AWS CLI does.
+// checkRegion holds --region to topology t's region: the AWS CLI would
+// send the request to that region's endpoint, which is not this network.
+func checkRegion(t, region string) error {
+	if region == "" {
+		return nil
+	}
+	have, err := topologyRegion(t)
+	if err != nil {
+		return &exitError{exitAWSOther, fmt.Errorf("topology %s: its region: %w", t, err)}
+	}
+	if have != region {
+		return usageErr("--region %s: topology %s is in region %s", region, t, have)
+	}
+	return nil
+}
+
+// awsMessage words an EC2 error as the AWS CLI prints it; other errors are
+// returned as they are.
+func awsMessage(api string, err error) error {
+	var oe *daemon.OpError
+	if errors.As(err, &oe) {
+		return fmt.Errorf("An error occurred (%s) when calling the %s operation: %s", oe.Code, api, strings.TrimSpace(oe.Message))
+	}
+	return err
+}
+
+// awsError is the error of a request the daemon refused (an EC2 error
+// code: exit 254) or did not answer (exit 255).
 func awsError(api string, err error) error {
 	var oe *daemon.OpError
 	if errors.As(err, &oe) {
-		return &exitError{exitUsage, fmt.Errorf("An error occurred (%s) when calling the %s operation: %s", oe.Code, api, strings.TrimSpace(oe.Message))}
+		return &exitError{exitAWSService, awsMessage(api, err)}
 	}
-	return &exitError{exitFail, err}
+	return &exitError{exitAWSOther, err}
 }

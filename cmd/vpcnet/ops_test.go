@@ -1,40 +1,60 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"io"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/vpcnet/vpcnet/daemon"
+	"github.com/vpcnet/vpcnet/ec2/query"
 )
 
-// runOp runs operation op with argv through cobra, as the CLI does, with
-// sendOp replaced: it returns the request that would have been sent (nil if
-// none was) and the command's error.
-func runOp(t testing.TB, op operation, argv []string) (daemon.OpRequest, error) {
-	var sent daemon.OpRequest
+// runCall runs operation op with argv through cobra, as the CLI does, with
+// sendOp replaced by one that answers answer (an error: fails with it): it
+// returns the call that
+// would have been sent (nil if none was), what the command printed and its
+// error (with the exit code the CLI would exit with).
+func runCall(t testing.TB, op operation, argv []string, answer any) (*cliCall, string, error) {
+	var sent *cliCall
 	calls := 0
 	prev := sendOp
-	sendOp = func(topo, api string, req daemon.OpRequest) (any, error) {
+	sendOp = func(c cliCall) (any, error) {
 		calls++
-		if api != op.api {
-			t.Fatalf("%s sent as %s", op.use, api)
+		if c.api != op.api {
+			t.Fatalf("%s sent as %s", op.use, c.api)
 		}
-		sent = req
-		return map[string]any{"Return": true}, nil
+		sent = &c
+		if err, ok := answer.(error); ok {
+			return nil, err
+		}
+		return answer, nil
 	}
 	defer func() { sendOp = prev }()
 	c := opCmd(op)
+	var out bytes.Buffer
 	c.SetArgs(argv)
-	c.SetOut(io.Discard)
+	c.SetOut(&out)
 	c.SetErr(io.Discard)
 	c.SilenceUsage, c.SilenceErrors = true, true
 	err := c.Execute()
 	if calls > 1 {
 		t.Fatalf("%s sent %d requests", op.use, calls)
 	}
-	return sent, err
+	return sent, out.String(), err
+}
+
+// runOp is runCall answering {"Return": true}; it returns the existing
+// flags that were sent (nil if nothing was).
+func runOp(t testing.TB, op operation, argv []string) (daemon.OpRequest, error) {
+	c, _, err := runCall(t, op, argv, map[string]any{"Return": true})
+	if c == nil {
+		return nil, err
+	}
+	return c.flags, err
 }
 
 func TestOperationArgs(t *testing.T) {
@@ -62,26 +82,46 @@ func TestOperationArgs(t *testing.T) {
 	}
 }
 
-// FuzzOperationArgs: any command line of any operation either is refused or
-// sends one request that holds only the operation's own flags, with every
-// required one set, and booleans as "true"/"false". Nothing panics.
+// FuzzOperationArgs: any command line of any operation either is refused
+// (a usage error: exit 252, nothing sent) or sends one request that holds
+// only the operation's own flags, with every required one set (unless EC2's
+// members were given by their own flags or --cli-input-json), booleans as
+// "true"/"false", and, for a typed operation, EC2's parameters that its
+// input shape accepts. The high bit of the operation's index makes every
+// operation of the model typed, so that the AWS CLI flags (member flags,
+// shorthand, JSON, --query, --output) are tried on all of them. Nothing
+// panics.
 func FuzzOperationArgs(f *testing.F) {
 	f.Add(uint8(0), "--group-id\x00default\x00--protocol\x00icmp\x00--port\x008-0\x00--cidr\x0010.0.0.0/8")
 	f.Add(uint8(4), "--network-acl-id\x00acl\x00--rule-number\x00100\x00--protocol\x00tcp\x00--port-range\x00From=1,To=2\x00--cidr-block\x000.0.0.0/0\x00--rule-action\x00deny\x00--ingress")
 	f.Add(uint8(14), "--subnet-id=a\x00--groups\x00x,y\x00--groups=z")
 	f.Add(uint8(20), "--subnet-id\x00s\x00--no-associate-public-ip-address\x00--user-data\x00vpcnet serve --http :80")
 	f.Add(uint8(23), "--instance-ids\x00a,b\x00--instance-ids\x00c\x00--output\x00table")
+	f.Add(uint8(0x80|23), "--instance-ids\x00a\x00b\x00--dry-run\x00--output\x00text")
+	f.Add(uint8(0x80|30), "--filters\x00Name=vpc-id,Values=a,b\x00Name=tag:Name,Values='x y'\x00--vpc-ids\x00v1\x00v2\x00--query\x00Vpcs[].VpcId")
+	f.Add(uint8(0x80|0), "--group-id\x00sg-1\x00--ip-permissions\x00IpProtocol=tcp,FromPort=80,ToPort=80,IpRanges=[{CidrIp=0.0.0.0/0}]\x00--dry-run")
+	f.Add(uint8(0x80|26), "--cli-input-json\x00{\"RouteTableId\": \"r\", \"GatewayId\": \"igw\"}\x00--destination-cidr-block\x000.0.0.0/0")
+	f.Add(uint8(0x80|30), "--filters\x00[{\"Name\": \"a\", \"Values\": [\"b\"]}]\x00--max-results\x005\x00--output\x00table\x00--query\x00Vpcs[].{A: VpcId}")
 	f.Fuzz(func(t *testing.T, i uint8, args string) {
-		op := operationList[int(i)%len(operationList)]
+		op := operationList[int(i&0x7f)%len(operationList)]
+		if i&0x80 != 0 {
+			typedAll(t)
+		}
 		argv := strings.Split(args, "\x00")
-		req, err := runOp(t, op, argv)
+		var answer any
+		json.Unmarshal([]byte(describeVpcsAnswer), &answer)
+		call, _, err := runCall(t, op, argv, answer)
 		if err != nil {
-			if req != nil {
-				t.Fatalf("%s %q: refused (%v) yet sent %v", op.use, argv, err, req)
+			var ee *exitError
+			if !errors.As(err, &ee) || (ee.code != exitAWSUsage && ee.code != exitAWSOther) {
+				t.Fatalf("%s %q: error without the AWS CLI's usage exit code: %v", op.use, argv, err)
+			}
+			if call != nil && ee.code == exitAWSUsage {
+				t.Fatalf("%s %q: refused (%v) yet sent %+v", op.use, argv, err, call)
 			}
 			return
 		}
-		if req == nil {
+		if call == nil {
 			// Only a request for help sends nothing and succeeds.
 			if !slices.ContainsFunc(argv, func(a string) bool {
 				return strings.HasPrefix(a, "--help") || (strings.HasPrefix(a, "-h") && !strings.HasPrefix(a, "--"))
@@ -90,7 +130,7 @@ func FuzzOperationArgs(f *testing.F) {
 			}
 			return
 		}
-		for k, v := range req {
+		for k, v := range call.flags {
 			switch {
 			case slices.Contains(op.flags, k):
 				if v == "" {
@@ -104,10 +144,25 @@ func FuzzOperationArgs(f *testing.F) {
 				t.Fatalf("%s: request key %q is no flag of the operation", op.use, k)
 			}
 		}
-		for _, k := range op.required {
-			if req[k] == "" {
-				t.Fatalf("%s sent without required --%s", op.use, k)
+		if !call.newStyle {
+			for _, k := range op.required {
+				if call.flags[k] == "" {
+					t.Fatalf("%s sent without required --%s", op.use, k)
+				}
 			}
+		}
+		if !isTyped(op.api) {
+			if call.input != nil {
+				t.Fatalf("%s is not typed, yet sent EC2 parameters %v", op.use, call.input)
+			}
+			return
+		}
+		shape, _ := query.InputShape(op.api)
+		if call.input == nil {
+			t.Fatalf("%s %q: typed, yet sent no EC2 parameters", op.use, argv)
+		}
+		if err := validateInput(shape, call.input); err != nil {
+			t.Fatalf("%s %q: sent %v, which EC2's model refuses: %v", op.use, argv, call.input, err)
 		}
 	})
 }

@@ -27,7 +27,9 @@ import (
 //     columns instead.
 //
 // describe-instances' reservations are lifted: one Instances table, with the
-// ReservationId as a column. Go's map syntax never appears.
+// ReservationId as a column. Go's map syntax never appears. What --query
+// makes of an answer is shown the same way: a list of objects as a table,
+// other lists one row per item.
 
 // alwaysTable are lists shown as their own table even when every row has one
 // item, so that a command's output keeps one shape.
@@ -42,7 +44,7 @@ const maxFlatLeaves = 6
 func printTable(w io.Writer, api string, v any) {
 	m, ok := v.(map[string]any)
 	if !ok {
-		fmt.Fprintln(w, cell(v))
+		printTableOf(w, api, v)
 		return
 	}
 	var out []section
@@ -90,6 +92,46 @@ func printTable(w io.Writer, api string, v any) {
 		}
 		s.write(w)
 	}
+}
+
+// printTableOf writes what --query made of an answer when it is no
+// object: a list of objects as one table, titled by the operation; a list
+// of scalars or of lists one row per item; a scalar alone.
+func printTableOf(w io.Writer, api string, v any) {
+	l, ok := v.([]any)
+	if !ok {
+		section{title: api, lines: [][]string{{cell(v)}}}.write(w)
+		return
+	}
+	if objs, ok := objects(l); ok && len(objs) > 0 {
+		entries := make([]entry, len(objs))
+		for i, o := range objs {
+			entries[i] = entry{obj: o}
+		}
+		for i, s := range listSections(api, api, entries) {
+			if i > 0 {
+				fmt.Fprintln(w)
+			}
+			s.write(w)
+		}
+		return
+	}
+	s := section{title: api}
+	for _, x := range l {
+		if row, ok := x.([]any); ok {
+			line := make([]string, len(row))
+			for i, c := range row {
+				line[i] = cell(c)
+			}
+			s.lines = append(s.lines, line)
+			continue
+		}
+		s.lines = append(s.lines, []string{cell(x)})
+	}
+	if len(s.lines) == 0 {
+		s.lines = [][]string{{"(empty)"}}
+	}
+	s.write(w)
 }
 
 // section is one titled block: a header row (nil for key/value blocks) and
