@@ -31,8 +31,9 @@ unit: build
 fuzz:
 	scripts/fuzz.sh
 
+# BENCH=NAME runs one part of it (scripts/bench/main.go: kernel, vpcnet, nat, ops, api, bringup, gobench).
 bench: deps build
-	scripts/bench.sh
+	scripts/bench.sh $(BENCH)
 
 demo: deps build
 	scripts/demo.sh

@@ -234,7 +234,7 @@ func (d *Service) describeVpcs(in *types.DescribeVpcsRequest) (*types.DescribeVp
 			DhcpOptionsId: ptr("default"),
 			CidrBlockAssociationSet: []types.VpcCidrBlockAssociation{{AssociationId: ptr(d.net.NewID("vpc-cidr-assoc", v.Name)),
 				CidrBlock: ptr(v.CIDR.String()), CidrBlockState: &types.VpcCidrBlockState{State: types.VpcCidrBlockStateCodeAssociated}}},
-			Tags: nameTags(v.Name)})
+			Tags: d.tagsOf(v.ID, v.Name)})
 	}
 	slices.SortFunc(all, func(a, b types.Vpc) int { return strings.Compare(*a.VpcId, *b.VpcId) })
 	vpcs, err := byIDs(all, in.VpcIds, func(v *types.Vpc) string { return *v.VpcId },
@@ -293,7 +293,9 @@ var addressFilters = filters[types.Address]{
 func (d *Service) describeAddresses(in *types.DescribeAddressesRequest) (*types.DescribeAddressesResult, error) {
 	var all []types.Address
 	for _, e := range d.net.EIPs {
-		all = append(all, addressOf(d.net, e))
+		a := addressOf(d.net, e)
+		a.Tags = d.tagsOf(e.AllocationID, e.Name) // with the account's tags (tags.go)
+		all = append(all, a)
 	}
 	sortBy(all, func(a *types.Address) *string { return a.AllocationId })
 	out, err := byIDs(all, in.AllocationIds, func(a *types.Address) string { return *a.AllocationId },
@@ -482,7 +484,9 @@ func (d *Service) describeNetworkInterfaces(in *types.DescribeNetworkInterfacesR
 	var all []types.NetworkInterface
 	for _, v := range d.net.VPCs {
 		for _, e := range v.ENIs {
-			all = append(all, describeENI(d.net, e))
+			x := describeENI(d.net, e)
+			x.TagSet = d.tagsOf(e.ID, e.Name)
+			all = append(all, x)
 		}
 	}
 	sortBy(all, func(e *types.NetworkInterface) *string { return e.NetworkInterfaceId })
@@ -941,7 +945,9 @@ func (d *Service) describeRouteTables(in *types.DescribeRouteTablesRequest) (*ty
 	var all []types.RouteTable
 	for _, v := range d.net.VPCs {
 		for _, t := range v.RouteTables {
-			all = append(all, routeTableOf(d.net, v, t))
+			x := routeTableOf(d.net, v, t)
+			x.Tags = d.tagsOf(t.ID, t.Name)
+			all = append(all, x)
 		}
 	}
 	sortBy(all, func(t *types.RouteTable) *string { return t.RouteTableId })
@@ -1037,7 +1043,9 @@ func (d *Service) describeSubnets(in *types.DescribeSubnetsRequest) (*types.Desc
 	var all []types.Subnet
 	for _, v := range d.net.VPCs {
 		for _, s := range v.Subnets {
-			all = append(all, subnetOf(d.net, s))
+			x := subnetOf(d.net, s)
+			x.Tags = d.tagsOf(s.ID, s.Name)
+			all = append(all, x)
 		}
 	}
 	sortBy(all, func(s *types.Subnet) *string { return s.SubnetId })
@@ -1169,7 +1177,9 @@ func (d *Service) describeSecurityGroups(in *types.DescribeSecurityGroupsRequest
 	nameOf := map[string]string{}
 	for _, v := range d.net.VPCs {
 		for _, g := range v.SGs {
-			all = append(all, securityGroupOf(d.net, g))
+			x := securityGroupOf(d.net, g)
+			x.Tags = d.tagsOf(g.ID, "") // its name is GroupName
+			all = append(all, x)
 			nameOf[g.ID] = g.Name
 		}
 	}
@@ -1310,7 +1320,9 @@ func (d *Service) describeNetworkAcls(in *types.DescribeNetworkAclsRequest) (*ty
 	var all []types.NetworkAcl
 	for _, v := range d.net.VPCs {
 		for _, a := range v.NACLs {
-			all = append(all, networkACLOf(d.net, v, a))
+			x := networkACLOf(d.net, v, a)
+			x.Tags = d.tagsOf(a.ID, a.Name)
+			all = append(all, x)
 		}
 	}
 	sortBy(all, func(a *types.NetworkAcl) *string { return a.NetworkAclId })
@@ -1361,7 +1373,9 @@ func (d *Service) describeNatGateways(in *types.DescribeNatGatewaysRequest) (*ty
 	var all []types.NatGateway
 	for _, v := range d.net.VPCs {
 		for _, g := range v.NATs {
-			all = append(all, natGatewayOf(d.net, g))
+			x := natGatewayOf(d.net, g)
+			x.Tags = d.tagsOf(g.ID, g.Name)
+			all = append(all, x)
 		}
 	}
 	sortBy(all, func(g *types.NatGateway) *string { return g.NatGatewayId })

@@ -3,7 +3,6 @@ package ec2
 import (
 	"encoding/base64"
 	"fmt"
-	"path"
 	"strconv"
 	"strings"
 
@@ -67,7 +66,7 @@ func filterMatches[T any](x *T, f types.Filter, known filters[T], tags func(x *T
 	}
 	for _, want := range f.Values {
 		for _, h := range have {
-			if ok, _ := path.Match(want, h); ok || want == h {
+			if wildcard(want, h) {
 				return true
 			}
 		}
@@ -139,3 +138,39 @@ func ptr[T any](v T) *T { return &v }
 func nameTags(name string) []types.Tag { return []types.Tag{{Key: ptr("Name"), Value: ptr(name)}} }
 
 func boolString(b bool) string { return fmt.Sprint(b) }
+
+// wildcard reports whether s matches pattern as EC2's filters read it: *
+// is any run of characters (slashes too: image names have them), ? any one
+// character; everything else stands for itself.
+func wildcard(pattern, s string) bool {
+	p, i := []rune(pattern), []rune(s)
+	star, mark := -1, 0
+	for pi, si := 0, 0; si < len(i); {
+		switch {
+		case pi < len(p) && (p[pi] == '?' || p[pi] == i[si]):
+			pi++
+			si++
+		case pi < len(p) && p[pi] == '*':
+			star, mark = pi, si
+			pi++
+		case star >= 0:
+			pi = star + 1
+			mark++
+			si = mark
+		default:
+			return false
+		}
+		if si == len(i) {
+			for pi < len(p) && p[pi] == '*' {
+				pi++
+			}
+			return pi == len(p)
+		}
+	}
+	for _, c := range p {
+		if c != '*' {
+			return false
+		}
+	}
+	return true
+}

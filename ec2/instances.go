@@ -90,6 +90,12 @@ func withLaunch(x *types.Instance) {
 	}
 	if l.ImageID != "" {
 		x.ImageId = ptr(l.ImageID)
+		if m := catalogImage(l.ImageID); m != nil { // the image's root device (catalog.go)
+			x.RootDeviceName = ptr(m.root)
+			for k := range x.BlockDeviceMappings {
+				x.BlockDeviceMappings[k].DeviceName = ptr(m.root)
+			}
+		}
 	}
 	if l.InstanceType != "" {
 		x.InstanceType = l.InstanceType
@@ -117,6 +123,7 @@ func reservationID(n *topology.Network, id, name string) string {
 func (d *Service) instanceShape(i *topology.Instance) types.Instance {
 	x := describeInstance(d.net, i)
 	withLaunch(&x)
+	x.Tags = d.tagsOf(i.ID, i.Name) // tags.go
 	return x
 }
 
@@ -270,8 +277,8 @@ func (d *Service) checkRun(in *types.RunInstancesRequest) (*runRequest, error) {
 	}
 	r := &runRequest{}
 	if id := deref(in.ImageId); id != "" {
-		if !amiID.MatchString(id) {
-			return nil, opErr("InvalidAMIID.Malformed", "Invalid id: \"%s\" (expecting \"ami-...\")", id)
+		if catalogImage(id) == nil { // catalog.go
+			return nil, imageNotFound(id)
 		}
 		r.launch.ImageID = id
 	}
@@ -282,10 +289,11 @@ func (d *Service) checkRun(in *types.RunInstancesRequest) (*runRequest, error) {
 		r.launch.InstanceType = t
 	}
 	if k := deref(in.KeyName); k != "" {
-		// Key pairs are kept by their own operations; the name is
-		// recorded as given, and must be one EC2 would take.
 		if len(k) > 255 || strings.ContainsFunc(k, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
 			return nil, opErr("InvalidKeyPair.Format", "Key pair name %q: at most 255 printable characters", k)
+		}
+		if err := d.checkLaunchKey(k); err != nil { // keypairs.go
+			return nil, err
 		}
 		r.launch.KeyName = k
 	}

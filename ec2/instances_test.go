@@ -25,8 +25,9 @@ func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) 
 func TestINST1_RunInstancesAnswersAReservation(t *testing.T) {
 	d, k := opsService(t, "")
 	before := time.Now().Add(-time.Second)
+	answer[types.KeyPair](t, d, "CreateKeyPair", `{"KeyName": "lab-key", "KeyType": "ed25519"}`) // keypairs.go
 	res := answer[types.Reservation](t, d, "RunInstances", `{"MinCount": 1, "MaxCount": 1, "SubnetId": "PRI-DB-2a",
-		"ImageId": "ami-0123456789abcdef0", "InstanceType": "t3.micro", "KeyName": "lab-key",
+		"ImageId": "ami-0e57369a62a7b3150", "InstanceType": "t3.micro", "KeyName": "lab-key",
 		"SecurityGroupIds": ["my-DB-SecurityGroup"], "UserData": "`+b64("vpcnet serve --http :80")+`",
 		"TagSpecifications": [{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "n1"}]}]}`)
 	i := d.net.InstanceByName["n1"]
@@ -41,7 +42,7 @@ func TestINST1_RunInstancesAnswersAReservation(t *testing.T) {
 		t.Fatalf("reservation: %+v", res)
 	}
 	x := res.Instances[0]
-	if *x.InstanceId != i.ID || *x.ImageId != "ami-0123456789abcdef0" || x.InstanceType != types.InstanceTypeT3Micro ||
+	if *x.InstanceId != i.ID || *x.ImageId != "ami-0e57369a62a7b3150" || x.InstanceType != types.InstanceTypeT3Micro ||
 		*x.KeyName != "lab-key" || *x.AmiLaunchIndex != 0 || x.LaunchTime == nil || x.LaunchTime.Before(before) ||
 		x.State.Name != types.InstanceStateNamePending || *x.State.Code != 0 || *x.StateReason.Code != "pending" ||
 		*x.PrivateDnsName != "ip-"+strings.ReplaceAll(i.Primary().PrimaryIP.String(), ".", "-")+".ap-northeast-2.compute.internal" ||
@@ -53,7 +54,7 @@ func TestINST1_RunInstancesAnswersAReservation(t *testing.T) {
 		t.Fatalf("instance: %s", b)
 	}
 	// What the launch was told stays with the instance.
-	if y := d.instanceShape(i); y.State.Name != types.InstanceStateNameRunning || *y.ImageId != "ami-0123456789abcdef0" ||
+	if y := d.instanceShape(i); y.State.Name != types.InstanceStateNameRunning || *y.ImageId != "ami-0e57369a62a7b3150" ||
 		y.InstanceType != types.InstanceTypeT3Micro || *y.KeyName != "lab-key" || !y.LaunchTime.Equal(*x.LaunchTime) {
 		t.Fatalf("describe after the launch: %+v", y)
 	}

@@ -102,11 +102,12 @@ type Service struct {
 	net        *topology.Network
 	k          Kernel
 	lastPublic map[string]netip.Addr // instance id → dynamic public IP it had before stop (ADDR-4)
+	acct       *account              // key pairs and tags: the account's, not in topo.json (keypairs.go)
 }
 
 // New returns a service over store's network and kernel k.
 func New(store Store, k Kernel) *Service {
-	return &Service{net: store.Network(), k: k, lastPublic: map[string]netip.Addr{}}
+	return &Service{net: store.Network(), k: k, lastPublic: map[string]netip.Addr{}, acct: newAccount()}
 }
 
 // Call runs operation name with req. The caller holds the store's lock.

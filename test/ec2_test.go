@@ -717,9 +717,10 @@ func TestLab_RunInstancesAndStopStart(t *testing.T) {
 			AmiLaunchIndex                                      int
 		}
 	}
+	tp.ec2OK(t, nil, "create-key-pair", "--key-name", "lab", "--key-type", "ed25519")
 	tp.ec2OK(t, &pair, "run-instances", "--subnet-id", "pub2", "--count", "2", "--name", "pair",
-		"--image-id", "ami-0123456789abcdef0", "--instance-type", "t3.micro", "--key-name", "lab")
-	if len(pair.Instances) != 2 || pair.Instances[1].AmiLaunchIndex != 1 || pair.Instances[0].ImageId != "ami-0123456789abcdef0" ||
+		"--image-id", "ami-0e57369a62a7b3150", "--instance-type", "t3.micro", "--key-name", "lab") // Ubuntu 22.04 of the catalogue
+	if len(pair.Instances) != 2 || pair.Instances[1].AmiLaunchIndex != 1 || pair.Instances[0].ImageId != "ami-0e57369a62a7b3150" ||
 		pair.Instances[0].InstanceType != "t3.micro" {
 		t.Fatalf("run-instances --count 2: %+v", pair)
 	}

@@ -5,13 +5,17 @@
 // Usage (as root, from the repository root; `sudo make bench` builds
 // bin/vpcnet and runs it through scripts/bench.sh):
 //
-//	go run ./scripts/bench [-runs 3] [-seconds 5] [-only kernel|vpcnet|nat|ops|bringup|gobench] [-out FILE]
+//	go run ./scripts/bench [-runs 3] [-seconds 5] [-only kernel|vpcnet|nat|ops|api|bringup|gobench] [-out FILE]
+//	go run ./scripts/bench api    # the same as -only api
 //
 // Each test runs -runs times, interleaved (kernel, vpcnet, kernel, vpcnet,
-// …), and the report gives medians. -only is for debugging: "kernel" and
+// …), and the report gives medians. -only runs one part: "kernel" and
 // "vpcnet" measure one side of every figure, "nat" both sides of the NAT
-// figures, "ops" only the live operations (ops.go), "bringup" only the
-// bring-up times, "gobench" only the Go per-packet benchmarks (gobench.go). A run with -only writes no file unless -out is given.
+// figures, "ops" only the live operations (ops.go), "api" only the EC2
+// endpoint through the AWS SDK for Go (api.go), "bringup" only the
+// bring-up times, "gobench" only the Go per-packet benchmarks (gobench.go).
+// The one argument NAME is -only NAME. A run with -only writes no file
+// unless -out is given.
 //
 // Safety: everything happens inside namespaces this program creates (the
 // kernel anchors, vbk<pid>-x) or that `vpcnet up` creates (vbench-…); the
@@ -66,7 +70,7 @@ func benchMain() int {
 	var o options
 	flag.IntVar(&o.runs, "runs", 3, "interleaved runs per test (the report gives medians)")
 	flag.IntVar(&o.seconds, "seconds", 5, "seconds per run")
-	flag.StringVar(&o.only, "only", "", "debugging: kernel, vpcnet, nat, ops, bringup or gobench")
+	flag.StringVar(&o.only, "only", "", "one part: kernel, vpcnet, nat, ops, api, bringup or gobench (or give it as the one argument)")
 	flag.StringVar(&o.out, "out", "", "report file (default: BENCHMARKS.md at the repository root; none with -only)")
 	flag.StringVar(&o.vpcnetBin, "vpcnet", "", "the vpcnet binary (default: bin/vpcnet at the repository root)")
 	instances := flag.String("instances", "10,50,100", "comma-separated sizes of the generated topologies whose bring-up is timed")
@@ -75,9 +79,13 @@ func benchMain() int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
+	args := flag.Args()
+	if len(args) == 1 && o.only == "" {
+		o.only, args = args[0], nil // `scripts/bench.sh api`, `make bench BENCH=api`
+	}
 	switch {
-	case flag.NArg() > 0:
-		return fail(fmt.Errorf("unexpected arguments %q", flag.Args()))
+	case len(args) > 0:
+		return fail(fmt.Errorf("unexpected arguments %q (one part's name, or -only NAME)", args))
 	case o.runs < 1 || o.seconds < 1:
 		return fail(errors.New("-runs and -seconds must be at least 1"))
 	}
@@ -89,9 +97,9 @@ func benchMain() int {
 		o.instances = append(o.instances, n)
 	}
 	switch o.only {
-	case "", "kernel", "vpcnet", "nat", "ops", "bringup", "gobench":
+	case "", "kernel", "vpcnet", "nat", "ops", "api", "bringup", "gobench":
 	default:
-		return fail(fmt.Errorf("-only %q: want kernel, vpcnet, nat, ops, bringup or gobench", o.only))
+		return fail(fmt.Errorf("-only %q: want kernel, vpcnet, nat, ops, api, bringup or gobench", o.only))
 	}
 	if err := checkEnvironment(); err != nil {
 		return fail(err)
@@ -194,7 +202,7 @@ func bench(ctx context.Context, c *cleanups, o options) (*report, error) {
 	}
 	var ts []test
 	for _, t := range tests(exe) {
-		if o.only == "bringup" || o.only == "ops" || o.only == "gobench" || (o.only == "nat" && !t.nat) {
+		if o.only == "bringup" || o.only == "ops" || o.only == "api" || o.only == "gobench" || (o.only == "nat" && !t.nat) {
 			continue
 		}
 		ts = append(ts, t)
@@ -208,7 +216,8 @@ func bench(ctx context.Context, c *cleanups, o options) (*report, error) {
 	useKernel := len(ts) > 0 && contains(sides, sideKernel)
 	doBringup := o.only == "" || o.only == "bringup"
 	doOps := o.only == "" || o.only == "ops"
-	if useVpcnet || doBringup || doOps {
+	doAPI := o.only == "" || o.only == "api"
+	if useVpcnet || doBringup || doOps || doAPI {
 		if err := v.checkBinary(); err != nil {
 			return nil, err
 		}
@@ -295,11 +304,19 @@ func bench(ctx context.Context, c *cleanups, o options) (*report, error) {
 			fmt.Fprintf(os.Stderr, "\n`vpcnet stats --topology %s` after the runs:\n%s\n", benchTopology, v.stats(ctx, benchTopology))
 		}
 	}
+	// On the topology measured above when it is up, with its iperf3
+	// server in s1; otherwise the first of liveOps and apiBench brings it
+	// up.
+	plainUp := useVpcnet && needPlain
 	if doOps {
-		// On the topology measured above when it is up, with its
-		// iperf3 server in s1; otherwise liveOps brings it up.
-		if rep.ops, err = liveOps(ctx, c, v, exe, useVpcnet && needPlain); err != nil {
+		if rep.ops, err = liveOps(ctx, c, v, exe, plainUp); err != nil {
 			return nil, fmt.Errorf("live operations: %w", err)
+		}
+		plainUp = true
+	}
+	if doAPI {
+		if rep.api, err = apiBench(ctx, c, v, exe, o.runs, plainUp); err != nil {
+			return nil, fmt.Errorf("EC2 endpoint: %w", err)
 		}
 	}
 	// Everything measured so far comes down before the bring-up timings.

@@ -147,14 +147,7 @@ func (v *vpcnet) op(ctx context.Context, args ...string) (map[string]any, time.D
 func liveOps(ctx context.Context, c *cleanups, v *vpcnet, exe string, ready bool) (*opsResult, error) {
 	plain, _ := benchPaths()
 	if !ready {
-		logf("bringing up topology %s with %s", benchTopology, v.bin)
-		if err := upBenchTopology(ctx, c, v, exe); err != nil {
-			return nil, err
-		}
-		if err := startServers(c, exe, plain.server, false); err != nil {
-			return nil, err
-		}
-		if err := reachable(ctx, exe, plain, false); err != nil {
+		if err := upPlainPath(ctx, c, v, exe); err != nil {
 			return nil, err
 		}
 	}

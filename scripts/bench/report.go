@@ -29,6 +29,7 @@ type report struct {
 	csum    map[side]map[string]int64     // side → counter → delta across the runs
 	bringup []bringupResult
 	ops     *opsResult // live operations (ops.go); nil when not measured
+	api     *apiResult // the EC2 endpoint (api.go); nil when not measured
 	gobench []*goBench // per-packet Go benchmarks (gobench.go)
 }
 
@@ -235,6 +236,21 @@ func (r *report) text() string {
 		}
 		b.WriteString("\n")
 	}
+	if r.api != nil {
+		fmt.Fprintf(&b, "The EC2 endpoint through the AWS SDK for Go v2 (issue 11), median of %d runs:\n", len(r.api.runs))
+		for _, l := range r.api.commands() {
+			fmt.Fprintf(&b, "    %s\n", l)
+		}
+		w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		for _, row := range r.api.rows() {
+			fmt.Fprintf(w, "  %s\t%s\t(%s)\n", row[0], row[1], row[2])
+		}
+		w.Flush()
+		for _, l := range r.api.intervalsLines() {
+			fmt.Fprintf(&b, "  1-s intervals (Gbps, * during the calls), %s\n", l)
+		}
+		b.WriteString("\n")
+	}
 	for _, x := range r.bringup {
 		if x.skipped != "" {
 			fmt.Fprintf(&b, "bring-up, %s: %s\n", x.label, x.skipped)
@@ -317,6 +333,38 @@ func (r *report) markdown() string {
 		p("|---|--:|---|")
 		for _, x := range r.ops.bars() {
 			p("| %s | %s | %s |", x.name, x.value, x.result)
+		}
+	}
+	if r.api != nil {
+		p("")
+		p("## The EC2 endpoint (issue 11)")
+		p("")
+		p("Latency of signed calls from the AWS SDK for Go v2 to the topology's EC2 endpoint, and a flow's throughput while")
+		p("%d of them change its own security group. Run alone with `sudo scripts/bench.sh api` (or `sudo make bench BENCH=api`).", apiFlowCalls)
+		p("")
+		p("```")
+		for _, l := range r.api.commands() {
+			p("%s", l)
+		}
+		p("```")
+		p("")
+		p("Percentiles are nearest-rank over the %d calls of one run; each figure is the median of %d runs (every run after it).", apiCalls, len(r.api.runs))
+		p("The client, the endpoint (in the vpcnet daemon, which also holds the forwarder), the iperf3 sender and receiver")
+		p("share the CPUs. Throughput is read as for the live operations; the control runs the same flow and the same loop of")
+		p("read-only `DescribeInstances`, which change nothing: the difference is what the calls taking effect cost the flow.")
+		p("The client's request bodies do not offer `WriteTo` to net/http (`sdkhttp.PlainBody` in internal/sdkhttp): with")
+		p("smithy-go's, a few calls in a thousand to a server this fast fail with \"use of closed network connection\".")
+		p("")
+		p("| figure | median | runs |")
+		p("|---|--:|---|")
+		for _, row := range r.api.rows() {
+			p("| %s | %s | %s |", row[0], row[1], row[2])
+		}
+		p("")
+		p("1-s intervals of the flow (Gbps, * during the calls):")
+		p("")
+		for _, l := range r.api.intervalsLines() {
+			p("- %s", l)
 		}
 	}
 	if len(r.bringup) > 0 {
