@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
@@ -81,6 +82,9 @@ func Create(name string) (Handle, error) {
 	if h, ok := openNamed(name); ok {
 		return h, nil
 	}
+	if err := sharedRunDir(); err != nil {
+		return -1, fmt.Errorf("create namespace %s: %w", name, err)
+	}
 	var h Handle
 	err := inFreshThread(func() error {
 		var err error
@@ -100,6 +104,33 @@ func Create(name string) (Handle, error) {
 	}
 	return h, nil
 }
+
+// runDirOnce makes /run/netns a shared mount point once per process.
+var runDirOnce = sync.OnceValue(func() error {
+	dir := filepath.Dir(Path("x"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for made := false; ; made = true {
+		err := unix.Mount("", dir, "none", unix.MS_SHARED|unix.MS_REC, "")
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.EINVAL) || made {
+			return fmt.Errorf("make %s a shared mount: %w", dir, err)
+		}
+		if err := unix.Mount(dir, dir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind-mount %s: %w", dir, err)
+		}
+	}
+})
+
+// sharedRunDir makes /run/netns a shared mount point, as `ip netns add`
+// does before its first namespace. Were it a plain folder when vpcnet
+// mounts namespaces there, a later `ip netns add` would bind-mount the
+// folder onto itself over them, and their deletion would fail with EBUSY
+// (the mounts below stay).
+func sharedRunDir() error { return runDirOnce() }
 
 // openNamed opens the named namespace if its path holds one. A leftover
 // plain file there is removed.
