@@ -201,11 +201,10 @@ func FuzzOperations(f *testing.F) {
 	f.Add(uint8(16), "allocation-id", "eip-web", "network-interface-id", "eni-extra", "allow-reassociation", "true")
 	f.Add(uint8(22), "subnet-id", "PUB-WEB-2a", "groups", "default,my-Web-SecurityGroup", "private-ip-address", "92.75.100.77")
 	names := ec2.Names()
-	an := uint8(slices.Index(names, "StartNetworkInsightsAnalysis"))
-	f.Add(an, "source", "my-web-server", "destination", "my-db-server", "destination-port", "3306")
-	f.Add(an, "source", "eni-x", "destination", "13.125.1.1", "protocol", "icmp")
 	// Typed operations take EC2's member names (string values here).
 	op := func(name string) uint8 { return uint8(slices.Index(names, name)) }
+	f.Add(op("CreateNetworkInsightsPath"), "Source", "web", "Destination", "db", "Protocol", "tcp")
+	f.Add(op("CreateNetworkInsightsPath"), "Source", "eni-x", "Destination", "13.125.1.1", "Protocol", "icmp")
 	f.Add(op("CreateRoute"), "RouteTableId", "rt-public", "DestinationCidrBlock", "10.0.0.0/8", "GatewayId", "igw-main")
 	f.Add(op("ReplaceRoute"), "RouteTableId", "rt-private", "DestinationCidrBlock", "0.0.0.0/0", "InstanceId", "db")
 	f.Add(op("CreateNetworkInterface"), "SubnetId", "PUB-WEB-2a", "PrivateIpAddress", "92.75.100.77", "Description", "x")

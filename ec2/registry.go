@@ -124,7 +124,7 @@ func (d *Service) dryRun(op typedOp, v any) error {
 	if err != nil {
 		return fmt.Errorf("dry run: the network does not copy: %w", err)
 	}
-	shadow := &Service{net: n, k: nopKernel{d.k}, lastPublic: maps.Clone(d.lastPublic), acct: d.account().clone()}
+	shadow := &Service{net: n, k: nopKernel{d.k}, lastPublic: maps.Clone(d.lastPublic), acct: d.account().clone(), insight: d.insights().clone()}
 	if _, err := op.call(shadow, v); err != nil {
 		return err
 	}

@@ -103,6 +103,7 @@ type Service struct {
 	k          Kernel
 	lastPublic map[string]netip.Addr // instance id → dynamic public IP it had before stop (ADDR-4)
 	acct       *account              // key pairs and tags: the account's, not in topo.json (keypairs.go)
+	insight    *insightStore         // path analysis's paths and analyses (analyze.go)
 }
 
 // New returns a service over store's network and kernel k.

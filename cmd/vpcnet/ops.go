@@ -75,8 +75,13 @@ var operationList = []operation{
 	{"create-tags", "CreateTags", "Tag resources; the Name tag renames the resource (its name in topo.json)", nil, nil, nil},
 	{"delete-tags", "DeleteTags", "Remove tags from resources (never the Name: a resource always has one)", nil, nil, nil},
 	{"describe-tags", "DescribeTags", "List the tags of every resource, Name included", nil, nil, nil},
-	{"start-network-insights-analysis", "StartNetworkInsightsAnalysis", "Analyse the path from a source to a destination from the configuration: the hops, or what blocks it (OBS-3)",
-		[]string{"source", "destination", "protocol", "destination-port"}, nil, []string{"source", "destination"}},
+	{"create-network-insights-path", "CreateNetworkInsightsPath", "Keep a path to analyse: source, destination, protocol, port (OBS-3)", nil, nil, nil},
+	{"describe-network-insights-paths", "DescribeNetworkInsightsPaths", "List the paths kept for analysis", nil, nil, nil},
+	{"delete-network-insights-path", "DeleteNetworkInsightsPath", "Delete a path (its analyses first)", nil, nil, nil},
+	{"start-network-insights-analysis", "StartNetworkInsightsAnalysis", "Analyse a path from the configuration: the hops, or what blocks it (OBS-3); --source/--destination make the path first",
+		[]string{"source", "destination", "protocol", "destination-port"}, nil, nil},
+	{"describe-network-insights-analyses", "DescribeNetworkInsightsAnalyses", "List the analyses made", nil, nil, nil},
+	{"delete-network-insights-analysis", "DeleteNetworkInsightsAnalysis", "Delete an analysis", nil, nil, nil},
 }
 
 var routeFlags = []string{"route-table-id", "destination-cidr-block", "gateway-id", "nat-gateway-id", "network-interface-id", "instance-id"}
@@ -249,6 +254,11 @@ func runOperation(cmd *cobra.Command, op operation, args []string, vals map[stri
 	}
 	if call.flags, err = buildRequest(op, vals, lists, bools, !call.newStyle); err != nil {
 		return err
+	}
+	if before := beforeTyped[op.api]; before != nil && isTyped(op.api) {
+		if err := before(&call, members); err != nil {
+			return err
+		}
 	}
 	if isTyped(op.api) {
 		if call.input, err = typedRequest(op, call.flags, members, g.cliInputJSON); err != nil {

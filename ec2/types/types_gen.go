@@ -16,11 +16,14 @@ var Operations = map[string]struct{ Input, Output string }{
 	"AuthorizeSecurityGroupIngress":   {"AuthorizeSecurityGroupIngressRequest", "AuthorizeSecurityGroupIngressResult"},
 	"CreateKeyPair":                   {"CreateKeyPairRequest", "KeyPair"},
 	"CreateNetworkAclEntry":           {"CreateNetworkAclEntryRequest", ""},
+	"CreateNetworkInsightsPath":       {"CreateNetworkInsightsPathRequest", "CreateNetworkInsightsPathResult"},
 	"CreateNetworkInterface":          {"CreateNetworkInterfaceRequest", "CreateNetworkInterfaceResult"},
 	"CreateRoute":                     {"CreateRouteRequest", "CreateRouteResult"},
 	"CreateTags":                      {"CreateTagsRequest", ""},
 	"DeleteKeyPair":                   {"DeleteKeyPairRequest", ""},
 	"DeleteNetworkAclEntry":           {"DeleteNetworkAclEntryRequest", ""},
+	"DeleteNetworkInsightsAnalysis":   {"DeleteNetworkInsightsAnalysisRequest", "DeleteNetworkInsightsAnalysisResult"},
+	"DeleteNetworkInsightsPath":       {"DeleteNetworkInsightsPathRequest", "DeleteNetworkInsightsPathResult"},
 	"DeleteNetworkInterface":          {"DeleteNetworkInterfaceRequest", ""},
 	"DeleteRoute":                     {"DeleteRouteRequest", ""},
 	"DeleteTags":                      {"DeleteTagsRequest", ""},
@@ -33,6 +36,8 @@ var Operations = map[string]struct{ Input, Output string }{
 	"DescribeKeyPairs":                {"DescribeKeyPairsRequest", "DescribeKeyPairsResult"},
 	"DescribeNatGateways":             {"DescribeNatGatewaysRequest", "DescribeNatGatewaysResult"},
 	"DescribeNetworkAcls":             {"DescribeNetworkAclsRequest", "DescribeNetworkAclsResult"},
+	"DescribeNetworkInsightsAnalyses": {"DescribeNetworkInsightsAnalysesRequest", "DescribeNetworkInsightsAnalysesResult"},
+	"DescribeNetworkInsightsPaths":    {"DescribeNetworkInsightsPathsRequest", "DescribeNetworkInsightsPathsResult"},
 	"DescribeNetworkInterfaces":       {"DescribeNetworkInterfacesRequest", "DescribeNetworkInterfacesResult"},
 	"DescribeRegions":                 {"DescribeRegionsRequest", "DescribeRegionsResult"},
 	"DescribeRouteTables":             {"DescribeRouteTablesRequest", "DescribeRouteTablesResult"},
@@ -79,6 +84,8 @@ func NewInput(action string) any {
 		return &CreateKeyPairRequest{}
 	case "CreateNetworkAclEntry":
 		return &CreateNetworkAclEntryRequest{}
+	case "CreateNetworkInsightsPath":
+		return &CreateNetworkInsightsPathRequest{}
 	case "CreateNetworkInterface":
 		return &CreateNetworkInterfaceRequest{}
 	case "CreateRoute":
@@ -89,6 +96,10 @@ func NewInput(action string) any {
 		return &DeleteKeyPairRequest{}
 	case "DeleteNetworkAclEntry":
 		return &DeleteNetworkAclEntryRequest{}
+	case "DeleteNetworkInsightsAnalysis":
+		return &DeleteNetworkInsightsAnalysisRequest{}
+	case "DeleteNetworkInsightsPath":
+		return &DeleteNetworkInsightsPathRequest{}
 	case "DeleteNetworkInterface":
 		return &DeleteNetworkInterfaceRequest{}
 	case "DeleteRoute":
@@ -113,6 +124,10 @@ func NewInput(action string) any {
 		return &DescribeNatGatewaysRequest{}
 	case "DescribeNetworkAcls":
 		return &DescribeNetworkAclsRequest{}
+	case "DescribeNetworkInsightsAnalyses":
+		return &DescribeNetworkInsightsAnalysesRequest{}
+	case "DescribeNetworkInsightsPaths":
+		return &DescribeNetworkInsightsPathsRequest{}
 	case "DescribeNetworkInterfaces":
 		return &DescribeNetworkInterfacesRequest{}
 	case "DescribeRegions":
@@ -183,10 +198,16 @@ func NewOutput(action string) any {
 		return &AuthorizeSecurityGroupIngressResult{}
 	case "CreateKeyPair":
 		return &KeyPair{}
+	case "CreateNetworkInsightsPath":
+		return &CreateNetworkInsightsPathResult{}
 	case "CreateNetworkInterface":
 		return &CreateNetworkInterfaceResult{}
 	case "CreateRoute":
 		return &CreateRouteResult{}
+	case "DeleteNetworkInsightsAnalysis":
+		return &DeleteNetworkInsightsAnalysisResult{}
+	case "DeleteNetworkInsightsPath":
+		return &DeleteNetworkInsightsPathResult{}
 	case "DescribeAccountAttributes":
 		return &DescribeAccountAttributesResult{}
 	case "DescribeAddresses":
@@ -205,6 +226,10 @@ func NewOutput(action string) any {
 		return &DescribeNatGatewaysResult{}
 	case "DescribeNetworkAcls":
 		return &DescribeNetworkAclsResult{}
+	case "DescribeNetworkInsightsAnalyses":
+		return &DescribeNetworkInsightsAnalysesResult{}
+	case "DescribeNetworkInsightsPaths":
+		return &DescribeNetworkInsightsPathsResult{}
 	case "DescribeNetworkInterfaces":
 		return &DescribeNetworkInterfacesResult{}
 	case "DescribeRegions":
@@ -689,6 +714,24 @@ type CreateNetworkAclEntryRequest struct {
 	RuleNumber    int32         `json:"RuleNumber"` // required
 }
 
+// CreateNetworkInsightsPathRequest is EC2's CreateNetworkInsightsPathRequest structure, the input of CreateNetworkInsightsPath.
+type CreateNetworkInsightsPathRequest struct {
+	SourceIp          *string            `json:"SourceIp,omitempty"`
+	DestinationIp     *string            `json:"DestinationIp,omitempty"`
+	Source            string             `json:"Source"`      // required
+	Destination       string             `json:"Destination"` // required
+	Protocol          Protocol           `json:"Protocol"`    // required
+	DestinationPort   *int32             `json:"DestinationPort,omitempty"`
+	TagSpecifications []TagSpecification `json:"TagSpecifications,omitzero"`
+	DryRun            *bool              `json:"DryRun,omitempty"`
+	ClientToken       string             `json:"ClientToken"` // required
+}
+
+// CreateNetworkInsightsPathResult is EC2's CreateNetworkInsightsPathResult structure, the output of CreateNetworkInsightsPath.
+type CreateNetworkInsightsPathResult struct {
+	NetworkInsightsPath *NetworkInsightsPath `json:"NetworkInsightsPath,omitempty"`
+}
+
 // CreateNetworkInterfaceRequest is EC2's CreateNetworkInterfaceRequest structure, the input of CreateNetworkInterface.
 type CreateNetworkInterfaceRequest struct {
 	Description                    *string                          `json:"Description,omitempty"`
@@ -765,6 +808,28 @@ type DeleteNetworkAclEntryRequest struct {
 	Egress       bool   `json:"Egress"`       // required
 	NetworkAclId string `json:"NetworkAclId"` // required
 	RuleNumber   int32  `json:"RuleNumber"`   // required
+}
+
+// DeleteNetworkInsightsAnalysisRequest is EC2's DeleteNetworkInsightsAnalysisRequest structure, the input of DeleteNetworkInsightsAnalysis.
+type DeleteNetworkInsightsAnalysisRequest struct {
+	DryRun                    *bool  `json:"DryRun,omitempty"`
+	NetworkInsightsAnalysisId string `json:"NetworkInsightsAnalysisId"` // required
+}
+
+// DeleteNetworkInsightsAnalysisResult is EC2's DeleteNetworkInsightsAnalysisResult structure, the output of DeleteNetworkInsightsAnalysis.
+type DeleteNetworkInsightsAnalysisResult struct {
+	NetworkInsightsAnalysisId *string `json:"NetworkInsightsAnalysisId,omitempty"`
+}
+
+// DeleteNetworkInsightsPathRequest is EC2's DeleteNetworkInsightsPathRequest structure, the input of DeleteNetworkInsightsPath.
+type DeleteNetworkInsightsPathRequest struct {
+	DryRun                *bool  `json:"DryRun,omitempty"`
+	NetworkInsightsPathId string `json:"NetworkInsightsPathId"` // required
+}
+
+// DeleteNetworkInsightsPathResult is EC2's DeleteNetworkInsightsPathResult structure, the output of DeleteNetworkInsightsPath.
+type DeleteNetworkInsightsPathResult struct {
+	NetworkInsightsPathId *string `json:"NetworkInsightsPathId,omitempty"`
 }
 
 // DeleteNetworkInterfaceRequest is EC2's DeleteNetworkInterfaceRequest structure, the input of DeleteNetworkInterface.
@@ -914,6 +979,39 @@ type DescribeNetworkAclsRequest struct {
 type DescribeNetworkAclsResult struct {
 	NetworkAcls []NetworkAcl `json:"NetworkAcls,omitzero"`
 	NextToken   *string      `json:"NextToken,omitempty"`
+}
+
+// DescribeNetworkInsightsAnalysesRequest is EC2's DescribeNetworkInsightsAnalysesRequest structure, the input of DescribeNetworkInsightsAnalyses.
+type DescribeNetworkInsightsAnalysesRequest struct {
+	NetworkInsightsAnalysisIds []string   `json:"NetworkInsightsAnalysisIds,omitzero"`
+	NetworkInsightsPathId      *string    `json:"NetworkInsightsPathId,omitempty"`
+	AnalysisStartTime          *time.Time `json:"AnalysisStartTime,omitempty"`
+	AnalysisEndTime            *time.Time `json:"AnalysisEndTime,omitempty"`
+	Filters                    []Filter   `json:"Filters,omitzero"`
+	MaxResults                 *int32     `json:"MaxResults,omitempty"`
+	DryRun                     *bool      `json:"DryRun,omitempty"`
+	NextToken                  *string    `json:"NextToken,omitempty"`
+}
+
+// DescribeNetworkInsightsAnalysesResult is EC2's DescribeNetworkInsightsAnalysesResult structure, the output of DescribeNetworkInsightsAnalyses.
+type DescribeNetworkInsightsAnalysesResult struct {
+	NetworkInsightsAnalyses []NetworkInsightsAnalysis `json:"NetworkInsightsAnalyses,omitzero"`
+	NextToken               *string                   `json:"NextToken,omitempty"`
+}
+
+// DescribeNetworkInsightsPathsRequest is EC2's DescribeNetworkInsightsPathsRequest structure, the input of DescribeNetworkInsightsPaths.
+type DescribeNetworkInsightsPathsRequest struct {
+	NetworkInsightsPathIds []string `json:"NetworkInsightsPathIds,omitzero"`
+	Filters                []Filter `json:"Filters,omitzero"`
+	MaxResults             *int32   `json:"MaxResults,omitempty"`
+	DryRun                 *bool    `json:"DryRun,omitempty"`
+	NextToken              *string  `json:"NextToken,omitempty"`
+}
+
+// DescribeNetworkInsightsPathsResult is EC2's DescribeNetworkInsightsPathsResult structure, the output of DescribeNetworkInsightsPaths.
+type DescribeNetworkInsightsPathsResult struct {
+	NetworkInsightsPaths []NetworkInsightsPath `json:"NetworkInsightsPaths,omitzero"`
+	NextToken            *string               `json:"NextToken,omitempty"`
 }
 
 // DescribeNetworkInterfacesRequest is EC2's DescribeNetworkInterfacesRequest structure, the input of DescribeNetworkInterfaces.
@@ -2691,6 +2789,22 @@ type NetworkInsightsAnalysis struct {
 	Tags                       []Tag               `json:"Tags,omitzero"`
 }
 
+// NetworkInsightsPath is EC2's NetworkInsightsPath structure.
+type NetworkInsightsPath struct {
+	NetworkInsightsPathId  *string    `json:"NetworkInsightsPathId,omitempty"`
+	NetworkInsightsPathArn *string    `json:"NetworkInsightsPathArn,omitempty"`
+	CreatedDate            *time.Time `json:"CreatedDate,omitempty"`
+	Source                 *string    `json:"Source,omitempty"`
+	Destination            *string    `json:"Destination,omitempty"`
+	SourceArn              *string    `json:"SourceArn,omitempty"`
+	DestinationArn         *string    `json:"DestinationArn,omitempty"`
+	SourceIp               *string    `json:"SourceIp,omitempty"`
+	DestinationIp          *string    `json:"DestinationIp,omitempty"`
+	Protocol               Protocol   `json:"Protocol,omitempty"`
+	DestinationPort        *int32     `json:"DestinationPort,omitempty"`
+	Tags                   []Tag      `json:"Tags,omitzero"`
+}
+
 // NetworkInterface is EC2's NetworkInterface structure.
 type NetworkInterface struct {
 	Association        *NetworkInterfaceAssociation       `json:"Association,omitempty"`
@@ -2931,6 +3045,15 @@ const (
 type PropagatingVgw struct {
 	GatewayId *string `json:"GatewayId,omitempty"`
 }
+
+// Protocol is EC2's Protocol enum.
+type Protocol string
+
+// The values of Protocol.
+const (
+	ProtocolTcp Protocol = "tcp"
+	ProtocolUdp Protocol = "udp"
+)
 
 // ProvisionedBandwidth is EC2's ProvisionedBandwidth structure.
 type ProvisionedBandwidth struct {

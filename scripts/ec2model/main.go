@@ -59,7 +59,9 @@ var ec2Operations = []string{
 	// Routes and the rest of the network.
 	"CreateRoute", "ReplaceRoute", "DeleteRoute", "DescribeRouteTables",
 	"DescribeVpcs", "DescribeSubnets", "DescribeNatGateways",
-	"StartNetworkInsightsAnalysis",
+	// Path analysis (OBS-3): Reachability Analyzer's paths and analyses.
+	"CreateNetworkInsightsPath", "DescribeNetworkInsightsPaths", "DeleteNetworkInsightsPath",
+	"StartNetworkInsightsAnalysis", "DescribeNetworkInsightsAnalyses", "DeleteNetworkInsightsAnalysis",
 	// The calls clients make around the real ones.
 	"DescribeRegions", "DescribeAvailabilityZones", "DescribeAccountAttributes",
 	"DescribeImages", "DescribeInstanceTypes",
