@@ -157,20 +157,7 @@ func TestHardeningDownLeavesOthersNamespaces(t *testing.T) {
 // whose umask is 000; cleanup takes it down and checks nothing is left.
 func upUmask0(t *testing.T, topo string) *Topo {
 	t.Helper()
-	RequireRoot(t)
-	tp := &Topo{Name: randName(), dir: t.TempDir()}
-	path := filepath.Join(tp.dir, "topo.json")
-	if err := os.WriteFile(path, []byte(strings.ReplaceAll(topo, "NAME", tp.Name)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if out, code := vpcnet(t, "down", tp.Name); code != 0 {
-			t.Errorf("down %s: exit %d: %s", tp.Name, code, out)
-		}
-		if left := namespacesWithPrefix(tp.Name + "-"); len(left) > 0 {
-			t.Errorf("namespaces left after down: %v", left)
-		}
-	})
+	tp, path := newTopo(t, topo)
 	out, code, _ := runFor(t, 2*time.Minute, "sh", "-c", `umask 000; exec "$0" up "$1"`, vpcnetBin, path)
 	if code != 0 {
 		t.Fatalf("up under umask 000: exit %d:\n%s", code, out)

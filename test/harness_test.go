@@ -130,6 +130,20 @@ func vpcnet(t *testing.T, args ...string) (string, int) {
 // namespace is left.
 func Up(t *testing.T, topo string) *Topo {
 	t.Helper()
+	tp, path := newTopo(t, topo)
+	out, code := vpcnet(t, "up", path)
+	if code != 0 {
+		t.Fatalf("up: exit %d:\n%s", code, out)
+	}
+	tp.UpOutput = out
+	return tp
+}
+
+// newTopo writes topo (its "NAME" replaced by a fresh topology name) for
+// `vpcnet up`, and registers the cleanup that takes it down and checks that
+// no namespace is left. It returns the file's path.
+func newTopo(t *testing.T, topo string) (*Topo, string) {
+	t.Helper()
 	RequireRoot(t)
 	tp := &Topo{Name: randName(), dir: t.TempDir()}
 	path := filepath.Join(tp.dir, "topo.json")
@@ -144,12 +158,7 @@ func Up(t *testing.T, topo string) *Topo {
 			t.Errorf("namespaces left after down: %v", left)
 		}
 	})
-	out, code := vpcnet(t, "up", path)
-	if code != 0 {
-		t.Fatalf("up: exit %d:\n%s", code, out)
-	}
-	tp.UpOutput = out
-	return tp
+	return tp, path
 }
 
 // UpMustFail writes topo with its "NAME" replaced by name (a fresh one from
