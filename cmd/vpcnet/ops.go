@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vpcnet/vpcnet/daemon"
+	"github.com/vpcnet/vpcnet/ec2"
 )
 
 // operation describes one EC2-style command: its CLI name, its API name and
@@ -128,10 +129,28 @@ func (o *onceString) Set(v string) error {
 }
 
 // addOperationCommands adds the EC2-style live operations.
+//
+// Every operation of the registry (ec2.Names) is a command: those in
+// operationList with their own flags and help, the others with the flags
+// EC2's model gives them alone, so the CLI cannot lack an operation the
+// socket and the endpoint serve.
 func addOperationCommands(root *cobra.Command) {
-	for _, op := range operationList {
+	for _, op := range allOperations() {
 		root.AddCommand(opCmd(op))
 	}
+}
+
+// allOperations is operationList and a plain entry for every other typed
+// operation of the registry, named as the AWS CLI names it.
+func allOperations() []operation {
+	ops := slices.Clone(operationList)
+	for _, api := range ec2.Names() {
+		if !ec2.IsTyped(api) || slices.ContainsFunc(ops, func(o operation) bool { return o.api == api }) {
+			continue
+		}
+		ops = append(ops, operation{use: cliName(api), api: api, short: "EC2's " + api})
+	}
+	return ops
 }
 
 // cliCall is one EC2 command's request, as sendOp posts it.

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vpcnet/vpcnet/ec2"
 )
 
 func opNamed(t *testing.T, use string) operation {
@@ -48,5 +50,22 @@ func TestIssue10_ContradictionsRefused(t *testing.T) {
 	}
 	if _, err := runOp(t, opNamed(t, "describe-vpcs"), []string{"--output", "table"}); err != nil {
 		t.Errorf("--output table: %v", err)
+	}
+}
+
+// TestEveryRegisteredOperationIsACommand: the CLI is built from the
+// registry, so it serves every operation the socket and endpoint do.
+func TestEveryRegisteredOperationIsACommand(t *testing.T) {
+	have := map[string]string{}
+	for _, op := range allOperations() {
+		have[op.api] = op.use
+	}
+	for _, api := range ec2.Names() {
+		if have[api] == "" {
+			t.Errorf("operation %s has no command", api)
+		}
+	}
+	if have["DescribeVpcs"] != "describe-vpcs" || have["CreateNetworkInsightsPath"] != "create-network-insights-path" {
+		t.Errorf("commands not named as the AWS CLI names them: %v", have)
 	}
 }
