@@ -662,6 +662,9 @@ func TestContract_EveryAnswerFitsEC2sModel(t *testing.T) {
 	if tagged {
 		optional("delete-tags", "--resources", i1, "--tags", "Key=contract")
 	}
+	var sg struct{ GroupId string }
+	run(&sg, "create-security-group", "--group-name", "ct-sg", "--description", "contract")
+	run(nil, "delete-security-group", "--group-id", sg.GroupId)
 	run(nil, "terminate-instances", "--instance-ids", i1, i2)
 	if keyPairs {
 		optional("delete-key-pair", "--key-name", "ct-key")

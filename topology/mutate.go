@@ -149,3 +149,7 @@ func SameMatch(a, b SGRule) bool {
 	bf, bt := norm(b)
 	return af == bf && at == bt
 }
+
+// AllowAllEgress is the rule EC2 gives a new security group: all traffic
+// out to 0.0.0.0/0 (SG-1).
+func AllowAllEgress() SGRule { return allowAllEgress() }

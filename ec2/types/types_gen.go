@@ -19,6 +19,7 @@ var Operations = map[string]struct{ Input, Output string }{
 	"CreateNetworkInsightsPath":       {"CreateNetworkInsightsPathRequest", "CreateNetworkInsightsPathResult"},
 	"CreateNetworkInterface":          {"CreateNetworkInterfaceRequest", "CreateNetworkInterfaceResult"},
 	"CreateRoute":                     {"CreateRouteRequest", "CreateRouteResult"},
+	"CreateSecurityGroup":             {"CreateSecurityGroupRequest", "CreateSecurityGroupResult"},
 	"CreateTags":                      {"CreateTagsRequest", ""},
 	"DeleteKeyPair":                   {"DeleteKeyPairRequest", ""},
 	"DeleteNetworkAclEntry":           {"DeleteNetworkAclEntryRequest", ""},
@@ -26,6 +27,7 @@ var Operations = map[string]struct{ Input, Output string }{
 	"DeleteNetworkInsightsPath":       {"DeleteNetworkInsightsPathRequest", "DeleteNetworkInsightsPathResult"},
 	"DeleteNetworkInterface":          {"DeleteNetworkInterfaceRequest", ""},
 	"DeleteRoute":                     {"DeleteRouteRequest", ""},
+	"DeleteSecurityGroup":             {"DeleteSecurityGroupRequest", ""},
 	"DeleteTags":                      {"DeleteTagsRequest", ""},
 	"DescribeAccountAttributes":       {"DescribeAccountAttributesRequest", "DescribeAccountAttributesResult"},
 	"DescribeAddresses":               {"DescribeAddressesRequest", "DescribeAddressesResult"},
@@ -90,6 +92,8 @@ func NewInput(action string) any {
 		return &CreateNetworkInterfaceRequest{}
 	case "CreateRoute":
 		return &CreateRouteRequest{}
+	case "CreateSecurityGroup":
+		return &CreateSecurityGroupRequest{}
 	case "CreateTags":
 		return &CreateTagsRequest{}
 	case "DeleteKeyPair":
@@ -104,6 +108,8 @@ func NewInput(action string) any {
 		return &DeleteNetworkInterfaceRequest{}
 	case "DeleteRoute":
 		return &DeleteRouteRequest{}
+	case "DeleteSecurityGroup":
+		return &DeleteSecurityGroupRequest{}
 	case "DeleteTags":
 		return &DeleteTagsRequest{}
 	case "DescribeAccountAttributes":
@@ -204,6 +210,8 @@ func NewOutput(action string) any {
 		return &CreateNetworkInterfaceResult{}
 	case "CreateRoute":
 		return &CreateRouteResult{}
+	case "CreateSecurityGroup":
+		return &CreateSecurityGroupResult{}
 	case "DeleteNetworkInsightsAnalysis":
 		return &DeleteNetworkInsightsAnalysisResult{}
 	case "DeleteNetworkInsightsPath":
@@ -783,6 +791,21 @@ type CreateRouteResult struct {
 	Return *bool `json:"Return,omitempty"`
 }
 
+// CreateSecurityGroupRequest is EC2's CreateSecurityGroupRequest structure, the input of CreateSecurityGroup.
+type CreateSecurityGroupRequest struct {
+	Description       string             `json:"Description"` // required
+	GroupName         string             `json:"GroupName"`   // required
+	VpcId             *string            `json:"VpcId,omitempty"`
+	TagSpecifications []TagSpecification `json:"TagSpecifications,omitzero"`
+	DryRun            *bool              `json:"DryRun,omitempty"`
+}
+
+// CreateSecurityGroupResult is EC2's CreateSecurityGroupResult structure, the output of CreateSecurityGroup.
+type CreateSecurityGroupResult struct {
+	GroupId *string `json:"GroupId,omitempty"`
+	Tags    []Tag   `json:"Tags,omitzero"`
+}
+
 // CreateTagsRequest is EC2's CreateTagsRequest structure, the input of CreateTags.
 type CreateTagsRequest struct {
 	DryRun    *bool    `json:"DryRun,omitempty"`
@@ -845,6 +868,13 @@ type DeleteRouteRequest struct {
 	DestinationPrefixListId  *string `json:"DestinationPrefixListId,omitempty"`
 	DryRun                   *bool   `json:"DryRun,omitempty"`
 	RouteTableId             string  `json:"RouteTableId"` // required
+}
+
+// DeleteSecurityGroupRequest is EC2's DeleteSecurityGroupRequest structure, the input of DeleteSecurityGroup.
+type DeleteSecurityGroupRequest struct {
+	GroupId   *string `json:"GroupId,omitempty"`
+	GroupName *string `json:"GroupName,omitempty"`
+	DryRun    *bool   `json:"DryRun,omitempty"`
 }
 
 // DeleteTagsRequest is EC2's DeleteTagsRequest structure, the input of DeleteTags.

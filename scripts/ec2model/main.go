@@ -67,6 +67,8 @@ var ec2Operations = []string{
 	"DescribeImages", "DescribeInstanceTypes",
 	"DescribeKeyPairs", "CreateKeyPair", "ImportKeyPair", "DeleteKeyPair",
 	"CreateTags", "DeleteTags", "DescribeTags",
+	// Security groups themselves (issue 12).
+	"CreateSecurityGroup", "DeleteSecurityGroup",
 }
 
 // stsOperations are the STS operations served on the same endpoint.
