@@ -257,14 +257,10 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	action = form.Get("Action")
-	if _, inModel := query.ServiceOf(action); inModel && action != "GetCallerIdentity" && !ec2.IsTyped(action) {
+	if _, inModel := query.ServiceOf(action); inModel && action != "GetCallerIdentity" && !ec2.Exists(action) {
 		// An EC2 action vpcnet does not serve here (yet): said before its
 		// parameters are judged, which would only mislead.
-		msg := fmt.Sprintf("The action %s is not supported by vpcnet's endpoint yet.", action)
-		if ec2.Exists(action) {
-			msg += " vpcnet's own CLI has it (`sudo vpcnet help`)."
-		}
-		fail(query.CodeInvalidAction, msg)
+		fail(query.CodeInvalidAction, fmt.Sprintf("The action %s is not supported by vpcnet's endpoint yet.", action))
 		return
 	}
 	in, err := query.Decode(action, form)

@@ -27,7 +27,7 @@ func TestExportRoundTripEverything(t *testing.T) {
 	}
 	for _, c := range []struct {
 		op  string
-		req any // OpRequest, or typedReq for a typed operation
+		req any // a typedReq: EC2's parameters by member name
 	}{
 		{"AssociateAddress", typedReq{"AllocationId": allocs[0], "NetworkInterfaceId": "eni-extra"}},
 		{"CreateNetworkInterface", eniReq("PUB-WEB-2a", "spare", typedReq{"PrivateIpAddress": "92.75.100.30"})},
@@ -93,7 +93,7 @@ func TestEIP1_AllocateRefusesNetworkAndBroadcast(t *testing.T) {
 // top of the interface, as EC2 does.
 func TestDescribeENIAssociationAtTheTop(t *testing.T) {
 	d := offlineDaemon(t)
-	_, body := call(t, d, "DescribeNetworkInterfaces", OpRequest{})
+	_, body := call(t, d, "DescribeNetworkInterfaces", typedReq{})
 	var out struct {
 		NetworkInterfaces []struct {
 			TagSet      []struct{ Value string }

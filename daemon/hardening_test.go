@@ -38,7 +38,7 @@ func TestIssue10_RefusedWithNothingChanged(t *testing.T) {
 		name string
 		topo string // "" for the default network
 		op   string
-		req  any // OpRequest, or typedReq for a typed operation
+		req  any // a typedReq: EC2's parameters by member name
 		code string
 	}{
 		{"rule number with letters", "", "CreateNetworkAclEntry", naclReq(typedReq{"RuleNumber": "150abc", "Protocol": "6", "PortRange": typedReq{"From": 80, "To": 80}}), "InvalidParameterValue"},
@@ -69,9 +69,9 @@ func TestIssue10_RefusedWithNothingChanged(t *testing.T) {
 		{"same IP twice", "", "AssignPrivateIpAddresses", typedReq{"NetworkInterfaceId": "eni-extra", "PrivateIpAddresses": []any{"92.75.100.40", "92.75.100.40"}}, "InvalidParameterValue"},
 		{"IP count with letters", "", "AssignPrivateIpAddresses", typedReq{"NetworkInterfaceId": "eni-extra", "SecondaryPrivateIpAddressCount": "2x"}, "InvalidParameterValue"},
 		{"IP count not whole", "", "AssignPrivateIpAddresses", typedReq{"NetworkInterfaceId": "eni-extra", "SecondaryPrivateIpAddressCount": 2.5}, "InvalidParameterValue"},
-		{"value over the limit", "", "CreateNetworkInterface", eniReq("PUB-WEB-2a", "", typedReq{"Description": strings.Repeat("x", maxValue+1)}), "InvalidParameterValue"},
+		{"value over the limit", "", "CreateNetworkInterface", eniReq("PUB-WEB-2a", "", typedReq{"Description": strings.Repeat("x", 1025)}), "InvalidParameterValue"},
 		{"user_data over 16 KB", "", "RunInstances", typedReq{"SubnetId": "PUB-WEB-2a", "MinCount": 1, "MaxCount": 1,
-			"UserData": base64.StdEncoding.EncodeToString([]byte(strings.Repeat("x", maxUserData+1)))}, "InvalidParameterValue"},
+			"UserData": base64.StdEncoding.EncodeToString([]byte(strings.Repeat("x", topology.MaxUserData+1)))}, "InvalidParameterValue"},
 		{"device index not whole", "", "AttachNetworkInterface", typedReq{"NetworkInterfaceId": "eni-extra", "InstanceId": "db", "DeviceIndex": 1.5}, "InvalidParameterValue"},
 		{"launch count not whole", "", "RunInstances", typedReq{"SubnetId": "PUB-WEB-2a", "MinCount": 1, "MaxCount": "2x"}, "InvalidParameterValue"},
 	}

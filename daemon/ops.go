@@ -7,12 +7,7 @@ import (
 	"net/http"
 
 	"github.com/vpcnet/vpcnet/ec2"
-	"github.com/vpcnet/vpcnet/topology"
 )
-
-// OpRequest is the body of POST /op/{Operation}: the CLI's flags by their
-// AWS CLI names.
-type OpRequest = ec2.OpRequest
 
 // OpError is an operation's error in AWS shape.
 type OpError = ec2.Error
@@ -34,34 +29,13 @@ func (d *Daemon) handleOp(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		writeJSON(w, &OpError{Code: "InvalidParameterValue", Message: err.Error()})
 	}
-	var out any
-	var err error
-	if ec2.IsTyped(name) {
-		// EC2's parameters by member name, as the endpoint reads them.
-		var in map[string]any
-		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-			badBody(err)
-			return
-		}
-		out, err = d.Call(name, in)
-	} else {
-		var req OpRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			badBody(err)
-			return
-		}
-		if err := checkSizes(req); err != nil {
-			w.WriteHeader(http.StatusBadRequest)
-			writeJSON(w, err)
-			return
-		}
-		d.mu.Lock()
-		out, err = d.svc.Call(name, req)
-		if err == nil && !ec2.IsReadOnly(name) {
-			d.fwd.Apply(d.net)
-		}
-		d.mu.Unlock()
+	// EC2's parameters by member name, as the endpoint reads them.
+	var in map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		badBody(err)
+		return
 	}
+	out, err := d.Call(name, in)
 	if err != nil {
 		w.WriteHeader(http.StatusBadRequest)
 		if oe, ok := err.(*OpError); ok {
@@ -87,33 +61,10 @@ func (d *Daemon) Call(name string, in map[string]any) (any, error) {
 	return out, err
 }
 
-// Bounds of a control request (issue 10): the body, the number of
-// parameters, and each value. user_data may be as long as EC2 allows
-// (16 KB); every other value, names and descriptions included, is far
-// shorter in EC2 (255 characters for names, tags and descriptions).
-const (
-	MaxRequestBytes = 64 << 10
-	maxParams       = 64
-	maxValue        = 1024
-	maxUserData     = topology.MaxUserData
-)
-
-// checkSizes refuses a request with too many or too long parameters.
-func checkSizes(r OpRequest) *OpError {
-	if len(r) > maxParams {
-		return opErr("InvalidParameterValue", "too many parameters: %d (at most %d)", len(r), maxParams)
-	}
-	for k, v := range r {
-		limit := maxValue
-		if k == "user-data" {
-			limit = maxUserData
-		}
-		if len(k) > 64 || len(v) > limit {
-			return opErr("InvalidParameterValue", "parameter %.64q is %d bytes long: at most %d", k, len(v), limit)
-		}
-	}
-	return nil
-}
+// MaxRequestBytes bounds a control request's body (issue 10); each value
+// is then held to EC2's own limit for its member (255 bytes for names and
+// descriptions, 16 KB of user_data).
+const MaxRequestBytes = 64 << 10
 
 // IsReadOnly reports whether operation api only reads the network: its
 // callers may give it a short timeout.

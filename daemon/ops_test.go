@@ -36,9 +36,8 @@ func offlineDaemon(t testing.TB) *Daemon {
 	return newDaemon(n, dataplane.New(n, dataplane.Options{}))
 }
 
-// call posts req to operation op through the socket's handler: an
-// OpRequest (CLI flag names) for an operation that still takes them, EC2's
-// parameters by member name (a map[string]any) for a typed one.
+// call posts req, EC2's parameters by member name, to operation op through
+// the socket's handler.
 func call(t testing.TB, d *Daemon, op string, req any) (int, []byte) {
 	b, _ := json.Marshal(req)
 	r := httptest.NewRequest(http.MethodPost, "/op/x", bytes.NewReader(b))
@@ -52,7 +51,7 @@ func describeAll(t testing.TB, d *Daemon) string {
 	var b strings.Builder
 	for _, op := range []string{"DescribeAddresses", "DescribeNetworkInterfaces", "DescribeInstances", "DescribeRouteTables",
 		"DescribeSecurityGroups", "DescribeNetworkAcls", "DescribeSubnets", "DescribeNatGateways"} {
-		_, out := call(t, d, op, OpRequest{})
+		_, out := call(t, d, op, typedReq{})
 		b.Write(out)
 	}
 	return b.String()
@@ -63,7 +62,7 @@ func describeAll(t testing.TB, d *Daemon) string {
 func TestConstraintsRefusedWithNothingChanged(t *testing.T) {
 	cases := []struct {
 		op   string
-		req  any // OpRequest, or typedReq for a typed operation
+		req  any // a typedReq: EC2's parameters by member name
 		code string
 	}{
 		{"ReleaseAddress", typedReq{"AllocationId": "eip-web"}, "InvalidIPAddress.InUse"},                                                               // EIP-3
@@ -95,7 +94,7 @@ func TestConstraintsRefusedWithNothingChanged(t *testing.T) {
 		{"AllocateAddress", typedReq{"Address": "8.8.8.8"}, "InvalidAddress.NotFound"},
 		{"AllocateAddress", typedReq{"NetworkBorderGroup": "eu-west-1"}, "InvalidParameterValue"},
 		{"ModifyInstanceAttribute", sdcReq("InstanceId", "i-nope", false), "InvalidInstanceID.NotFound"},
-		{"NoSuchThing", OpRequest{}, "InvalidAction"},
+		{"NoSuchThing", typedReq{}, "InvalidAction"},
 	}
 	d := offlineDaemon(t)
 	for _, c := range cases {
@@ -123,7 +122,7 @@ func TestRT3_DeletedTargetIsBlackhole(t *testing.T) {
 		t.Fatalf("route: %s", body)
 	}
 	state := func() string {
-		_, out := call(t, d, "DescribeRouteTables", OpRequest{})
+		_, out := call(t, d, "DescribeRouteTables", typedReq{})
 		var rts struct {
 			RouteTables []struct{ Routes []map[string]any }
 		}
@@ -216,7 +215,7 @@ func FuzzOperations(f *testing.F) {
 		}
 		d := offlineDaemon(t)
 		before := describeAll(t, d)
-		code, _ := call(t, d, op, OpRequest{k1: v1, k2: v2, k3: v3})
+		code, _ := call(t, d, op, typedReq{k1: v1, k2: v2, k3: v3})
 		if code != 200 && describeAll(t, d) != before {
 			t.Fatalf("refused %s changed the network", op)
 		}

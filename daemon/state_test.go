@@ -116,7 +116,7 @@ func TestHardeningNamesAreData(t *testing.T) {
 		_, checks["MakeDir"] = MakeDir(name)
 		var out map[string]any
 		checks["Client.Get"] = NewClient(name).Get("/status", &out)
-		checks["Client.Post"] = NewClient(name).Post("/op/DescribeInstances", OpRequest{}, &out)
+		checks["Client.Post"] = NewClient(name).Post("/op/DescribeInstances", typedReq{}, &out)
 		for what, err := range checks {
 			if err == nil {
 				t.Errorf("%s(%q) accepted the name", what, name)
@@ -494,7 +494,7 @@ func TestHardeningRequestBounds(t *testing.T) {
 	// EC2's own limit for its member (255 bytes for names and
 	// descriptions), a parameter EC2 lacks is UnknownParameter.
 	many := typedReq{"SubnetId": subnet}
-	for i := 0; len(many) <= maxParams; i++ {
+	for i := 0; len(many) <= 64; i++ {
 		many["p"+strings.Repeat("x", i%3)+string(rune('a'+i%26))+string(rune('a'+i/26))] = "v"
 	}
 	for _, c2 := range []struct {
@@ -503,7 +503,7 @@ func TestHardeningRequestBounds(t *testing.T) {
 		code string
 		want string
 	}{
-		{"description over 1024 bytes", eniReq(subnet, "", typedReq{"Description": strings.Repeat("d", maxValue+1)}), "InvalidParameterValue", "at most 255"},
+		{"description over 1024 bytes", eniReq(subnet, "", typedReq{"Description": strings.Repeat("d", 1025)}), "InvalidParameterValue", "at most 255"},
 		{"name over 1024 bytes", eniReq(subnet, strings.Repeat("n", 2000), nil), "InvalidParameterValue", "longer than 255 bytes"},
 		{"body over 64 KB", eniReq(subnet, "", typedReq{"Description": strings.Repeat("d", MaxRequestBytes)}), "InvalidParameterValue", "larger than 65536 bytes"},
 		{"body of 8 MB", eniReq(subnet, "", typedReq{"Description": strings.Repeat("d", 8<<20)}), "InvalidParameterValue", "larger than 65536 bytes"},

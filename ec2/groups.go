@@ -42,7 +42,7 @@ func (d *Service) createSecurityGroup(in *types.CreateSecurityGroupRequest) (*ty
 		}
 		return nil, opErr("InvalidParameterValue", "%v", err)
 	}
-	if d.fileNames()[in.GroupName] {
+	if d.names()[in.GroupName] {
 		return nil, opErr("InvalidGroup.Duplicate", "The security group '%s' already exists for VPC '%s'", in.GroupName, v.ID)
 	}
 	if in.Description == "" {

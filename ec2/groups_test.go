@@ -48,3 +48,16 @@ func TestSG1_CreateAndDeleteGroups(t *testing.T) {
 		t.Fatalf("export after the deletes does not load: %v", err)
 	}
 }
+
+// TestNamesAreOneNamespace: a resource made live may not take any name the
+// topology holds, of whatever kind (a subnet's, a route table's), or the
+// export would not load.
+func TestNamesAreOneNamespace(t *testing.T) {
+	d := rulesSvc(t, "")
+	for _, name := range []string{"PUB-WEB-2a", "rt-private", "acl-db", "my-NewVPC", "amazon"} {
+		refused(t, d, "CreateNetworkInterface", `{"SubnetId": "PUB-WEB-2a", "TagSpecifications": [{"ResourceType": "network-interface", "Tags": [{"Key": "Name", "Value": "`+name+`"}]}]}`, "InvalidParameterValue")
+	}
+	if _, err := topology.Load([]byte(exported(t, d))); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -85,8 +85,9 @@ func associationID(n *topology.Network, e *topology.EIP) string {
 	return n.NewID("eipassoc", e.Name+"/"+e.ENI.Name+"/"+e.PrivateIP.String())
 }
 
-// names returns every resource name in use: one namespace for all kinds,
-// as in topo.json.
+// names returns every resource name in use, of every kind: topo.json has
+// one namespace for all (pools, hosts, EIPs, VPCs and all they hold), so a
+// new resource may take none of them, or the export would not load.
 func (d *Service) names() map[string]bool {
 	used := map[string]bool{}
 	for _, e := range d.net.EIPs {
@@ -95,12 +96,37 @@ func (d *Service) names() map[string]bool {
 	for _, h := range d.net.Hosts {
 		used[h.Name] = true
 	}
+	for _, p := range d.net.Pools {
+		used[p.Name] = true
+	}
+	for _, p := range d.net.Peerings {
+		used[p.Name] = true
+	}
 	for _, v := range d.net.VPCs {
-		for _, e := range v.ENIs {
-			used[e.Name] = true
+		used[v.Name] = true
+		if v.IGW != nil {
+			used[v.IGW.Name] = true
 		}
-		for _, i := range v.Instances {
-			used[i.Name] = true
+		for _, x := range v.Subnets {
+			used[x.Name] = true
+		}
+		for _, x := range v.RouteTables {
+			used[x.Name] = true
+		}
+		for _, x := range v.NACLs {
+			used[x.Name] = true
+		}
+		for _, x := range v.SGs {
+			used[x.Name] = true
+		}
+		for _, x := range v.NATs {
+			used[x.Name] = true
+		}
+		for _, x := range v.ENIs {
+			used[x.Name] = true
+		}
+		for _, x := range v.Instances {
+			used[x.Name] = true
 		}
 	}
 	return used

@@ -70,7 +70,7 @@ func Define[In, Out any](name string, mode Mode, h func(d *Service, in *In) (*Ou
 	if gotOut != wantOut {
 		panic(fmt.Sprintf("ec2: %s answers %v, not %v", name, wantOut, gotOut))
 	}
-	if operations[name] != nil {
+	if _, dup := typed[name]; dup {
 		panic("ec2: " + name + " defined twice")
 	}
 	typed[name] = typedOp{call: func(d *Service, in any) (any, error) {
@@ -80,17 +80,10 @@ func Define[In, Out any](name string, mode Mode, h func(d *Service, in *In) (*Ou
 		}
 		return out, nil
 	}}
-	operations[name] = func(d *Service, _ OpRequest) (any, error) {
-		return nil, opErr("InvalidParameterValue", "%s takes EC2's parameters (CallInput), not CLI flags", name)
-	}
 	if mode == ReadOnly {
 		readOnly[name] = true
 	}
 }
-
-// IsTyped reports whether operation name takes EC2's input type (Define),
-// rather than vpcnet's older flag map (OpRequest).
-func IsTyped(name string) bool { _, ok := typed[name]; return ok }
 
 // CallInput runs typed operation name on in, a request by EC2's member names
 // (as ec2/query.Decode reads one, or as JSON from the socket). A request

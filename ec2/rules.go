@@ -58,20 +58,6 @@ func (d *Service) findNACL(ref string) (*topology.NACL, error) {
 	return nil, opErr("InvalidNetworkAclID.NotFound", "The network ACL ID '%s' does not exist", ref)
 }
 
-// requestProtocol parses the request's --protocol (a name or a number);
-// StartNetworkInsightsAnalysis reads it so.
-func requestProtocol(r OpRequest) (int, error) {
-	p := r["protocol"]
-	if p == "" {
-		return 0, opErr("MissingParameter", "The request must contain the parameter protocol")
-	}
-	pr, err := policy.ParseProtocol(p)
-	if err != nil {
-		return 0, opErr("InvalidParameterValue", "Invalid value '%s' for IP protocol. Unknown protocol.", p)
-	}
-	return int(pr), nil
-}
-
 func protoName(p int) string {
 	switch p {
 	case -1:

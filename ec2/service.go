@@ -18,25 +18,14 @@ import (
 	"github.com/vpcnet/vpcnet/topology"
 )
 
-// OpRequest is an operation's parameters by their AWS CLI names
-// (group-id, port, …), as vpcnet's CLI and socket send them.
-type OpRequest map[string]string
-
-// opFunc runs one operation. It is called with the service's lock held,
-// and must change nothing when it returns an error.
-type opFunc func(d *Service, req OpRequest) (any, error)
-
-// operations are the EC2 operations by their API names; readOnly those that
-// change nothing (no new forwarding tables). Each file adds its own in init.
-var (
-	operations = map[string]opFunc{}
-	readOnly   = map[string]bool{}
-)
+// readOnly are the operations that change nothing (no new forwarding
+// tables); Define fills it.
+var readOnly = map[string]bool{}
 
 // Names returns every operation's name, sorted.
 func Names() []string {
-	out := make([]string, 0, len(operations))
-	for n := range operations {
+	out := make([]string, 0, len(typed))
+	for n := range typed {
 		out = append(out, n)
 	}
 	sort.Strings(out)
@@ -44,7 +33,7 @@ func Names() []string {
 }
 
 // Exists reports whether there is an operation called name.
-func Exists(name string) bool { return operations[name] != nil }
+func Exists(name string) bool { _, ok := typed[name]; return ok }
 
 // IsReadOnly reports whether operation name only reads the network.
 func IsReadOnly(name string) bool { return readOnly[name] }
@@ -109,13 +98,4 @@ type Service struct {
 // New returns a service over store's network and kernel k.
 func New(store Store, k Kernel) *Service {
 	return &Service{net: store.Network(), k: k, lastPublic: map[string]netip.Addr{}, acct: newAccount()}
-}
-
-// Call runs operation name with req. The caller holds the store's lock.
-func (d *Service) Call(name string, req OpRequest) (any, error) {
-	fn := operations[name]
-	if fn == nil {
-		return nil, opErr("InvalidAction", "The action %s is not valid for this web service.", name)
-	}
-	return fn(d, req)
 }

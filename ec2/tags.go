@@ -306,44 +306,10 @@ func (d *Service) renameProblem(r resource, name string) error {
 	if err := topology.CheckResourceName(kind, name); err != nil {
 		return opErr("InvalidParameterValue", "%v", err)
 	}
-	if d.fileNames()[name] {
+	if d.names()[name] {
 		return opErr("InvalidParameterValue", "The name '%s' is already used by another resource", name)
 	}
 	return nil
-}
-
-// fileNames are the names in use, of every kind: topo.json has one
-// namespace for all (pools, hosts, EIPs, VPCs and all they hold).
-func (d *Service) fileNames() map[string]bool {
-	used := d.names()
-	for _, p := range d.net.Pools {
-		used[p.Name] = true
-	}
-	for _, p := range d.net.Peerings {
-		used[p.Name] = true
-	}
-	for _, v := range d.net.VPCs {
-		used[v.Name] = true
-		if v.IGW != nil {
-			used[v.IGW.Name] = true
-		}
-		for _, s := range v.Subnets {
-			used[s.Name] = true
-		}
-		for _, t := range v.RouteTables {
-			used[t.Name] = true
-		}
-		for _, a := range v.NACLs {
-			used[a.Name] = true
-		}
-		for _, g := range v.SGs {
-			used[g.Name] = true
-		}
-		for _, g := range v.NATs {
-			used[g.Name] = true
-		}
-	}
-	return used
 }
 
 // rename names resource r name (renameProblem said it may), and the routes

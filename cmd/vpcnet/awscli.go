@@ -14,8 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vpcnet/vpcnet/daemon"
-	"github.com/vpcnet/vpcnet/ec2"
 	"github.com/vpcnet/vpcnet/ec2/query"
 )
 
@@ -41,10 +39,6 @@ import (
 // IpPermissions; vpcnet's --name → the Name tag), or, for an operation with
 // no entry there, by name (--subnet-id → SubnetId). A member given both by
 // them and by its own flag is refused.
-
-// isTyped reports whether operation api takes EC2's parameters (ec2.Define).
-// Tests replace it to try the AWS CLI flags on any operation of the model.
-var isTyped = ec2.IsTyped
 
 // The AWS CLI's exit codes, which vpcnet's EC2 commands use (the lifecycle
 // commands keep exitFail and exitUsage).
@@ -429,7 +423,7 @@ func parseJSONArg(flag, v string) (any, error) {
 // typedRequest builds typed operation op's input: --cli-input-json, then
 // the existing flags (req) through typedInputs or by name, then the member
 // flags; normalised to JSON's types and validated against the input shape.
-func typedRequest(op operation, req daemon.OpRequest, members []*memberFlag, cliInputJSON string) (map[string]any, error) {
+func typedRequest(op operation, req flagRequest, members []*memberFlag, cliInputJSON string) (map[string]any, error) {
 	shape, ok := query.InputShape(op.api)
 	if !ok {
 		return nil, usageErr("%s is not an operation of EC2's model", op.api)
@@ -490,7 +484,7 @@ func typedRequest(op operation, req daemon.OpRequest, members []*memberFlag, cli
 // flagList names the existing flags given that are not a member's own
 // (--protocol, --port, --name: the ones a customization turns into other
 // members), for a message; all of them if none is.
-func flagList(shape query.Shape, req daemon.OpRequest) string {
+func flagList(shape query.Shape, req flagRequest) string {
 	var all, custom []string
 	for k := range req {
 		all = append(all, "--"+k)
@@ -517,12 +511,12 @@ func flagList(shape query.Shape, req daemon.OpRequest) string {
 // member only from flags that were given (req holds only those): a member
 // it sets that the user also gives by its own flag is refused as given
 // twice. Its errors are usage errors (exit 252).
-var typedInputs = map[string]func(req daemon.OpRequest) (map[string]any, error){}
+var typedInputs = map[string]func(req flagRequest) (map[string]any, error){}
 
 // typedInput builds the parameters of typed operation api from its existing
 // flags: by its entry in typedInputs, else each flag as the member of the
 // same AWS CLI name.
-func typedInput(api string, req daemon.OpRequest) (map[string]any, error) {
+func typedInput(api string, req flagRequest) (map[string]any, error) {
 	if conv := typedInputs[api]; conv != nil {
 		in, err := conv(req)
 		if err != nil {

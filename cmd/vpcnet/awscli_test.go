@@ -229,18 +229,9 @@ func TestValidateInputAsBotocore(t *testing.T) {
 	}
 }
 
-// typedAll makes every operation of EC2's model typed for a test, so that
-// the AWS CLI flags are tried whatever the handlers' state.
-func typedAll(t *testing.T) {
-	prev := isTyped
-	isTyped = func(api string) bool { _, ok := query.InputShape(api); return ok }
-	t.Cleanup(func() { isTyped = prev })
-}
-
 // TestAWSCLIArguments: whole command lines through cobra, as the AWS CLI
 // takes them, and the request they send (EC2's members by name).
 func TestAWSCLIArguments(t *testing.T) {
-	typedAll(t)
 	cases := []struct {
 		op   string
 		argv []string
@@ -286,7 +277,6 @@ func TestAWSCLIArguments(t *testing.T) {
 // code from the daemon exits 254 in the AWS CLI's words (DryRunOperation
 // included); the daemon not answering exits 255.
 func TestAWSCLIExitCodes(t *testing.T) {
-	typedAll(t)
 	usage := []struct {
 		op   string
 		argv []string
@@ -442,7 +432,6 @@ func TestOutputAsAWSCLI(t *testing.T) {
 		{"table", []string{"--output", "table", "--query", "Vpcs[].{Id: VpcId, Cidr: CidrBlock}"},
 			"DescribeVpcs\n  Cidr         Id\n  10.0.0.0/16  vpc-0a1\n  10.8.0.0/16  vpc-0b2\n"},
 	}
-	typedAll(t)
 	for _, c := range cases {
 		_, out, err := runCall(t, opNamed(t, "describe-vpcs"), c.argv, decoded(t, describeVpcsAnswer))
 		if err != nil || out != c.want {
@@ -739,7 +728,6 @@ print(json.dumps(out))
 `
 	var want []string
 	python(t, script, []any{describeVpcsAnswer, queries}, &want)
-	typedAll(t)
 	for i, q := range queries {
 		_, out, err := runCall(t, opNamed(t, "describe-vpcs"), []string{"--query", q}, decoded(t, describeVpcsAnswer))
 		if err != nil || out != want[i] {

@@ -85,6 +85,6 @@ func analyzeBefore(call *cliCall, members []*memberFlag) error {
 	if id == "" {
 		return &exitError{exitAWSOther, errors.New("CreateNetworkInsightsPath answered no NetworkInsightsPathId")}
 	}
-	call.flags = daemon.OpRequest{"network-insights-path-id": id}
+	call.flags = flagRequest{"network-insights-path-id": id}
 	return withClientToken(call, members)
 }

@@ -4,8 +4,6 @@ import (
 	"encoding/base64"
 	"strconv"
 	"strings"
-
-	"github.com/vpcnet/vpcnet/daemon"
 )
 
 // EC2's parameters for the network-interface, instance and route commands,
@@ -27,10 +25,10 @@ func init() {
 	typedInputs["CreateNetworkInterface"] = createNetworkInterfaceInput
 	typedInputs["AttachNetworkInterface"] = attachNetworkInterfaceInput
 	typedInputs["DetachNetworkInterface"] = detachNetworkInterfaceInput
-	typedInputs["ModifyNetworkInterfaceAttribute"] = func(req daemon.OpRequest) (map[string]any, error) {
+	typedInputs["ModifyNetworkInterfaceAttribute"] = func(req flagRequest) (map[string]any, error) {
 		return modifyAttributeInput(req, "network-interface-id", "NetworkInterfaceId"), nil
 	}
-	typedInputs["ModifyInstanceAttribute"] = func(req daemon.OpRequest) (map[string]any, error) {
+	typedInputs["ModifyInstanceAttribute"] = func(req flagRequest) (map[string]any, error) {
 		return modifyAttributeInput(req, "instance-id", "InstanceId"), nil
 	}
 	typedInputs["AssignPrivateIpAddresses"] = assignPrivateIPsInput
@@ -62,7 +60,7 @@ func wholeNumber(flag, v string) (int, error) {
 	return n, nil
 }
 
-func createNetworkInterfaceInput(req daemon.OpRequest) (map[string]any, error) {
+func createNetworkInterfaceInput(req flagRequest) (map[string]any, error) {
 	in := copyMembers(req, map[string]string{"subnet-id": "SubnetId", "private-ip-address": "PrivateIpAddress", "description": "Description"})
 	if v, ok := req["groups"]; ok {
 		in["Groups"] = listValue(v)
@@ -73,7 +71,7 @@ func createNetworkInterfaceInput(req daemon.OpRequest) (map[string]any, error) {
 	return in, nil
 }
 
-func attachNetworkInterfaceInput(req daemon.OpRequest) (map[string]any, error) {
+func attachNetworkInterfaceInput(req flagRequest) (map[string]any, error) {
 	in := copyMembers(req, map[string]string{"network-interface-id": "NetworkInterfaceId", "instance-id": "InstanceId"})
 	if v, ok := req["device-index"]; ok {
 		n, err := wholeNumber("device-index", v)
@@ -88,7 +86,7 @@ func attachNetworkInterfaceInput(req daemon.OpRequest) (map[string]any, error) {
 // detachNetworkInterfaceInput: EC2 detaches by AttachmentId; vpcnet's
 // --network-interface-id (an ENI's id or name) is sent as the same member,
 // which the handler resolves.
-func detachNetworkInterfaceInput(req daemon.OpRequest) (map[string]any, error) {
+func detachNetworkInterfaceInput(req flagRequest) (map[string]any, error) {
 	in := copyMembers(req, map[string]string{"attachment-id": "AttachmentId"})
 	if v, ok := req["network-interface-id"]; ok {
 		in["AttachmentId"] = v
@@ -98,7 +96,7 @@ func detachNetworkInterfaceInput(req daemon.OpRequest) (map[string]any, error) {
 
 // modifyAttributeInput: --source-dest-check and --no-source-dest-check are
 // SourceDestCheck {Value}, --groups a list, as the AWS CLI sends them.
-func modifyAttributeInput(req daemon.OpRequest, idFlag, idMember string) map[string]any {
+func modifyAttributeInput(req flagRequest, idFlag, idMember string) map[string]any {
 	in := copyMembers(req, map[string]string{idFlag: idMember})
 	if v, ok := req["source-dest-check"]; ok {
 		in["SourceDestCheck"] = map[string]any{"Value": v == "true"}
@@ -109,7 +107,7 @@ func modifyAttributeInput(req daemon.OpRequest, idFlag, idMember string) map[str
 	return in
 }
 
-func assignPrivateIPsInput(req daemon.OpRequest) (map[string]any, error) {
+func assignPrivateIPsInput(req flagRequest) (map[string]any, error) {
 	in := copyMembers(req, map[string]string{"network-interface-id": "NetworkInterfaceId"})
 	if v, ok := req["private-ip-addresses"]; ok {
 		in["PrivateIpAddresses"] = listValue(v)
@@ -129,7 +127,7 @@ func assignPrivateIPsInput(req daemon.OpRequest) (map[string]any, error) {
 // --associate-public-ip-address (or --no-…) builds the one network
 // interface, and --subnet-id, --security-group-ids and --private-ip-address
 // then move into it.
-func runInstancesInput(req daemon.OpRequest) (map[string]any, error) {
+func runInstancesInput(req flagRequest) (map[string]any, error) {
 	in := copyMembers(req, map[string]string{"subnet-id": "SubnetId", "private-ip-address": "PrivateIpAddress",
 		"image-id": "ImageId", "instance-type": "InstanceType", "key-name": "KeyName"})
 	if v, ok := req["security-group-ids"]; ok {

@@ -6,14 +6,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vpcnet/vpcnet/daemon"
 	"github.com/vpcnet/vpcnet/ec2/types"
 )
 
 // instancesInput runs api's typedInputs entry on flags and holds what it
 // builds to EC2's model (member names and types); it returns the request
 // as JSON's values, or the entry's error.
-func instancesInput(t *testing.T, api string, flags daemon.OpRequest) (map[string]any, error) {
+func instancesInput(t *testing.T, api string, flags flagRequest) (map[string]any, error) {
 	t.Helper()
 	in, err := typedInput(api, flags)
 	if err != nil {
@@ -41,26 +40,26 @@ func asJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 // those functions themselves.
 func TestRunInstancesFlagsAsTheAWSCLI(t *testing.T) {
 	type cliCase struct {
-		Flags     daemon.OpRequest `json:"-"`
-		Params    map[string]any   `json:"params"` // what the AWS CLI's plain arguments give
-		Count     *string          `json:"count"`
-		Associate *bool            `json:"associate"`
+		Flags     flagRequest    `json:"-"`
+		Params    map[string]any `json:"params"` // what the AWS CLI's plain arguments give
+		Count     *string        `json:"count"`
+		Associate *bool          `json:"associate"`
 	}
 	str := func(s string) *string { return &s }
 	yes, no := true, false
 	cases := []cliCase{
-		{Flags: daemon.OpRequest{"subnet-id": "s"}, Params: map[string]any{"SubnetId": "s"}},
-		{Flags: daemon.OpRequest{"subnet-id": "s", "count": "3"}, Params: map[string]any{"SubnetId": "s"}, Count: str("3")},
-		{Flags: daemon.OpRequest{"subnet-id": "s", "count": "2:5"}, Params: map[string]any{"SubnetId": "s"}, Count: str("2:5")},
-		{Flags: daemon.OpRequest{"subnet-id": "s", "count": "x"}, Params: map[string]any{"SubnetId": "s"}, Count: str("x")},
-		{Flags: daemon.OpRequest{"subnet-id": "s", "count": "1:2:3"}, Params: map[string]any{"SubnetId": "s"}, Count: str("1:2:3")},
-		{Flags: daemon.OpRequest{"subnet-id": "s", "count": "2x"}, Params: map[string]any{"SubnetId": "s"}, Count: str("2x")},
-		{Flags: daemon.OpRequest{"subnet-id": "s", "security-group-ids": "g1,g2", "private-ip-address": "10.0.1.5", "associate-public-ip-address": "true"},
+		{Flags: flagRequest{"subnet-id": "s"}, Params: map[string]any{"SubnetId": "s"}},
+		{Flags: flagRequest{"subnet-id": "s", "count": "3"}, Params: map[string]any{"SubnetId": "s"}, Count: str("3")},
+		{Flags: flagRequest{"subnet-id": "s", "count": "2:5"}, Params: map[string]any{"SubnetId": "s"}, Count: str("2:5")},
+		{Flags: flagRequest{"subnet-id": "s", "count": "x"}, Params: map[string]any{"SubnetId": "s"}, Count: str("x")},
+		{Flags: flagRequest{"subnet-id": "s", "count": "1:2:3"}, Params: map[string]any{"SubnetId": "s"}, Count: str("1:2:3")},
+		{Flags: flagRequest{"subnet-id": "s", "count": "2x"}, Params: map[string]any{"SubnetId": "s"}, Count: str("2x")},
+		{Flags: flagRequest{"subnet-id": "s", "security-group-ids": "g1,g2", "private-ip-address": "10.0.1.5", "associate-public-ip-address": "true"},
 			Params: map[string]any{"SubnetId": "s", "SecurityGroupIds": []any{"g1", "g2"}, "PrivateIpAddress": "10.0.1.5"}, Associate: &yes},
-		{Flags: daemon.OpRequest{"subnet-id": "s", "associate-public-ip-address": "false"}, Params: map[string]any{"SubnetId": "s"}, Associate: &no},
-		{Flags: daemon.OpRequest{"subnet-id": "s", "security-group-ids": "g1", "private-ip-address": "10.0.1.5"},
+		{Flags: flagRequest{"subnet-id": "s", "associate-public-ip-address": "false"}, Params: map[string]any{"SubnetId": "s"}, Associate: &no},
+		{Flags: flagRequest{"subnet-id": "s", "security-group-ids": "g1", "private-ip-address": "10.0.1.5"},
 			Params: map[string]any{"SubnetId": "s", "SecurityGroupIds": []any{"g1"}, "PrivateIpAddress": "10.0.1.5"}},
-		{Flags: daemon.OpRequest{"subnet-id": "s", "user-data": "#!/bin/sh\nvpcnet serve --http :80 # é\n", "image-id": "ami-0123456789abcdef0",
+		{Flags: flagRequest{"subnet-id": "s", "user-data": "#!/bin/sh\nvpcnet serve --http :80 # é\n", "image-id": "ami-0123456789abcdef0",
 			"instance-type": "t3.micro", "key-name": "lab"},
 			Params: map[string]any{"SubnetId": "s", "UserData": "#!/bin/sh\nvpcnet serve --http :80 # é\n", "ImageId": "ami-0123456789abcdef0",
 				"InstanceType": "t3.micro", "KeyName": "lab"}},
@@ -102,7 +101,7 @@ print(json.dumps(out))
 		}
 	}
 	// vpcnet's --name: the instance's Name tag.
-	got, err := instancesInput(t, "RunInstances", daemon.OpRequest{"subnet-id": "s", "name": "web"})
+	got, err := instancesInput(t, "RunInstances", flagRequest{"subnet-id": "s", "name": "web"})
 	if err != nil || asJSON(got["TagSpecifications"]) != `[{"ResourceType":"instance","Tags":[{"Key":"Name","Value":"web"}]}]` {
 		t.Fatalf("--name: %v %v", got, err)
 	}
@@ -115,38 +114,38 @@ print(json.dumps(out))
 func TestENIAndInstanceFlagsAsTheAWSCLI(t *testing.T) {
 	cases := []struct {
 		api   string
-		flags daemon.OpRequest
+		flags flagRequest
 		want  string // JSON, or "error: …" for a refusal
 	}{
-		{"CreateNetworkInterface", daemon.OpRequest{"subnet-id": "s", "groups": "g1,g2", "private-ip-address": "10.0.1.5", "description": "d", "name": "x1"},
+		{"CreateNetworkInterface", flagRequest{"subnet-id": "s", "groups": "g1,g2", "private-ip-address": "10.0.1.5", "description": "d", "name": "x1"},
 			`{"Description":"d","Groups":["g1","g2"],"PrivateIpAddress":"10.0.1.5","SubnetId":"s","TagSpecifications":[{"ResourceType":"network-interface","Tags":[{"Key":"Name","Value":"x1"}]}]}`},
-		{"AttachNetworkInterface", daemon.OpRequest{"network-interface-id": "e", "instance-id": "i", "device-index": "1"},
+		{"AttachNetworkInterface", flagRequest{"network-interface-id": "e", "instance-id": "i", "device-index": "1"},
 			`{"DeviceIndex":1,"InstanceId":"i","NetworkInterfaceId":"e"}`},
-		{"AttachNetworkInterface", daemon.OpRequest{"network-interface-id": "e", "instance-id": "i", "device-index": "x"}, "error: not a whole number"},
-		{"AttachNetworkInterface", daemon.OpRequest{"network-interface-id": "e", "instance-id": "i", "device-index": "1.0"}, "error: not a whole number"},
-		{"DetachNetworkInterface", daemon.OpRequest{"attachment-id": "eni-attach-1"}, `{"AttachmentId":"eni-attach-1"}`},
-		{"DetachNetworkInterface", daemon.OpRequest{"network-interface-id": "x1"}, `{"AttachmentId":"x1"}`},
-		{"ModifyNetworkInterfaceAttribute", daemon.OpRequest{"network-interface-id": "e", "source-dest-check": "false"},
+		{"AttachNetworkInterface", flagRequest{"network-interface-id": "e", "instance-id": "i", "device-index": "x"}, "error: not a whole number"},
+		{"AttachNetworkInterface", flagRequest{"network-interface-id": "e", "instance-id": "i", "device-index": "1.0"}, "error: not a whole number"},
+		{"DetachNetworkInterface", flagRequest{"attachment-id": "eni-attach-1"}, `{"AttachmentId":"eni-attach-1"}`},
+		{"DetachNetworkInterface", flagRequest{"network-interface-id": "x1"}, `{"AttachmentId":"x1"}`},
+		{"ModifyNetworkInterfaceAttribute", flagRequest{"network-interface-id": "e", "source-dest-check": "false"},
 			`{"NetworkInterfaceId":"e","SourceDestCheck":{"Value":false}}`},
-		{"ModifyNetworkInterfaceAttribute", daemon.OpRequest{"network-interface-id": "e", "groups": "g1,g2"}, `{"Groups":["g1","g2"],"NetworkInterfaceId":"e"}`},
-		{"ModifyInstanceAttribute", daemon.OpRequest{"instance-id": "i", "source-dest-check": "true"}, `{"InstanceId":"i","SourceDestCheck":{"Value":true}}`},
-		{"AssignPrivateIpAddresses", daemon.OpRequest{"network-interface-id": "e", "private-ip-addresses": "10.0.1.6,10.0.1.7"},
+		{"ModifyNetworkInterfaceAttribute", flagRequest{"network-interface-id": "e", "groups": "g1,g2"}, `{"Groups":["g1","g2"],"NetworkInterfaceId":"e"}`},
+		{"ModifyInstanceAttribute", flagRequest{"instance-id": "i", "source-dest-check": "true"}, `{"InstanceId":"i","SourceDestCheck":{"Value":true}}`},
+		{"AssignPrivateIpAddresses", flagRequest{"network-interface-id": "e", "private-ip-addresses": "10.0.1.6,10.0.1.7"},
 			`{"NetworkInterfaceId":"e","PrivateIpAddresses":["10.0.1.6","10.0.1.7"]}`},
-		{"AssignPrivateIpAddresses", daemon.OpRequest{"network-interface-id": "e", "secondary-private-ip-address-count": "2"},
+		{"AssignPrivateIpAddresses", flagRequest{"network-interface-id": "e", "secondary-private-ip-address-count": "2"},
 			`{"NetworkInterfaceId":"e","SecondaryPrivateIpAddressCount":2}`},
-		{"AssignPrivateIpAddresses", daemon.OpRequest{"network-interface-id": "e", "secondary-private-ip-address-count": "2x"}, "error: not a whole number"},
+		{"AssignPrivateIpAddresses", flagRequest{"network-interface-id": "e", "secondary-private-ip-address-count": "2x"}, "error: not a whole number"},
 		// By name (typedInput's default): the flags are the members.
-		{"UnassignPrivateIpAddresses", daemon.OpRequest{"network-interface-id": "e", "private-ip-addresses": "10.0.1.6,10.0.1.7"},
+		{"UnassignPrivateIpAddresses", flagRequest{"network-interface-id": "e", "private-ip-addresses": "10.0.1.6,10.0.1.7"},
 			`{"NetworkInterfaceId":"e","PrivateIpAddresses":["10.0.1.6","10.0.1.7"]}`},
-		{"DeleteNetworkInterface", daemon.OpRequest{"network-interface-id": "e"}, `{"NetworkInterfaceId":"e"}`},
-		{"TerminateInstances", daemon.OpRequest{"instance-ids": "i-1,i-2"}, `{"InstanceIds":["i-1","i-2"]}`},
-		{"StopInstances", daemon.OpRequest{"instance-ids": "i-1"}, `{"InstanceIds":["i-1"]}`},
-		{"StartInstances", daemon.OpRequest{"instance-ids": "i-1"}, `{"InstanceIds":["i-1"]}`},
-		{"CreateRoute", daemon.OpRequest{"route-table-id": "r", "destination-cidr-block": "0.0.0.0/0", "nat-gateway-id": "n"},
+		{"DeleteNetworkInterface", flagRequest{"network-interface-id": "e"}, `{"NetworkInterfaceId":"e"}`},
+		{"TerminateInstances", flagRequest{"instance-ids": "i-1,i-2"}, `{"InstanceIds":["i-1","i-2"]}`},
+		{"StopInstances", flagRequest{"instance-ids": "i-1"}, `{"InstanceIds":["i-1"]}`},
+		{"StartInstances", flagRequest{"instance-ids": "i-1"}, `{"InstanceIds":["i-1"]}`},
+		{"CreateRoute", flagRequest{"route-table-id": "r", "destination-cidr-block": "0.0.0.0/0", "nat-gateway-id": "n"},
 			`{"DestinationCidrBlock":"0.0.0.0/0","NatGatewayId":"n","RouteTableId":"r"}`},
-		{"ReplaceRoute", daemon.OpRequest{"route-table-id": "r", "destination-cidr-block": "0.0.0.0/0", "instance-id": "i"},
+		{"ReplaceRoute", flagRequest{"route-table-id": "r", "destination-cidr-block": "0.0.0.0/0", "instance-id": "i"},
 			`{"DestinationCidrBlock":"0.0.0.0/0","InstanceId":"i","RouteTableId":"r"}`},
-		{"DeleteRoute", daemon.OpRequest{"route-table-id": "r", "destination-cidr-block": "0.0.0.0/0"}, `{"DestinationCidrBlock":"0.0.0.0/0","RouteTableId":"r"}`},
+		{"DeleteRoute", flagRequest{"route-table-id": "r", "destination-cidr-block": "0.0.0.0/0"}, `{"DestinationCidrBlock":"0.0.0.0/0","RouteTableId":"r"}`},
 	}
 	for _, c := range cases {
 		got, err := instancesInput(t, c.api, c.flags)

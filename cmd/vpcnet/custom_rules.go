@@ -30,17 +30,17 @@ func init() {
 	typedInputs["DeleteNetworkAclEntry"] = naclDeleteInput
 	typedInputs["AllocateAddress"] = allocateAddressInput
 	typedInputs["AssociateAddress"] = associateAddressInput
-	typedInputs["DisassociateAddress"] = func(req daemon.OpRequest) (map[string]any, error) {
+	typedInputs["DisassociateAddress"] = func(req flagRequest) (map[string]any, error) {
 		return copyMembers(req, map[string]string{"association-id": "AssociationId", "public-ip": "PublicIp"}), nil
 	}
-	typedInputs["ReleaseAddress"] = func(req daemon.OpRequest) (map[string]any, error) {
+	typedInputs["ReleaseAddress"] = func(req flagRequest) (map[string]any, error) {
 		return copyMembers(req, map[string]string{"allocation-id": "AllocationId"}), nil
 	}
 }
 
 // copyMembers copies the string flags of req that names maps to their
 // member names.
-func copyMembers(req daemon.OpRequest, names map[string]string) map[string]any {
+func copyMembers(req flagRequest, names map[string]string) map[string]any {
 	in := map[string]any{}
 	for flag, member := range names {
 		if v, ok := req[flag]; ok {
@@ -57,7 +57,7 @@ func usageError(format string, args ...any) error {
 // sgPermissionInput builds the one IpPermission of --protocol, --port,
 // --cidr and --source-group, as the AWS CLI does for all four authorize
 // and revoke commands.
-func sgPermissionInput(req daemon.OpRequest) (map[string]any, error) {
+func sgPermissionInput(req flagRequest) (map[string]any, error) {
 	in := copyMembers(req, map[string]string{"group-id": "GroupId"})
 	perm := map[string]any{}
 	if p, ok := req["protocol"]; ok {
@@ -131,7 +131,7 @@ func sgPort(p string) (int, int, error) {
 // naclEntryInput builds CreateNetworkAclEntry's and
 // ReplaceNetworkAclEntry's parameters. --protocol tcp, udp, icmp and all
 // are sent as 6, 17, 1 and -1, as the AWS CLI sends them.
-func naclEntryInput(req daemon.OpRequest) (map[string]any, error) {
+func naclEntryInput(req flagRequest) (map[string]any, error) {
 	in, err := naclDeleteInput(req)
 	if err != nil {
 		return nil, err
@@ -171,7 +171,7 @@ func naclEntryInput(req daemon.OpRequest) (map[string]any, error) {
 
 // naclDeleteInput builds DeleteNetworkAclEntry's parameters: the NACL, the
 // direction (--egress or --ingress) and the rule number, a whole number.
-func naclDeleteInput(req daemon.OpRequest) (map[string]any, error) {
+func naclDeleteInput(req flagRequest) (map[string]any, error) {
 	in := copyMembers(req, map[string]string{"network-acl-id": "NetworkAclId"})
 	if req["egress"] == "true" || req["ingress"] == "true" {
 		in["Egress"] = req["egress"] == "true"
@@ -256,7 +256,7 @@ func plainPortRange(s string) (int, int, bool) {
 }
 
 // allocateAddressInput: --name is the Name tag of the new Elastic IP.
-func allocateAddressInput(req daemon.OpRequest) (map[string]any, error) {
+func allocateAddressInput(req flagRequest) (map[string]any, error) {
 	in := copyMembers(req, map[string]string{"address": "Address", "public-ipv4-pool": "PublicIpv4Pool",
 		"network-border-group": "NetworkBorderGroup"})
 	if name, ok := req["name"]; ok {
@@ -266,7 +266,7 @@ func allocateAddressInput(req daemon.OpRequest) (map[string]any, error) {
 	return in, nil
 }
 
-func associateAddressInput(req daemon.OpRequest) (map[string]any, error) {
+func associateAddressInput(req flagRequest) (map[string]any, error) {
 	in := copyMembers(req, map[string]string{"allocation-id": "AllocationId", "instance-id": "InstanceId",
 		"network-interface-id": "NetworkInterfaceId", "private-ip-address": "PrivateIpAddress"})
 	if v, ok := req["allow-reassociation"]; ok {

@@ -5,14 +5,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vpcnet/vpcnet/daemon"
 	"github.com/vpcnet/vpcnet/ec2/types"
 )
 
 // converted runs api's typedInputs entry on the flags req and checks that
 // what it builds is a request EC2's model reads (member names and types);
 // it returns the request as JSON (keys sorted) or the entry's error.
-func converted(t *testing.T, api string, req daemon.OpRequest) (string, error) {
+func converted(t *testing.T, api string, req flagRequest) (string, error) {
 	t.Helper()
 	in, err := typedInputs[api](req)
 	if err != nil {
@@ -39,31 +38,31 @@ func converted(t *testing.T, api string, req daemon.OpRequest) (string, error) {
 func TestSG3_PortFlagAsTheAWSCLI(t *testing.T) {
 	perm := func(p string) string { return `{"GroupId":"g","IpPermissions":[` + p + `]}` }
 	cases := []struct {
-		flags daemon.OpRequest
+		flags flagRequest
 		want  string
 	}{
-		{daemon.OpRequest{"group-id": "g", "protocol": "tcp", "port": "80", "cidr": "10.0.0.0/8"},
+		{flagRequest{"group-id": "g", "protocol": "tcp", "port": "80", "cidr": "10.0.0.0/8"},
 			perm(`{"FromPort":80,"IpProtocol":"tcp","IpRanges":[{"CidrIp":"10.0.0.0/8"}],"ToPort":80}`)},
-		{daemon.OpRequest{"group-id": "g", "protocol": "udp", "port": "1024-65535", "cidr": "10.0.0.0/8"},
+		{flagRequest{"group-id": "g", "protocol": "udp", "port": "1024-65535", "cidr": "10.0.0.0/8"},
 			perm(`{"FromPort":1024,"IpProtocol":"udp","IpRanges":[{"CidrIp":"10.0.0.0/8"}],"ToPort":65535}`)},
-		{daemon.OpRequest{"group-id": "g", "protocol": "tcp", "port": "-1", "cidr": "10.0.0.0/8"},
+		{flagRequest{"group-id": "g", "protocol": "tcp", "port": "-1", "cidr": "10.0.0.0/8"},
 			perm(`{"FromPort":-1,"IpProtocol":"tcp","IpRanges":[{"CidrIp":"10.0.0.0/8"}],"ToPort":-1}`)},
-		{daemon.OpRequest{"group-id": "g", "protocol": "tcp", "port": "all", "cidr": "10.0.0.0/8"},
+		{flagRequest{"group-id": "g", "protocol": "tcp", "port": "all", "cidr": "10.0.0.0/8"},
 			perm(`{"FromPort":-1,"IpProtocol":"tcp","IpRanges":[{"CidrIp":"10.0.0.0/8"}],"ToPort":-1}`)},
-		{daemon.OpRequest{"group-id": "g", "protocol": "icmp", "port": "8-0", "cidr": "10.0.0.0/8"},
+		{flagRequest{"group-id": "g", "protocol": "icmp", "port": "8-0", "cidr": "10.0.0.0/8"},
 			perm(`{"FromPort":8,"IpProtocol":"icmp","IpRanges":[{"CidrIp":"10.0.0.0/8"}],"ToPort":0}`)},
-		{daemon.OpRequest{"group-id": "g", "protocol": "icmp", "port": "8--1", "cidr": "10.0.0.0/8"},
+		{flagRequest{"group-id": "g", "protocol": "icmp", "port": "8--1", "cidr": "10.0.0.0/8"},
 			perm(`{"FromPort":8,"IpProtocol":"icmp","IpRanges":[{"CidrIp":"10.0.0.0/8"}],"ToPort":-1}`)},
-		{daemon.OpRequest{"group-id": "g", "protocol": "icmp", "port": "8", "cidr": "10.0.0.0/8"},
+		{flagRequest{"group-id": "g", "protocol": "icmp", "port": "8", "cidr": "10.0.0.0/8"},
 			perm(`{"FromPort":8,"IpProtocol":"icmp","IpRanges":[{"CidrIp":"10.0.0.0/8"}],"ToPort":8}`)},
-		{daemon.OpRequest{"group-id": "g", "protocol": "icmp", "cidr": "10.0.0.0/8"},
+		{flagRequest{"group-id": "g", "protocol": "icmp", "cidr": "10.0.0.0/8"},
 			perm(`{"IpProtocol":"icmp","IpRanges":[{"CidrIp":"10.0.0.0/8"}]}`)},
-		{daemon.OpRequest{"group-id": "g", "protocol": "all", "source-group": "web"},
+		{flagRequest{"group-id": "g", "protocol": "all", "source-group": "web"},
 			perm(`{"IpProtocol":"-1","UserIdGroupPairs":[{"GroupName":"web"}]}`)},
-		{daemon.OpRequest{"group-id": "g", "protocol": "47", "source-group": "sg-0123"},
+		{flagRequest{"group-id": "g", "protocol": "47", "source-group": "sg-0123"},
 			perm(`{"IpProtocol":"47","UserIdGroupPairs":[{"GroupId":"sg-0123"}]}`)},
-		{daemon.OpRequest{"group-id": "g"}, `{"GroupId":"g"}`},
-		{daemon.OpRequest{}, `{}`}, // --cli-input-json or --ip-permissions give the rest
+		{flagRequest{"group-id": "g"}, `{"GroupId":"g"}`},
+		{flagRequest{}, `{}`}, // --cli-input-json or --ip-permissions give the rest
 	}
 	for _, api := range []string{"AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress", "RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress"} {
 		for _, c := range cases {
@@ -72,7 +71,7 @@ func TestSG3_PortFlagAsTheAWSCLI(t *testing.T) {
 			}
 		}
 	}
-	for _, c := range []daemon.OpRequest{
+	for _, c := range []flagRequest{
 		{"protocol": "TCP"}, {"protocol": "256"}, {"protocol": "-2"}, {"protocol": "sctp"},
 		{"protocol": "icmp", "port": "-1-0"}, {"protocol": "icmp", "port": "8-"}, {"protocol": "icmp", "port": "x"},
 		{"protocol": "tcp", "port": "From=1,To=2"}, {"protocol": "tcp", "port": "80x"},
@@ -88,9 +87,9 @@ func TestSG3_PortFlagAsTheAWSCLI(t *testing.T) {
 // shorthand or JSON (and vpcnet's 80 / 1024-65535), the rule number a whole
 // number; a value that does not parse is refused, never read as "any".
 func TestNACL2_FlagsAsTheAWSCLI(t *testing.T) {
-	base := daemon.OpRequest{"network-acl-id": "acl-db", "rule-number": "150", "cidr-block": "0.0.0.0/0", "rule-action": "deny", "ingress": "true"}
-	with := func(kv ...string) daemon.OpRequest {
-		r := daemon.OpRequest{}
+	base := flagRequest{"network-acl-id": "acl-db", "rule-number": "150", "cidr-block": "0.0.0.0/0", "rule-action": "deny", "ingress": "true"}
+	with := func(kv ...string) flagRequest {
+		r := flagRequest{}
 		for k, v := range base {
 			r[k] = v
 		}
@@ -103,7 +102,7 @@ func TestNACL2_FlagsAsTheAWSCLI(t *testing.T) {
 		return `{"CidrBlock":"0.0.0.0/0","Egress":false,` + rest + `,"RuleAction":"deny","RuleNumber":150}`
 	}
 	cases := []struct {
-		flags daemon.OpRequest
+		flags flagRequest
 		want  string
 	}{
 		{with("protocol", "tcp", "port-range", "From=1024,To=65535"), entry(`"NetworkAclId":"acl-db","PortRange":{"From":1024,"To":65535},"Protocol":"6"`)},
@@ -122,15 +121,15 @@ func TestNACL2_FlagsAsTheAWSCLI(t *testing.T) {
 			}
 		}
 	}
-	if got, err := converted(t, "DeleteNetworkAclEntry", daemon.OpRequest{"network-acl-id": "acl-db", "rule-number": "150", "egress": "true"}); err != nil ||
+	if got, err := converted(t, "DeleteNetworkAclEntry", flagRequest{"network-acl-id": "acl-db", "rule-number": "150", "egress": "true"}); err != nil ||
 		got != `{"Egress":true,"NetworkAclId":"acl-db","RuleNumber":150}` {
 		t.Errorf("delete: %s %v", got, err)
 	}
 	// No direction flag: Egress is left to --cli-input-json, not set false.
-	if got, err := converted(t, "DeleteNetworkAclEntry", daemon.OpRequest{"rule-number": "150"}); err != nil || got != `{"RuleNumber":150}` {
+	if got, err := converted(t, "DeleteNetworkAclEntry", flagRequest{"rule-number": "150"}); err != nil || got != `{"RuleNumber":150}` {
 		t.Errorf("delete without a direction flag: %s %v", got, err)
 	}
-	for _, c := range []daemon.OpRequest{
+	for _, c := range []flagRequest{
 		with("rule-number", "150abc", "protocol", "tcp"),
 		with("rule-number", "1.5", "protocol", "tcp"),
 		with("protocol", "icmp", "icmp-type-code", "Type=O,Code=0"), // issue 10: a letter O became "any type"
@@ -152,19 +151,19 @@ func TestNACL2_FlagsAsTheAWSCLI(t *testing.T) {
 func TestEIP_FlagsAsTheAWSCLI(t *testing.T) {
 	cases := []struct {
 		api   string
-		flags daemon.OpRequest
+		flags flagRequest
 		want  string
 	}{
-		{"AllocateAddress", daemon.OpRequest{"public-ipv4-pool": "amz", "name": "spare"},
+		{"AllocateAddress", flagRequest{"public-ipv4-pool": "amz", "name": "spare"},
 			`{"PublicIpv4Pool":"amz","TagSpecifications":[{"ResourceType":"elastic-ip","Tags":[{"Key":"Name","Value":"spare"}]}]}`},
-		{"AllocateAddress", daemon.OpRequest{"address": "3.34.9.9", "network-border-group": "us-west-2"}, `{"Address":"3.34.9.9","NetworkBorderGroup":"us-west-2"}`},
-		{"AssociateAddress", daemon.OpRequest{"allocation-id": "e", "instance-id": "i", "allow-reassociation": "true"},
+		{"AllocateAddress", flagRequest{"address": "3.34.9.9", "network-border-group": "us-west-2"}, `{"Address":"3.34.9.9","NetworkBorderGroup":"us-west-2"}`},
+		{"AssociateAddress", flagRequest{"allocation-id": "e", "instance-id": "i", "allow-reassociation": "true"},
 			`{"AllocationId":"e","AllowReassociation":true,"InstanceId":"i"}`},
-		{"AssociateAddress", daemon.OpRequest{"allocation-id": "e", "network-interface-id": "n", "private-ip-address": "10.0.0.5"},
+		{"AssociateAddress", flagRequest{"allocation-id": "e", "network-interface-id": "n", "private-ip-address": "10.0.0.5"},
 			`{"AllocationId":"e","NetworkInterfaceId":"n","PrivateIpAddress":"10.0.0.5"}`},
-		{"DisassociateAddress", daemon.OpRequest{"association-id": "a"}, `{"AssociationId":"a"}`},
-		{"DisassociateAddress", daemon.OpRequest{"public-ip": "3.34.9.9"}, `{"PublicIp":"3.34.9.9"}`},
-		{"ReleaseAddress", daemon.OpRequest{"allocation-id": "e"}, `{"AllocationId":"e"}`},
+		{"DisassociateAddress", flagRequest{"association-id": "a"}, `{"AssociationId":"a"}`},
+		{"DisassociateAddress", flagRequest{"public-ip": "3.34.9.9"}, `{"PublicIp":"3.34.9.9"}`},
+		{"ReleaseAddress", flagRequest{"allocation-id": "e"}, `{"AllocationId":"e"}`},
 	}
 	for _, c := range cases {
 		if got, err := converted(t, c.api, c.flags); err != nil || got != c.want {
@@ -184,7 +183,7 @@ func FuzzRulesFlags(f *testing.F) {
 		"CreateNetworkAclEntry", "ReplaceNetworkAclEntry", "DeleteNetworkAclEntry", "AllocateAddress", "AssociateAddress", "DisassociateAddress", "ReleaseAddress"}
 	f.Fuzz(func(t *testing.T, i uint8, protocol, port, icmp, portRange string) {
 		api := apis[int(i)%len(apis)]
-		req := daemon.OpRequest{"group-id": "g", "protocol": protocol, "port": port, "cidr": "10.0.0.0/8", "network-acl-id": "a",
+		req := flagRequest{"group-id": "g", "protocol": protocol, "port": port, "cidr": "10.0.0.0/8", "network-acl-id": "a",
 			"rule-number": port, "icmp-type-code": icmp, "port-range": portRange, "egress": "true", "allocation-id": protocol}
 		converted(t, api, req) // fails the test if what it builds does not decode
 	})

@@ -12,6 +12,10 @@ import (
 	"github.com/vpcnet/vpcnet/ec2"
 )
 
+// flagRequest is a command's own flags by their AWS CLI names (group-id,
+// port …), as parsed; typedInputs turn it into EC2's parameters.
+type flagRequest map[string]string
+
 // operation describes one EC2-style command: its CLI name, its API name and
 // its flags (AWS CLI names). Resource names are accepted wherever ids are.
 type operation struct {
@@ -145,7 +149,7 @@ func addOperationCommands(root *cobra.Command) {
 func allOperations() []operation {
 	ops := slices.Clone(operationList)
 	for _, api := range ec2.Names() {
-		if !ec2.IsTyped(api) || slices.ContainsFunc(ops, func(o operation) bool { return o.api == api }) {
+		if slices.ContainsFunc(ops, func(o operation) bool { return o.api == api }) {
 			continue
 		}
 		ops = append(ops, operation{use: cliName(api), api: api, short: "EC2's " + api})
@@ -158,7 +162,7 @@ type cliCall struct {
 	topo, region, api string
 	// flags are the existing flags given (operationList), by their AWS CLI
 	// names: the request of an operation that is not typed.
-	flags daemon.OpRequest
+	flags flagRequest
 	// input is a typed operation's request: EC2's parameters by member
 	// name (nil for the others).
 	input map[string]any
@@ -174,16 +178,13 @@ type globalOpts struct {
 }
 
 // opCmd builds operation op's command: its own flags (operationList),
-// for a typed operation a flag per input member they do not cover
+// a flag per input member they do not cover
 // (memberFlags), and the AWS CLI's global options.
 func opCmd(op operation) *cobra.Command {
 	vals := map[string]*string{}
 	lists := map[string]*[]string{}
 	bools := map[string]*bool{}
-	var members []*memberFlag
-	if isTyped(op.api) {
-		members = memberFlags(op)
-	}
+	members := memberFlags(op)
 	var g globalOpts
 	c := &cobra.Command{
 		Use:   op.use,
@@ -217,9 +218,7 @@ func opCmd(op operation) *cobra.Command {
 	fl.StringVar(&g.profile, "profile", "", "accepted and ignored (the topology's own credentials are used)")
 	fl.BoolVar(&g.noPager, "no-cli-pager", false, "accepted (vpcnet never pages)")
 	fl.BoolVar(&g.noPaginate, "no-paginate", false, "accepted (vpcnet answers in one page unless --max-results)")
-	if isTyped(op.api) {
-		fl.StringVar(&g.cliInputJSON, "cli-input-json", "", "EC2's parameters by member name as a JSON object (file://path); flags override it")
-	}
+	fl.StringVar(&g.cliInputJSON, "cli-input-json", "", "EC2's parameters by member name as a JSON object (file://path); flags override it")
 	fl.StringVar(&g.topo, "topology", "", "topology name (default: the only one up)")
 	for _, set := range exclusive[op.use] {
 		c.MarkFlagsMutuallyExclusive(set...)
@@ -274,15 +273,13 @@ func runOperation(cmd *cobra.Command, op operation, args []string, vals map[stri
 	if call.flags, err = buildRequest(op, vals, lists, bools, !call.newStyle); err != nil {
 		return err
 	}
-	if before := beforeTyped[op.api]; before != nil && isTyped(op.api) {
+	if before := beforeTyped[op.api]; before != nil {
 		if err := before(&call, members); err != nil {
 			return err
 		}
 	}
-	if isTyped(op.api) {
-		if call.input, err = typedRequest(op, call.flags, members, g.cliInputJSON); err != nil {
-			return err
-		}
+	if call.input, err = typedRequest(op, call.flags, members, g.cliInputJSON); err != nil {
+		return err
 	}
 	out, err := sendOp(call)
 	if err != nil {
@@ -300,8 +297,8 @@ func runOperation(cmd *cobra.Command, op operation, args []string, vals map[stri
 // an operation requires are required here (MissingParameter, as EC2 would
 // answer); a command given EC2's members by their own flags or
 // --cli-input-json is held to EC2's model instead (validateInput).
-func buildRequest(op operation, vals map[string]*string, lists map[string]*[]string, bools map[string]*bool, checks bool) (daemon.OpRequest, error) {
-	req := daemon.OpRequest{}
+func buildRequest(op operation, vals map[string]*string, lists map[string]*[]string, bools map[string]*bool, checks bool) (flagRequest, error) {
+	req := flagRequest{}
 	for k, v := range vals {
 		if *v != "" {
 			s, _, err := readParamFile(k, *v)
@@ -361,11 +358,7 @@ var sendOp = func(c cliCall) (any, error) {
 	if daemon.IsReadOnly(c.api) {
 		timeout = daemon.ReadTimeout // a frozen forwarder is said to be so in seconds
 	}
-	var body any = c.flags
-	if c.input != nil {
-		body = c.input
-	}
-	if err := daemon.NewClient(t).PostTimeout("/op/"+c.api, body, &out, timeout); err != nil {
+	if err := daemon.NewClient(t).PostTimeout("/op/"+c.api, c.input, &out, timeout); err != nil {
 		return nil, awsError(c.api, err)
 	}
 	return out, nil

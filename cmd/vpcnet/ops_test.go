@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vpcnet/vpcnet/daemon"
 	"github.com/vpcnet/vpcnet/ec2/query"
 )
 
@@ -49,7 +48,7 @@ func runCall(t testing.TB, op operation, argv []string, answer any) (*cliCall, s
 
 // runOp is runCall answering {"Return": true}; it returns the existing
 // flags that were sent (nil if nothing was).
-func runOp(t testing.TB, op operation, argv []string) (daemon.OpRequest, error) {
+func runOp(t testing.TB, op operation, argv []string) (flagRequest, error) {
 	c, _, err := runCall(t, op, argv, map[string]any{"Return": true})
 	if c == nil {
 		return nil, err
@@ -86,11 +85,10 @@ func TestOperationArgs(t *testing.T) {
 // (a usage error: exit 252, nothing sent) or sends one request that holds
 // only the operation's own flags, with every required one set (unless EC2's
 // members were given by their own flags or --cli-input-json), booleans as
-// "true"/"false", and, for a typed operation, EC2's parameters that its
-// input shape accepts. The high bit of the operation's index makes every
-// operation of the model typed, so that the AWS CLI flags (member flags,
-// shorthand, JSON, --query, --output) are tried on all of them. Nothing
-// panics.
+// "true"/"false", and EC2's parameters that its input shape accepts: the
+// AWS CLI flags (member flags, shorthand, JSON, --query, --output) are
+// tried on every operation (the index's high bit is a second seed space).
+// Nothing panics.
 func FuzzOperationArgs(f *testing.F) {
 	f.Add(uint8(0), "--group-id\x00default\x00--protocol\x00icmp\x00--port\x008-0\x00--cidr\x0010.0.0.0/8")
 	f.Add(uint8(4), "--network-acl-id\x00acl\x00--rule-number\x00100\x00--protocol\x00tcp\x00--port-range\x00From=1,To=2\x00--cidr-block\x000.0.0.0/0\x00--rule-action\x00deny\x00--ingress")
@@ -104,9 +102,6 @@ func FuzzOperationArgs(f *testing.F) {
 	f.Add(uint8(0x80|30), "--filters\x00[{\"Name\": \"a\", \"Values\": [\"b\"]}]\x00--max-results\x005\x00--output\x00table\x00--query\x00Vpcs[].{A: VpcId}")
 	f.Fuzz(func(t *testing.T, i uint8, args string) {
 		op := operationList[int(i&0x7f)%len(operationList)]
-		if i&0x80 != 0 {
-			typedAll(t)
-		}
 		argv := strings.Split(args, "\x00")
 		var answer any
 		json.Unmarshal([]byte(describeVpcsAnswer), &answer)
@@ -151,15 +146,9 @@ func FuzzOperationArgs(f *testing.F) {
 				}
 			}
 		}
-		if !isTyped(op.api) {
-			if call.input != nil {
-				t.Fatalf("%s is not typed, yet sent EC2 parameters %v", op.use, call.input)
-			}
-			return
-		}
 		shape, _ := query.InputShape(op.api)
 		if call.input == nil {
-			t.Fatalf("%s %q: typed, yet sent no EC2 parameters", op.use, argv)
+			t.Fatalf("%s %q: sent no EC2 parameters", op.use, argv)
 		}
 		if err := validateInput(shape, call.input); err != nil {
 			t.Fatalf("%s %q: sent %v, which EC2's model refuses: %v", op.use, argv, call.input, err)
