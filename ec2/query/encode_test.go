@@ -233,7 +233,7 @@ func TestEncodeRefusesWhatEC2LacksOrTypesWrong(t *testing.T) {
 			"encode DescribeVpcs: Vpcs: want a list (VpcList), have map[string]interface {}"},
 		{"an answer where EC2 has none", "DeleteRoute", obj{"Return": true},
 			"encode DeleteRoute: EC2's model has no answer for it, but an answer was given: map[Return:true]"},
-		{"an action the model lacks", "CreateVpc", obj{}, "encode: no action CreateVpc in the model"},
+		{"an action the model lacks", "CreateTransitGateway", obj{}, "encode: no action CreateTransitGateway in the model"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var b bytes.Buffer

@@ -8,33 +8,60 @@ import "time"
 // (the shape names) of their input and output; Output is "" for an
 // operation that answers nothing but its requestId.
 var Operations = map[string]struct{ Input, Output string }{
+	"AcceptVpcPeeringConnection":      {"AcceptVpcPeeringConnectionRequest", "AcceptVpcPeeringConnectionResult"},
 	"AllocateAddress":                 {"AllocateAddressRequest", "AllocateAddressResult"},
 	"AssignPrivateIpAddresses":        {"AssignPrivateIpAddressesRequest", "AssignPrivateIpAddressesResult"},
 	"AssociateAddress":                {"AssociateAddressRequest", "AssociateAddressResult"},
+	"AssociateDhcpOptions":            {"AssociateDhcpOptionsRequest", ""},
+	"AssociateRouteTable":             {"AssociateRouteTableRequest", "AssociateRouteTableResult"},
+	"AssociateVpcCidrBlock":           {"AssociateVpcCidrBlockRequest", "AssociateVpcCidrBlockResult"},
+	"AttachInternetGateway":           {"AttachInternetGatewayRequest", ""},
 	"AttachNetworkInterface":          {"AttachNetworkInterfaceRequest", "AttachNetworkInterfaceResult"},
 	"AuthorizeSecurityGroupEgress":    {"AuthorizeSecurityGroupEgressRequest", "AuthorizeSecurityGroupEgressResult"},
 	"AuthorizeSecurityGroupIngress":   {"AuthorizeSecurityGroupIngressRequest", "AuthorizeSecurityGroupIngressResult"},
+	"CreateDhcpOptions":               {"CreateDhcpOptionsRequest", "CreateDhcpOptionsResult"},
+	"CreateFlowLogs":                  {"CreateFlowLogsRequest", "CreateFlowLogsResult"},
+	"CreateInternetGateway":           {"CreateInternetGatewayRequest", "CreateInternetGatewayResult"},
 	"CreateKeyPair":                   {"CreateKeyPairRequest", "KeyPair"},
+	"CreateNatGateway":                {"CreateNatGatewayRequest", "CreateNatGatewayResult"},
+	"CreateNetworkAcl":                {"CreateNetworkAclRequest", "CreateNetworkAclResult"},
 	"CreateNetworkAclEntry":           {"CreateNetworkAclEntryRequest", ""},
 	"CreateNetworkInsightsPath":       {"CreateNetworkInsightsPathRequest", "CreateNetworkInsightsPathResult"},
 	"CreateNetworkInterface":          {"CreateNetworkInterfaceRequest", "CreateNetworkInterfaceResult"},
 	"CreateRoute":                     {"CreateRouteRequest", "CreateRouteResult"},
+	"CreateRouteTable":                {"CreateRouteTableRequest", "CreateRouteTableResult"},
 	"CreateSecurityGroup":             {"CreateSecurityGroupRequest", "CreateSecurityGroupResult"},
+	"CreateSubnet":                    {"CreateSubnetRequest", "CreateSubnetResult"},
 	"CreateTags":                      {"CreateTagsRequest", ""},
+	"CreateVpc":                       {"CreateVpcRequest", "CreateVpcResult"},
+	"CreateVpcPeeringConnection":      {"CreateVpcPeeringConnectionRequest", "CreateVpcPeeringConnectionResult"},
+	"DeleteDhcpOptions":               {"DeleteDhcpOptionsRequest", ""},
+	"DeleteFlowLogs":                  {"DeleteFlowLogsRequest", "DeleteFlowLogsResult"},
+	"DeleteInternetGateway":           {"DeleteInternetGatewayRequest", ""},
 	"DeleteKeyPair":                   {"DeleteKeyPairRequest", ""},
+	"DeleteNatGateway":                {"DeleteNatGatewayRequest", "DeleteNatGatewayResult"},
+	"DeleteNetworkAcl":                {"DeleteNetworkAclRequest", ""},
 	"DeleteNetworkAclEntry":           {"DeleteNetworkAclEntryRequest", ""},
 	"DeleteNetworkInsightsAnalysis":   {"DeleteNetworkInsightsAnalysisRequest", "DeleteNetworkInsightsAnalysisResult"},
 	"DeleteNetworkInsightsPath":       {"DeleteNetworkInsightsPathRequest", "DeleteNetworkInsightsPathResult"},
 	"DeleteNetworkInterface":          {"DeleteNetworkInterfaceRequest", ""},
 	"DeleteRoute":                     {"DeleteRouteRequest", ""},
+	"DeleteRouteTable":                {"DeleteRouteTableRequest", ""},
 	"DeleteSecurityGroup":             {"DeleteSecurityGroupRequest", ""},
+	"DeleteSubnet":                    {"DeleteSubnetRequest", ""},
 	"DeleteTags":                      {"DeleteTagsRequest", ""},
+	"DeleteVpc":                       {"DeleteVpcRequest", ""},
+	"DeleteVpcPeeringConnection":      {"DeleteVpcPeeringConnectionRequest", "DeleteVpcPeeringConnectionResult"},
 	"DescribeAccountAttributes":       {"DescribeAccountAttributesRequest", "DescribeAccountAttributesResult"},
 	"DescribeAddresses":               {"DescribeAddressesRequest", "DescribeAddressesResult"},
+	"DescribeAddressesAttribute":      {"DescribeAddressesAttributeRequest", "DescribeAddressesAttributeResult"},
 	"DescribeAvailabilityZones":       {"DescribeAvailabilityZonesRequest", "DescribeAvailabilityZonesResult"},
+	"DescribeDhcpOptions":             {"DescribeDhcpOptionsRequest", "DescribeDhcpOptionsResult"},
+	"DescribeFlowLogs":                {"DescribeFlowLogsRequest", "DescribeFlowLogsResult"},
 	"DescribeImages":                  {"DescribeImagesRequest", "DescribeImagesResult"},
 	"DescribeInstanceTypes":           {"DescribeInstanceTypesRequest", "DescribeInstanceTypesResult"},
 	"DescribeInstances":               {"DescribeInstancesRequest", "DescribeInstancesResult"},
+	"DescribeInternetGateways":        {"DescribeInternetGatewaysRequest", "DescribeInternetGatewaysResult"},
 	"DescribeKeyPairs":                {"DescribeKeyPairsRequest", "DescribeKeyPairsResult"},
 	"DescribeNatGateways":             {"DescribeNatGatewaysRequest", "DescribeNatGatewaysResult"},
 	"DescribeNetworkAcls":             {"DescribeNetworkAclsRequest", "DescribeNetworkAclsResult"},
@@ -43,19 +70,33 @@ var Operations = map[string]struct{ Input, Output string }{
 	"DescribeNetworkInterfaces":       {"DescribeNetworkInterfacesRequest", "DescribeNetworkInterfacesResult"},
 	"DescribeRegions":                 {"DescribeRegionsRequest", "DescribeRegionsResult"},
 	"DescribeRouteTables":             {"DescribeRouteTablesRequest", "DescribeRouteTablesResult"},
+	"DescribeSecurityGroupRules":      {"DescribeSecurityGroupRulesRequest", "DescribeSecurityGroupRulesResult"},
 	"DescribeSecurityGroups":          {"DescribeSecurityGroupsRequest", "DescribeSecurityGroupsResult"},
 	"DescribeSubnets":                 {"DescribeSubnetsRequest", "DescribeSubnetsResult"},
 	"DescribeTags":                    {"DescribeTagsRequest", "DescribeTagsResult"},
+	"DescribeVpcAttribute":            {"DescribeVpcAttributeRequest", "DescribeVpcAttributeResult"},
+	"DescribeVpcPeeringConnections":   {"DescribeVpcPeeringConnectionsRequest", "DescribeVpcPeeringConnectionsResult"},
 	"DescribeVpcs":                    {"DescribeVpcsRequest", "DescribeVpcsResult"},
+	"DetachInternetGateway":           {"DetachInternetGatewayRequest", ""},
 	"DetachNetworkInterface":          {"DetachNetworkInterfaceRequest", ""},
 	"DisassociateAddress":             {"DisassociateAddressRequest", ""},
+	"DisassociateRouteTable":          {"DisassociateRouteTableRequest", ""},
+	"DisassociateVpcCidrBlock":        {"DisassociateVpcCidrBlockRequest", "DisassociateVpcCidrBlockResult"},
 	"GetCallerIdentity":               {"GetCallerIdentityRequest", "GetCallerIdentityResponse"},
 	"ImportKeyPair":                   {"ImportKeyPairRequest", "ImportKeyPairResult"},
+	"ModifyAddressAttribute":          {"ModifyAddressAttributeRequest", "ModifyAddressAttributeResult"},
 	"ModifyInstanceAttribute":         {"ModifyInstanceAttributeRequest", ""},
 	"ModifyNetworkInterfaceAttribute": {"ModifyNetworkInterfaceAttributeRequest", ""},
+	"ModifySecurityGroupRules":        {"ModifySecurityGroupRulesRequest", "ModifySecurityGroupRulesResult"},
+	"ModifySubnetAttribute":           {"ModifySubnetAttributeRequest", ""},
+	"ModifyVpcAttribute":              {"ModifyVpcAttributeRequest", ""},
+	"RejectVpcPeeringConnection":      {"RejectVpcPeeringConnectionRequest", "RejectVpcPeeringConnectionResult"},
 	"ReleaseAddress":                  {"ReleaseAddressRequest", ""},
+	"ReplaceNetworkAclAssociation":    {"ReplaceNetworkAclAssociationRequest", "ReplaceNetworkAclAssociationResult"},
 	"ReplaceNetworkAclEntry":          {"ReplaceNetworkAclEntryRequest", ""},
 	"ReplaceRoute":                    {"ReplaceRouteRequest", ""},
+	"ReplaceRouteTableAssociation":    {"ReplaceRouteTableAssociationRequest", "ReplaceRouteTableAssociationResult"},
+	"ResetAddressAttribute":           {"ResetAddressAttributeRequest", "ResetAddressAttributeResult"},
 	"RevokeSecurityGroupEgress":       {"RevokeSecurityGroupEgressRequest", "RevokeSecurityGroupEgressResult"},
 	"RevokeSecurityGroupIngress":      {"RevokeSecurityGroupIngressRequest", "RevokeSecurityGroupIngressResult"},
 	"RunInstances":                    {"RunInstancesRequest", "Reservation"},
@@ -70,20 +111,40 @@ var Operations = map[string]struct{ Input, Output string }{
 // that is not in the model or has no input shape.
 func NewInput(action string) any {
 	switch action {
+	case "AcceptVpcPeeringConnection":
+		return &AcceptVpcPeeringConnectionRequest{}
 	case "AllocateAddress":
 		return &AllocateAddressRequest{}
 	case "AssignPrivateIpAddresses":
 		return &AssignPrivateIpAddressesRequest{}
 	case "AssociateAddress":
 		return &AssociateAddressRequest{}
+	case "AssociateDhcpOptions":
+		return &AssociateDhcpOptionsRequest{}
+	case "AssociateRouteTable":
+		return &AssociateRouteTableRequest{}
+	case "AssociateVpcCidrBlock":
+		return &AssociateVpcCidrBlockRequest{}
+	case "AttachInternetGateway":
+		return &AttachInternetGatewayRequest{}
 	case "AttachNetworkInterface":
 		return &AttachNetworkInterfaceRequest{}
 	case "AuthorizeSecurityGroupEgress":
 		return &AuthorizeSecurityGroupEgressRequest{}
 	case "AuthorizeSecurityGroupIngress":
 		return &AuthorizeSecurityGroupIngressRequest{}
+	case "CreateDhcpOptions":
+		return &CreateDhcpOptionsRequest{}
+	case "CreateFlowLogs":
+		return &CreateFlowLogsRequest{}
+	case "CreateInternetGateway":
+		return &CreateInternetGatewayRequest{}
 	case "CreateKeyPair":
 		return &CreateKeyPairRequest{}
+	case "CreateNatGateway":
+		return &CreateNatGatewayRequest{}
+	case "CreateNetworkAcl":
+		return &CreateNetworkAclRequest{}
 	case "CreateNetworkAclEntry":
 		return &CreateNetworkAclEntryRequest{}
 	case "CreateNetworkInsightsPath":
@@ -92,12 +153,30 @@ func NewInput(action string) any {
 		return &CreateNetworkInterfaceRequest{}
 	case "CreateRoute":
 		return &CreateRouteRequest{}
+	case "CreateRouteTable":
+		return &CreateRouteTableRequest{}
 	case "CreateSecurityGroup":
 		return &CreateSecurityGroupRequest{}
+	case "CreateSubnet":
+		return &CreateSubnetRequest{}
 	case "CreateTags":
 		return &CreateTagsRequest{}
+	case "CreateVpc":
+		return &CreateVpcRequest{}
+	case "CreateVpcPeeringConnection":
+		return &CreateVpcPeeringConnectionRequest{}
+	case "DeleteDhcpOptions":
+		return &DeleteDhcpOptionsRequest{}
+	case "DeleteFlowLogs":
+		return &DeleteFlowLogsRequest{}
+	case "DeleteInternetGateway":
+		return &DeleteInternetGatewayRequest{}
 	case "DeleteKeyPair":
 		return &DeleteKeyPairRequest{}
+	case "DeleteNatGateway":
+		return &DeleteNatGatewayRequest{}
+	case "DeleteNetworkAcl":
+		return &DeleteNetworkAclRequest{}
 	case "DeleteNetworkAclEntry":
 		return &DeleteNetworkAclEntryRequest{}
 	case "DeleteNetworkInsightsAnalysis":
@@ -108,22 +187,38 @@ func NewInput(action string) any {
 		return &DeleteNetworkInterfaceRequest{}
 	case "DeleteRoute":
 		return &DeleteRouteRequest{}
+	case "DeleteRouteTable":
+		return &DeleteRouteTableRequest{}
 	case "DeleteSecurityGroup":
 		return &DeleteSecurityGroupRequest{}
+	case "DeleteSubnet":
+		return &DeleteSubnetRequest{}
 	case "DeleteTags":
 		return &DeleteTagsRequest{}
+	case "DeleteVpc":
+		return &DeleteVpcRequest{}
+	case "DeleteVpcPeeringConnection":
+		return &DeleteVpcPeeringConnectionRequest{}
 	case "DescribeAccountAttributes":
 		return &DescribeAccountAttributesRequest{}
 	case "DescribeAddresses":
 		return &DescribeAddressesRequest{}
+	case "DescribeAddressesAttribute":
+		return &DescribeAddressesAttributeRequest{}
 	case "DescribeAvailabilityZones":
 		return &DescribeAvailabilityZonesRequest{}
+	case "DescribeDhcpOptions":
+		return &DescribeDhcpOptionsRequest{}
+	case "DescribeFlowLogs":
+		return &DescribeFlowLogsRequest{}
 	case "DescribeImages":
 		return &DescribeImagesRequest{}
 	case "DescribeInstanceTypes":
 		return &DescribeInstanceTypesRequest{}
 	case "DescribeInstances":
 		return &DescribeInstancesRequest{}
+	case "DescribeInternetGateways":
+		return &DescribeInternetGatewaysRequest{}
 	case "DescribeKeyPairs":
 		return &DescribeKeyPairsRequest{}
 	case "DescribeNatGateways":
@@ -140,32 +235,60 @@ func NewInput(action string) any {
 		return &DescribeRegionsRequest{}
 	case "DescribeRouteTables":
 		return &DescribeRouteTablesRequest{}
+	case "DescribeSecurityGroupRules":
+		return &DescribeSecurityGroupRulesRequest{}
 	case "DescribeSecurityGroups":
 		return &DescribeSecurityGroupsRequest{}
 	case "DescribeSubnets":
 		return &DescribeSubnetsRequest{}
 	case "DescribeTags":
 		return &DescribeTagsRequest{}
+	case "DescribeVpcAttribute":
+		return &DescribeVpcAttributeRequest{}
+	case "DescribeVpcPeeringConnections":
+		return &DescribeVpcPeeringConnectionsRequest{}
 	case "DescribeVpcs":
 		return &DescribeVpcsRequest{}
+	case "DetachInternetGateway":
+		return &DetachInternetGatewayRequest{}
 	case "DetachNetworkInterface":
 		return &DetachNetworkInterfaceRequest{}
 	case "DisassociateAddress":
 		return &DisassociateAddressRequest{}
+	case "DisassociateRouteTable":
+		return &DisassociateRouteTableRequest{}
+	case "DisassociateVpcCidrBlock":
+		return &DisassociateVpcCidrBlockRequest{}
 	case "GetCallerIdentity":
 		return &GetCallerIdentityRequest{}
 	case "ImportKeyPair":
 		return &ImportKeyPairRequest{}
+	case "ModifyAddressAttribute":
+		return &ModifyAddressAttributeRequest{}
 	case "ModifyInstanceAttribute":
 		return &ModifyInstanceAttributeRequest{}
 	case "ModifyNetworkInterfaceAttribute":
 		return &ModifyNetworkInterfaceAttributeRequest{}
+	case "ModifySecurityGroupRules":
+		return &ModifySecurityGroupRulesRequest{}
+	case "ModifySubnetAttribute":
+		return &ModifySubnetAttributeRequest{}
+	case "ModifyVpcAttribute":
+		return &ModifyVpcAttributeRequest{}
+	case "RejectVpcPeeringConnection":
+		return &RejectVpcPeeringConnectionRequest{}
 	case "ReleaseAddress":
 		return &ReleaseAddressRequest{}
+	case "ReplaceNetworkAclAssociation":
+		return &ReplaceNetworkAclAssociationRequest{}
 	case "ReplaceNetworkAclEntry":
 		return &ReplaceNetworkAclEntryRequest{}
 	case "ReplaceRoute":
 		return &ReplaceRouteRequest{}
+	case "ReplaceRouteTableAssociation":
+		return &ReplaceRouteTableAssociationRequest{}
+	case "ResetAddressAttribute":
+		return &ResetAddressAttributeRequest{}
 	case "RevokeSecurityGroupEgress":
 		return &RevokeSecurityGroupEgressRequest{}
 	case "RevokeSecurityGroupIngress":
@@ -190,44 +313,82 @@ func NewInput(action string) any {
 // that is not in the model or has no output shape.
 func NewOutput(action string) any {
 	switch action {
+	case "AcceptVpcPeeringConnection":
+		return &AcceptVpcPeeringConnectionResult{}
 	case "AllocateAddress":
 		return &AllocateAddressResult{}
 	case "AssignPrivateIpAddresses":
 		return &AssignPrivateIpAddressesResult{}
 	case "AssociateAddress":
 		return &AssociateAddressResult{}
+	case "AssociateRouteTable":
+		return &AssociateRouteTableResult{}
+	case "AssociateVpcCidrBlock":
+		return &AssociateVpcCidrBlockResult{}
 	case "AttachNetworkInterface":
 		return &AttachNetworkInterfaceResult{}
 	case "AuthorizeSecurityGroupEgress":
 		return &AuthorizeSecurityGroupEgressResult{}
 	case "AuthorizeSecurityGroupIngress":
 		return &AuthorizeSecurityGroupIngressResult{}
+	case "CreateDhcpOptions":
+		return &CreateDhcpOptionsResult{}
+	case "CreateFlowLogs":
+		return &CreateFlowLogsResult{}
+	case "CreateInternetGateway":
+		return &CreateInternetGatewayResult{}
 	case "CreateKeyPair":
 		return &KeyPair{}
+	case "CreateNatGateway":
+		return &CreateNatGatewayResult{}
+	case "CreateNetworkAcl":
+		return &CreateNetworkAclResult{}
 	case "CreateNetworkInsightsPath":
 		return &CreateNetworkInsightsPathResult{}
 	case "CreateNetworkInterface":
 		return &CreateNetworkInterfaceResult{}
 	case "CreateRoute":
 		return &CreateRouteResult{}
+	case "CreateRouteTable":
+		return &CreateRouteTableResult{}
 	case "CreateSecurityGroup":
 		return &CreateSecurityGroupResult{}
+	case "CreateSubnet":
+		return &CreateSubnetResult{}
+	case "CreateVpc":
+		return &CreateVpcResult{}
+	case "CreateVpcPeeringConnection":
+		return &CreateVpcPeeringConnectionResult{}
+	case "DeleteFlowLogs":
+		return &DeleteFlowLogsResult{}
+	case "DeleteNatGateway":
+		return &DeleteNatGatewayResult{}
 	case "DeleteNetworkInsightsAnalysis":
 		return &DeleteNetworkInsightsAnalysisResult{}
 	case "DeleteNetworkInsightsPath":
 		return &DeleteNetworkInsightsPathResult{}
+	case "DeleteVpcPeeringConnection":
+		return &DeleteVpcPeeringConnectionResult{}
 	case "DescribeAccountAttributes":
 		return &DescribeAccountAttributesResult{}
 	case "DescribeAddresses":
 		return &DescribeAddressesResult{}
+	case "DescribeAddressesAttribute":
+		return &DescribeAddressesAttributeResult{}
 	case "DescribeAvailabilityZones":
 		return &DescribeAvailabilityZonesResult{}
+	case "DescribeDhcpOptions":
+		return &DescribeDhcpOptionsResult{}
+	case "DescribeFlowLogs":
+		return &DescribeFlowLogsResult{}
 	case "DescribeImages":
 		return &DescribeImagesResult{}
 	case "DescribeInstanceTypes":
 		return &DescribeInstanceTypesResult{}
 	case "DescribeInstances":
 		return &DescribeInstancesResult{}
+	case "DescribeInternetGateways":
+		return &DescribeInternetGatewaysResult{}
 	case "DescribeKeyPairs":
 		return &DescribeKeyPairsResult{}
 	case "DescribeNatGateways":
@@ -244,18 +405,38 @@ func NewOutput(action string) any {
 		return &DescribeRegionsResult{}
 	case "DescribeRouteTables":
 		return &DescribeRouteTablesResult{}
+	case "DescribeSecurityGroupRules":
+		return &DescribeSecurityGroupRulesResult{}
 	case "DescribeSecurityGroups":
 		return &DescribeSecurityGroupsResult{}
 	case "DescribeSubnets":
 		return &DescribeSubnetsResult{}
 	case "DescribeTags":
 		return &DescribeTagsResult{}
+	case "DescribeVpcAttribute":
+		return &DescribeVpcAttributeResult{}
+	case "DescribeVpcPeeringConnections":
+		return &DescribeVpcPeeringConnectionsResult{}
 	case "DescribeVpcs":
 		return &DescribeVpcsResult{}
+	case "DisassociateVpcCidrBlock":
+		return &DisassociateVpcCidrBlockResult{}
 	case "GetCallerIdentity":
 		return &GetCallerIdentityResponse{}
 	case "ImportKeyPair":
 		return &ImportKeyPairResult{}
+	case "ModifyAddressAttribute":
+		return &ModifyAddressAttributeResult{}
+	case "ModifySecurityGroupRules":
+		return &ModifySecurityGroupRulesResult{}
+	case "RejectVpcPeeringConnection":
+		return &RejectVpcPeeringConnectionResult{}
+	case "ReplaceNetworkAclAssociation":
+		return &ReplaceNetworkAclAssociationResult{}
+	case "ReplaceRouteTableAssociation":
+		return &ReplaceRouteTableAssociationResult{}
+	case "ResetAddressAttribute":
+		return &ResetAddressAttributeResult{}
 	case "RevokeSecurityGroupEgress":
 		return &RevokeSecurityGroupEgressResult{}
 	case "RevokeSecurityGroupIngress":
@@ -272,6 +453,17 @@ func NewOutput(action string) any {
 		return &TerminateInstancesResult{}
 	}
 	return nil
+}
+
+// AcceptVpcPeeringConnectionRequest is EC2's AcceptVpcPeeringConnectionRequest structure, the input of AcceptVpcPeeringConnection.
+type AcceptVpcPeeringConnectionRequest struct {
+	DryRun                 *bool   `json:"DryRun,omitempty"`
+	VpcPeeringConnectionId *string `json:"VpcPeeringConnectionId,omitempty"`
+}
+
+// AcceptVpcPeeringConnectionResult is EC2's AcceptVpcPeeringConnectionResult structure, the output of AcceptVpcPeeringConnection.
+type AcceptVpcPeeringConnectionResult struct {
+	VpcPeeringConnection *VpcPeeringConnection `json:"VpcPeeringConnection,omitempty"`
 }
 
 // AccountAttribute is EC2's AccountAttribute structure.
@@ -317,6 +509,22 @@ type Address struct {
 	CustomerOwnedIpv4Pool   *string    `json:"CustomerOwnedIpv4Pool,omitempty"`
 	CarrierIp               *string    `json:"CarrierIp,omitempty"`
 }
+
+// AddressAttribute is EC2's AddressAttribute structure.
+type AddressAttribute struct {
+	PublicIp        *string          `json:"PublicIp,omitempty"`
+	AllocationId    *string          `json:"AllocationId,omitempty"`
+	PtrRecord       *string          `json:"PtrRecord,omitempty"`
+	PtrRecordUpdate *PtrUpdateStatus `json:"PtrRecordUpdate,omitempty"`
+}
+
+// AddressAttributeName is EC2's AddressAttributeName enum.
+type AddressAttributeName string
+
+// The values of AddressAttributeName.
+const (
+	AddressAttributeNameDomainName AddressAttributeName = "domain-name"
+)
 
 // AllocateAddressRequest is EC2's AllocateAddressRequest structure, the input of AllocateAddress.
 type AllocateAddressRequest struct {
@@ -482,6 +690,55 @@ type AssociateAddressRequest struct {
 // AssociateAddressResult is EC2's AssociateAddressResult structure, the output of AssociateAddress.
 type AssociateAddressResult struct {
 	AssociationId *string `json:"AssociationId,omitempty"`
+}
+
+// AssociateDhcpOptionsRequest is EC2's AssociateDhcpOptionsRequest structure, the input of AssociateDhcpOptions.
+type AssociateDhcpOptionsRequest struct {
+	DhcpOptionsId string `json:"DhcpOptionsId"` // required
+	VpcId         string `json:"VpcId"`         // required
+	DryRun        *bool  `json:"DryRun,omitempty"`
+}
+
+// AssociateRouteTableRequest is EC2's AssociateRouteTableRequest structure, the input of AssociateRouteTable.
+type AssociateRouteTableRequest struct {
+	DryRun       *bool   `json:"DryRun,omitempty"`
+	RouteTableId string  `json:"RouteTableId"` // required
+	SubnetId     *string `json:"SubnetId,omitempty"`
+	GatewayId    *string `json:"GatewayId,omitempty"`
+}
+
+// AssociateRouteTableResult is EC2's AssociateRouteTableResult structure, the output of AssociateRouteTable.
+type AssociateRouteTableResult struct {
+	AssociationId    *string                     `json:"AssociationId,omitempty"`
+	AssociationState *RouteTableAssociationState `json:"AssociationState,omitempty"`
+}
+
+// AssociateVpcCidrBlockRequest is EC2's AssociateVpcCidrBlockRequest structure, the input of AssociateVpcCidrBlock.
+type AssociateVpcCidrBlockRequest struct {
+	AmazonProvidedIpv6CidrBlock     *bool   `json:"AmazonProvidedIpv6CidrBlock,omitempty"`
+	CidrBlock                       *string `json:"CidrBlock,omitempty"`
+	VpcId                           string  `json:"VpcId"` // required
+	Ipv6CidrBlockNetworkBorderGroup *string `json:"Ipv6CidrBlockNetworkBorderGroup,omitempty"`
+	Ipv6Pool                        *string `json:"Ipv6Pool,omitempty"`
+	Ipv6CidrBlock                   *string `json:"Ipv6CidrBlock,omitempty"`
+	Ipv4IpamPoolId                  *string `json:"Ipv4IpamPoolId,omitempty"`
+	Ipv4NetmaskLength               *int32  `json:"Ipv4NetmaskLength,omitempty"`
+	Ipv6IpamPoolId                  *string `json:"Ipv6IpamPoolId,omitempty"`
+	Ipv6NetmaskLength               *int32  `json:"Ipv6NetmaskLength,omitempty"`
+}
+
+// AssociateVpcCidrBlockResult is EC2's AssociateVpcCidrBlockResult structure, the output of AssociateVpcCidrBlock.
+type AssociateVpcCidrBlockResult struct {
+	Ipv6CidrBlockAssociation *VpcIpv6CidrBlockAssociation `json:"Ipv6CidrBlockAssociation,omitempty"`
+	CidrBlockAssociation     *VpcCidrBlockAssociation     `json:"CidrBlockAssociation,omitempty"`
+	VpcId                    *string                      `json:"VpcId,omitempty"`
+}
+
+// AttachInternetGatewayRequest is EC2's AttachInternetGatewayRequest structure, the input of AttachInternetGateway.
+type AttachInternetGatewayRequest struct {
+	DryRun            *bool  `json:"DryRun,omitempty"`
+	InternetGatewayId string `json:"InternetGatewayId"` // required
+	VpcId             string `json:"VpcId"`             // required
 }
 
 // AttachNetworkInterfaceRequest is EC2's AttachNetworkInterfaceRequest structure, the input of AttachNetworkInterface.
@@ -678,6 +935,11 @@ type CapacityReservationTargetResponse struct {
 	CapacityReservationResourceGroupArn *string `json:"CapacityReservationResourceGroupArn,omitempty"`
 }
 
+// CidrBlock is EC2's CidrBlock structure.
+type CidrBlock struct {
+	CidrBlock *string `json:"CidrBlock,omitempty"`
+}
+
 // ConnectivityType is EC2's ConnectivityType enum.
 type ConnectivityType string
 
@@ -699,6 +961,54 @@ type CpuOptionsRequest struct {
 	ThreadsPerCore *int32 `json:"ThreadsPerCore,omitempty"`
 }
 
+// CreateDhcpOptionsRequest is EC2's CreateDhcpOptionsRequest structure, the input of CreateDhcpOptions.
+type CreateDhcpOptionsRequest struct {
+	DhcpConfigurations []NewDhcpConfiguration `json:"DhcpConfigurations"` // required
+	TagSpecifications  []TagSpecification     `json:"TagSpecifications,omitzero"`
+	DryRun             *bool                  `json:"DryRun,omitempty"`
+}
+
+// CreateDhcpOptionsResult is EC2's CreateDhcpOptionsResult structure, the output of CreateDhcpOptions.
+type CreateDhcpOptionsResult struct {
+	DhcpOptions *DhcpOptions `json:"DhcpOptions,omitempty"`
+}
+
+// CreateFlowLogsRequest is EC2's CreateFlowLogsRequest structure, the input of CreateFlowLogs.
+type CreateFlowLogsRequest struct {
+	DryRun                   *bool                      `json:"DryRun,omitempty"`
+	ClientToken              *string                    `json:"ClientToken,omitempty"`
+	DeliverLogsPermissionArn *string                    `json:"DeliverLogsPermissionArn,omitempty"`
+	DeliverCrossAccountRole  *string                    `json:"DeliverCrossAccountRole,omitempty"`
+	LogGroupName             *string                    `json:"LogGroupName,omitempty"`
+	ResourceIds              []string                   `json:"ResourceIds"`  // required
+	ResourceType             FlowLogsResourceType       `json:"ResourceType"` // required
+	TrafficType              TrafficType                `json:"TrafficType,omitempty"`
+	LogDestinationType       LogDestinationType         `json:"LogDestinationType,omitempty"`
+	LogDestination           *string                    `json:"LogDestination,omitempty"`
+	LogFormat                *string                    `json:"LogFormat,omitempty"`
+	TagSpecifications        []TagSpecification         `json:"TagSpecifications,omitzero"`
+	MaxAggregationInterval   *int32                     `json:"MaxAggregationInterval,omitempty"`
+	DestinationOptions       *DestinationOptionsRequest `json:"DestinationOptions,omitempty"`
+}
+
+// CreateFlowLogsResult is EC2's CreateFlowLogsResult structure, the output of CreateFlowLogs.
+type CreateFlowLogsResult struct {
+	ClientToken  *string            `json:"ClientToken,omitempty"`
+	FlowLogIds   []string           `json:"FlowLogIds,omitzero"`
+	Unsuccessful []UnsuccessfulItem `json:"Unsuccessful,omitzero"`
+}
+
+// CreateInternetGatewayRequest is EC2's CreateInternetGatewayRequest structure, the input of CreateInternetGateway.
+type CreateInternetGatewayRequest struct {
+	TagSpecifications []TagSpecification `json:"TagSpecifications,omitzero"`
+	DryRun            *bool              `json:"DryRun,omitempty"`
+}
+
+// CreateInternetGatewayResult is EC2's CreateInternetGatewayResult structure, the output of CreateInternetGateway.
+type CreateInternetGatewayResult struct {
+	InternetGateway *InternetGateway `json:"InternetGateway,omitempty"`
+}
+
 // CreateKeyPairRequest is EC2's CreateKeyPairRequest structure, the input of CreateKeyPair.
 type CreateKeyPairRequest struct {
 	KeyName           string             `json:"KeyName"` // required
@@ -706,6 +1016,23 @@ type CreateKeyPairRequest struct {
 	KeyType           KeyType            `json:"KeyType,omitempty"`
 	TagSpecifications []TagSpecification `json:"TagSpecifications,omitzero"`
 	KeyFormat         KeyFormat          `json:"KeyFormat,omitempty"`
+}
+
+// CreateNatGatewayRequest is EC2's CreateNatGatewayRequest structure, the input of CreateNatGateway.
+type CreateNatGatewayRequest struct {
+	AllocationId      *string            `json:"AllocationId,omitempty"`
+	ClientToken       *string            `json:"ClientToken,omitempty"`
+	DryRun            *bool              `json:"DryRun,omitempty"`
+	SubnetId          string             `json:"SubnetId"` // required
+	TagSpecifications []TagSpecification `json:"TagSpecifications,omitzero"`
+	ConnectivityType  ConnectivityType   `json:"ConnectivityType,omitempty"`
+	PrivateIpAddress  *string            `json:"PrivateIpAddress,omitempty"`
+}
+
+// CreateNatGatewayResult is EC2's CreateNatGatewayResult structure, the output of CreateNatGateway.
+type CreateNatGatewayResult struct {
+	ClientToken *string     `json:"ClientToken,omitempty"`
+	NatGateway  *NatGateway `json:"NatGateway,omitempty"`
 }
 
 // CreateNetworkAclEntryRequest is EC2's CreateNetworkAclEntryRequest structure, the input of CreateNetworkAclEntry.
@@ -720,6 +1047,18 @@ type CreateNetworkAclEntryRequest struct {
 	Protocol      string        `json:"Protocol"`   // required
 	RuleAction    RuleAction    `json:"RuleAction"` // required
 	RuleNumber    int32         `json:"RuleNumber"` // required
+}
+
+// CreateNetworkAclRequest is EC2's CreateNetworkAclRequest structure, the input of CreateNetworkAcl.
+type CreateNetworkAclRequest struct {
+	DryRun            *bool              `json:"DryRun,omitempty"`
+	VpcId             string             `json:"VpcId"` // required
+	TagSpecifications []TagSpecification `json:"TagSpecifications,omitzero"`
+}
+
+// CreateNetworkAclResult is EC2's CreateNetworkAclResult structure, the output of CreateNetworkAcl.
+type CreateNetworkAclResult struct {
+	NetworkAcl *NetworkAcl `json:"NetworkAcl,omitempty"`
 }
 
 // CreateNetworkInsightsPathRequest is EC2's CreateNetworkInsightsPathRequest structure, the input of CreateNetworkInsightsPath.
@@ -791,6 +1130,18 @@ type CreateRouteResult struct {
 	Return *bool `json:"Return,omitempty"`
 }
 
+// CreateRouteTableRequest is EC2's CreateRouteTableRequest structure, the input of CreateRouteTable.
+type CreateRouteTableRequest struct {
+	DryRun            *bool              `json:"DryRun,omitempty"`
+	VpcId             string             `json:"VpcId"` // required
+	TagSpecifications []TagSpecification `json:"TagSpecifications,omitzero"`
+}
+
+// CreateRouteTableResult is EC2's CreateRouteTableResult structure, the output of CreateRouteTable.
+type CreateRouteTableResult struct {
+	RouteTable *RouteTable `json:"RouteTable,omitempty"`
+}
+
 // CreateSecurityGroupRequest is EC2's CreateSecurityGroupRequest structure, the input of CreateSecurityGroup.
 type CreateSecurityGroupRequest struct {
 	Description       string             `json:"Description"` // required
@@ -806,6 +1157,24 @@ type CreateSecurityGroupResult struct {
 	Tags    []Tag   `json:"Tags,omitzero"`
 }
 
+// CreateSubnetRequest is EC2's CreateSubnetRequest structure, the input of CreateSubnet.
+type CreateSubnetRequest struct {
+	TagSpecifications  []TagSpecification `json:"TagSpecifications,omitzero"`
+	AvailabilityZone   *string            `json:"AvailabilityZone,omitempty"`
+	AvailabilityZoneId *string            `json:"AvailabilityZoneId,omitempty"`
+	CidrBlock          *string            `json:"CidrBlock,omitempty"`
+	Ipv6CidrBlock      *string            `json:"Ipv6CidrBlock,omitempty"`
+	OutpostArn         *string            `json:"OutpostArn,omitempty"`
+	VpcId              string             `json:"VpcId"` // required
+	DryRun             *bool              `json:"DryRun,omitempty"`
+	Ipv6Native         *bool              `json:"Ipv6Native,omitempty"`
+}
+
+// CreateSubnetResult is EC2's CreateSubnetResult structure, the output of CreateSubnet.
+type CreateSubnetResult struct {
+	Subnet *Subnet `json:"Subnet,omitempty"`
+}
+
 // CreateTagsRequest is EC2's CreateTagsRequest structure, the input of CreateTags.
 type CreateTagsRequest struct {
 	DryRun    *bool    `json:"DryRun,omitempty"`
@@ -813,9 +1182,68 @@ type CreateTagsRequest struct {
 	Tags      []Tag    `json:"Tags"`      // required
 }
 
+// CreateVpcPeeringConnectionRequest is EC2's CreateVpcPeeringConnectionRequest structure, the input of CreateVpcPeeringConnection.
+type CreateVpcPeeringConnectionRequest struct {
+	DryRun            *bool              `json:"DryRun,omitempty"`
+	PeerOwnerId       *string            `json:"PeerOwnerId,omitempty"`
+	PeerVpcId         *string            `json:"PeerVpcId,omitempty"`
+	VpcId             *string            `json:"VpcId,omitempty"`
+	PeerRegion        *string            `json:"PeerRegion,omitempty"`
+	TagSpecifications []TagSpecification `json:"TagSpecifications,omitzero"`
+}
+
+// CreateVpcPeeringConnectionResult is EC2's CreateVpcPeeringConnectionResult structure, the output of CreateVpcPeeringConnection.
+type CreateVpcPeeringConnectionResult struct {
+	VpcPeeringConnection *VpcPeeringConnection `json:"VpcPeeringConnection,omitempty"`
+}
+
+// CreateVpcRequest is EC2's CreateVpcRequest structure, the input of CreateVpc.
+type CreateVpcRequest struct {
+	CidrBlock                       *string            `json:"CidrBlock,omitempty"`
+	AmazonProvidedIpv6CidrBlock     *bool              `json:"AmazonProvidedIpv6CidrBlock,omitempty"`
+	Ipv6Pool                        *string            `json:"Ipv6Pool,omitempty"`
+	Ipv6CidrBlock                   *string            `json:"Ipv6CidrBlock,omitempty"`
+	Ipv4IpamPoolId                  *string            `json:"Ipv4IpamPoolId,omitempty"`
+	Ipv4NetmaskLength               *int32             `json:"Ipv4NetmaskLength,omitempty"`
+	Ipv6IpamPoolId                  *string            `json:"Ipv6IpamPoolId,omitempty"`
+	Ipv6NetmaskLength               *int32             `json:"Ipv6NetmaskLength,omitempty"`
+	DryRun                          *bool              `json:"DryRun,omitempty"`
+	InstanceTenancy                 Tenancy            `json:"InstanceTenancy,omitempty"`
+	Ipv6CidrBlockNetworkBorderGroup *string            `json:"Ipv6CidrBlockNetworkBorderGroup,omitempty"`
+	TagSpecifications               []TagSpecification `json:"TagSpecifications,omitzero"`
+}
+
+// CreateVpcResult is EC2's CreateVpcResult structure, the output of CreateVpc.
+type CreateVpcResult struct {
+	Vpc *Vpc `json:"Vpc,omitempty"`
+}
+
 // CreditSpecificationRequest is EC2's CreditSpecificationRequest structure.
 type CreditSpecificationRequest struct {
 	CpuCredits string `json:"CpuCredits"` // required
+}
+
+// DeleteDhcpOptionsRequest is EC2's DeleteDhcpOptionsRequest structure, the input of DeleteDhcpOptions.
+type DeleteDhcpOptionsRequest struct {
+	DhcpOptionsId string `json:"DhcpOptionsId"` // required
+	DryRun        *bool  `json:"DryRun,omitempty"`
+}
+
+// DeleteFlowLogsRequest is EC2's DeleteFlowLogsRequest structure, the input of DeleteFlowLogs.
+type DeleteFlowLogsRequest struct {
+	DryRun     *bool    `json:"DryRun,omitempty"`
+	FlowLogIds []string `json:"FlowLogIds"` // required
+}
+
+// DeleteFlowLogsResult is EC2's DeleteFlowLogsResult structure, the output of DeleteFlowLogs.
+type DeleteFlowLogsResult struct {
+	Unsuccessful []UnsuccessfulItem `json:"Unsuccessful,omitzero"`
+}
+
+// DeleteInternetGatewayRequest is EC2's DeleteInternetGatewayRequest structure, the input of DeleteInternetGateway.
+type DeleteInternetGatewayRequest struct {
+	DryRun            *bool  `json:"DryRun,omitempty"`
+	InternetGatewayId string `json:"InternetGatewayId"` // required
 }
 
 // DeleteKeyPairRequest is EC2's DeleteKeyPairRequest structure, the input of DeleteKeyPair.
@@ -825,12 +1253,29 @@ type DeleteKeyPairRequest struct {
 	DryRun    *bool   `json:"DryRun,omitempty"`
 }
 
+// DeleteNatGatewayRequest is EC2's DeleteNatGatewayRequest structure, the input of DeleteNatGateway.
+type DeleteNatGatewayRequest struct {
+	DryRun       *bool  `json:"DryRun,omitempty"`
+	NatGatewayId string `json:"NatGatewayId"` // required
+}
+
+// DeleteNatGatewayResult is EC2's DeleteNatGatewayResult structure, the output of DeleteNatGateway.
+type DeleteNatGatewayResult struct {
+	NatGatewayId *string `json:"NatGatewayId,omitempty"`
+}
+
 // DeleteNetworkAclEntryRequest is EC2's DeleteNetworkAclEntryRequest structure, the input of DeleteNetworkAclEntry.
 type DeleteNetworkAclEntryRequest struct {
 	DryRun       *bool  `json:"DryRun,omitempty"`
 	Egress       bool   `json:"Egress"`       // required
 	NetworkAclId string `json:"NetworkAclId"` // required
 	RuleNumber   int32  `json:"RuleNumber"`   // required
+}
+
+// DeleteNetworkAclRequest is EC2's DeleteNetworkAclRequest structure, the input of DeleteNetworkAcl.
+type DeleteNetworkAclRequest struct {
+	DryRun       *bool  `json:"DryRun,omitempty"`
+	NetworkAclId string `json:"NetworkAclId"` // required
 }
 
 // DeleteNetworkInsightsAnalysisRequest is EC2's DeleteNetworkInsightsAnalysisRequest structure, the input of DeleteNetworkInsightsAnalysis.
@@ -870,6 +1315,12 @@ type DeleteRouteRequest struct {
 	RouteTableId             string  `json:"RouteTableId"` // required
 }
 
+// DeleteRouteTableRequest is EC2's DeleteRouteTableRequest structure, the input of DeleteRouteTable.
+type DeleteRouteTableRequest struct {
+	DryRun       *bool  `json:"DryRun,omitempty"`
+	RouteTableId string `json:"RouteTableId"` // required
+}
+
 // DeleteSecurityGroupRequest is EC2's DeleteSecurityGroupRequest structure, the input of DeleteSecurityGroup.
 type DeleteSecurityGroupRequest struct {
 	GroupId   *string `json:"GroupId,omitempty"`
@@ -877,11 +1328,34 @@ type DeleteSecurityGroupRequest struct {
 	DryRun    *bool   `json:"DryRun,omitempty"`
 }
 
+// DeleteSubnetRequest is EC2's DeleteSubnetRequest structure, the input of DeleteSubnet.
+type DeleteSubnetRequest struct {
+	SubnetId string `json:"SubnetId"` // required
+	DryRun   *bool  `json:"DryRun,omitempty"`
+}
+
 // DeleteTagsRequest is EC2's DeleteTagsRequest structure, the input of DeleteTags.
 type DeleteTagsRequest struct {
 	DryRun    *bool    `json:"DryRun,omitempty"`
 	Resources []string `json:"Resources"` // required
 	Tags      []Tag    `json:"Tags,omitzero"`
+}
+
+// DeleteVpcPeeringConnectionRequest is EC2's DeleteVpcPeeringConnectionRequest structure, the input of DeleteVpcPeeringConnection.
+type DeleteVpcPeeringConnectionRequest struct {
+	DryRun                 *bool  `json:"DryRun,omitempty"`
+	VpcPeeringConnectionId string `json:"VpcPeeringConnectionId"` // required
+}
+
+// DeleteVpcPeeringConnectionResult is EC2's DeleteVpcPeeringConnectionResult structure, the output of DeleteVpcPeeringConnection.
+type DeleteVpcPeeringConnectionResult struct {
+	Return *bool `json:"Return,omitempty"`
+}
+
+// DeleteVpcRequest is EC2's DeleteVpcRequest structure, the input of DeleteVpc.
+type DeleteVpcRequest struct {
+	VpcId  string `json:"VpcId"` // required
+	DryRun *bool  `json:"DryRun,omitempty"`
 }
 
 // DescribeAccountAttributesRequest is EC2's DescribeAccountAttributesRequest structure, the input of DescribeAccountAttributes.
@@ -893,6 +1367,21 @@ type DescribeAccountAttributesRequest struct {
 // DescribeAccountAttributesResult is EC2's DescribeAccountAttributesResult structure, the output of DescribeAccountAttributes.
 type DescribeAccountAttributesResult struct {
 	AccountAttributes []AccountAttribute `json:"AccountAttributes,omitzero"`
+}
+
+// DescribeAddressesAttributeRequest is EC2's DescribeAddressesAttributeRequest structure, the input of DescribeAddressesAttribute.
+type DescribeAddressesAttributeRequest struct {
+	AllocationIds []string             `json:"AllocationIds,omitzero"`
+	Attribute     AddressAttributeName `json:"Attribute,omitempty"`
+	NextToken     *string              `json:"NextToken,omitempty"`
+	MaxResults    *int32               `json:"MaxResults,omitempty"`
+	DryRun        *bool                `json:"DryRun,omitempty"`
+}
+
+// DescribeAddressesAttributeResult is EC2's DescribeAddressesAttributeResult structure, the output of DescribeAddressesAttribute.
+type DescribeAddressesAttributeResult struct {
+	Addresses []AddressAttribute `json:"Addresses,omitzero"`
+	NextToken *string            `json:"NextToken,omitempty"`
 }
 
 // DescribeAddressesRequest is EC2's DescribeAddressesRequest structure, the input of DescribeAddresses.
@@ -920,6 +1409,36 @@ type DescribeAvailabilityZonesRequest struct {
 // DescribeAvailabilityZonesResult is EC2's DescribeAvailabilityZonesResult structure, the output of DescribeAvailabilityZones.
 type DescribeAvailabilityZonesResult struct {
 	AvailabilityZones []AvailabilityZone `json:"AvailabilityZones,omitzero"`
+}
+
+// DescribeDhcpOptionsRequest is EC2's DescribeDhcpOptionsRequest structure, the input of DescribeDhcpOptions.
+type DescribeDhcpOptionsRequest struct {
+	DhcpOptionsIds []string `json:"DhcpOptionsIds,omitzero"`
+	Filters        []Filter `json:"Filters,omitzero"`
+	DryRun         *bool    `json:"DryRun,omitempty"`
+	NextToken      *string  `json:"NextToken,omitempty"`
+	MaxResults     *int32   `json:"MaxResults,omitempty"`
+}
+
+// DescribeDhcpOptionsResult is EC2's DescribeDhcpOptionsResult structure, the output of DescribeDhcpOptions.
+type DescribeDhcpOptionsResult struct {
+	DhcpOptions []DhcpOptions `json:"DhcpOptions,omitzero"`
+	NextToken   *string       `json:"NextToken,omitempty"`
+}
+
+// DescribeFlowLogsRequest is EC2's DescribeFlowLogsRequest structure, the input of DescribeFlowLogs.
+type DescribeFlowLogsRequest struct {
+	DryRun     *bool    `json:"DryRun,omitempty"`
+	Filter     []Filter `json:"Filter,omitzero"`
+	FlowLogIds []string `json:"FlowLogIds,omitzero"`
+	MaxResults *int32   `json:"MaxResults,omitempty"`
+	NextToken  *string  `json:"NextToken,omitempty"`
+}
+
+// DescribeFlowLogsResult is EC2's DescribeFlowLogsResult structure, the output of DescribeFlowLogs.
+type DescribeFlowLogsResult struct {
+	FlowLogs  []FlowLog `json:"FlowLogs,omitzero"`
+	NextToken *string   `json:"NextToken,omitempty"`
 }
 
 // DescribeImagesRequest is EC2's DescribeImagesRequest structure, the input of DescribeImages.
@@ -965,6 +1484,21 @@ type DescribeInstancesRequest struct {
 type DescribeInstancesResult struct {
 	Reservations []Reservation `json:"Reservations,omitzero"`
 	NextToken    *string       `json:"NextToken,omitempty"`
+}
+
+// DescribeInternetGatewaysRequest is EC2's DescribeInternetGatewaysRequest structure, the input of DescribeInternetGateways.
+type DescribeInternetGatewaysRequest struct {
+	Filters            []Filter `json:"Filters,omitzero"`
+	DryRun             *bool    `json:"DryRun,omitempty"`
+	InternetGatewayIds []string `json:"InternetGatewayIds,omitzero"`
+	NextToken          *string  `json:"NextToken,omitempty"`
+	MaxResults         *int32   `json:"MaxResults,omitempty"`
+}
+
+// DescribeInternetGatewaysResult is EC2's DescribeInternetGatewaysResult structure, the output of DescribeInternetGateways.
+type DescribeInternetGatewaysResult struct {
+	InternetGateways []InternetGateway `json:"InternetGateways,omitzero"`
+	NextToken        *string           `json:"NextToken,omitempty"`
 }
 
 // DescribeKeyPairsRequest is EC2's DescribeKeyPairsRequest structure, the input of DescribeKeyPairs.
@@ -1087,6 +1621,21 @@ type DescribeRouteTablesResult struct {
 	NextToken   *string      `json:"NextToken,omitempty"`
 }
 
+// DescribeSecurityGroupRulesRequest is EC2's DescribeSecurityGroupRulesRequest structure, the input of DescribeSecurityGroupRules.
+type DescribeSecurityGroupRulesRequest struct {
+	Filters              []Filter `json:"Filters,omitzero"`
+	SecurityGroupRuleIds []string `json:"SecurityGroupRuleIds,omitzero"`
+	DryRun               *bool    `json:"DryRun,omitempty"`
+	NextToken            *string  `json:"NextToken,omitempty"`
+	MaxResults           *int32   `json:"MaxResults,omitempty"`
+}
+
+// DescribeSecurityGroupRulesResult is EC2's DescribeSecurityGroupRulesResult structure, the output of DescribeSecurityGroupRules.
+type DescribeSecurityGroupRulesResult struct {
+	SecurityGroupRules []SecurityGroupRule `json:"SecurityGroupRules,omitzero"`
+	NextToken          *string             `json:"NextToken,omitempty"`
+}
+
 // DescribeSecurityGroupsRequest is EC2's DescribeSecurityGroupsRequest structure, the input of DescribeSecurityGroups.
 type DescribeSecurityGroupsRequest struct {
 	Filters    []Filter `json:"Filters,omitzero"`
@@ -1132,6 +1681,36 @@ type DescribeTagsResult struct {
 	Tags      []TagDescription `json:"Tags,omitzero"`
 }
 
+// DescribeVpcAttributeRequest is EC2's DescribeVpcAttributeRequest structure, the input of DescribeVpcAttribute.
+type DescribeVpcAttributeRequest struct {
+	Attribute VpcAttributeName `json:"Attribute"` // required
+	VpcId     string           `json:"VpcId"`     // required
+	DryRun    *bool            `json:"DryRun,omitempty"`
+}
+
+// DescribeVpcAttributeResult is EC2's DescribeVpcAttributeResult structure, the output of DescribeVpcAttribute.
+type DescribeVpcAttributeResult struct {
+	VpcId                            *string                `json:"VpcId,omitempty"`
+	EnableDnsHostnames               *AttributeBooleanValue `json:"EnableDnsHostnames,omitempty"`
+	EnableDnsSupport                 *AttributeBooleanValue `json:"EnableDnsSupport,omitempty"`
+	EnableNetworkAddressUsageMetrics *AttributeBooleanValue `json:"EnableNetworkAddressUsageMetrics,omitempty"`
+}
+
+// DescribeVpcPeeringConnectionsRequest is EC2's DescribeVpcPeeringConnectionsRequest structure, the input of DescribeVpcPeeringConnections.
+type DescribeVpcPeeringConnectionsRequest struct {
+	Filters                 []Filter `json:"Filters,omitzero"`
+	DryRun                  *bool    `json:"DryRun,omitempty"`
+	VpcPeeringConnectionIds []string `json:"VpcPeeringConnectionIds,omitzero"`
+	NextToken               *string  `json:"NextToken,omitempty"`
+	MaxResults              *int32   `json:"MaxResults,omitempty"`
+}
+
+// DescribeVpcPeeringConnectionsResult is EC2's DescribeVpcPeeringConnectionsResult structure, the output of DescribeVpcPeeringConnections.
+type DescribeVpcPeeringConnectionsResult struct {
+	VpcPeeringConnections []VpcPeeringConnection `json:"VpcPeeringConnections,omitzero"`
+	NextToken             *string                `json:"NextToken,omitempty"`
+}
+
 // DescribeVpcsRequest is EC2's DescribeVpcsRequest structure, the input of DescribeVpcs.
 type DescribeVpcsRequest struct {
 	Filters    []Filter `json:"Filters,omitzero"`
@@ -1145,6 +1724,36 @@ type DescribeVpcsRequest struct {
 type DescribeVpcsResult struct {
 	Vpcs      []Vpc   `json:"Vpcs,omitzero"`
 	NextToken *string `json:"NextToken,omitempty"`
+}
+
+// DestinationFileFormat is EC2's DestinationFileFormat enum.
+type DestinationFileFormat string
+
+// The values of DestinationFileFormat.
+const (
+	DestinationFileFormatPlainText DestinationFileFormat = "plain-text"
+	DestinationFileFormatParquet   DestinationFileFormat = "parquet"
+)
+
+// DestinationOptionsRequest is EC2's DestinationOptionsRequest structure.
+type DestinationOptionsRequest struct {
+	FileFormat               DestinationFileFormat `json:"FileFormat,omitempty"`
+	HiveCompatiblePartitions *bool                 `json:"HiveCompatiblePartitions,omitempty"`
+	PerHourPartition         *bool                 `json:"PerHourPartition,omitempty"`
+}
+
+// DestinationOptionsResponse is EC2's DestinationOptionsResponse structure.
+type DestinationOptionsResponse struct {
+	FileFormat               DestinationFileFormat `json:"FileFormat,omitempty"`
+	HiveCompatiblePartitions *bool                 `json:"HiveCompatiblePartitions,omitempty"`
+	PerHourPartition         *bool                 `json:"PerHourPartition,omitempty"`
+}
+
+// DetachInternetGatewayRequest is EC2's DetachInternetGatewayRequest structure, the input of DetachInternetGateway.
+type DetachInternetGatewayRequest struct {
+	DryRun            *bool  `json:"DryRun,omitempty"`
+	InternetGatewayId string `json:"InternetGatewayId"` // required
+	VpcId             string `json:"VpcId"`             // required
 }
 
 // DetachNetworkInterfaceRequest is EC2's DetachNetworkInterfaceRequest structure, the input of DetachNetworkInterface.
@@ -1163,11 +1772,43 @@ const (
 	DeviceTypeInstanceStore DeviceType = "instance-store"
 )
 
+// DhcpConfiguration is EC2's DhcpConfiguration structure.
+type DhcpConfiguration struct {
+	Key    *string          `json:"Key,omitempty"`
+	Values []AttributeValue `json:"Values,omitzero"`
+}
+
+// DhcpOptions is EC2's DhcpOptions structure.
+type DhcpOptions struct {
+	DhcpConfigurations []DhcpConfiguration `json:"DhcpConfigurations,omitzero"`
+	DhcpOptionsId      *string             `json:"DhcpOptionsId,omitempty"`
+	OwnerId            *string             `json:"OwnerId,omitempty"`
+	Tags               []Tag               `json:"Tags,omitzero"`
+}
+
 // DisassociateAddressRequest is EC2's DisassociateAddressRequest structure, the input of DisassociateAddress.
 type DisassociateAddressRequest struct {
 	AssociationId *string `json:"AssociationId,omitempty"`
 	PublicIp      *string `json:"PublicIp,omitempty"`
 	DryRun        *bool   `json:"DryRun,omitempty"`
+}
+
+// DisassociateRouteTableRequest is EC2's DisassociateRouteTableRequest structure, the input of DisassociateRouteTable.
+type DisassociateRouteTableRequest struct {
+	AssociationId string `json:"AssociationId"` // required
+	DryRun        *bool  `json:"DryRun,omitempty"`
+}
+
+// DisassociateVpcCidrBlockRequest is EC2's DisassociateVpcCidrBlockRequest structure, the input of DisassociateVpcCidrBlock.
+type DisassociateVpcCidrBlockRequest struct {
+	AssociationId string `json:"AssociationId"` // required
+}
+
+// DisassociateVpcCidrBlockResult is EC2's DisassociateVpcCidrBlockResult structure, the output of DisassociateVpcCidrBlock.
+type DisassociateVpcCidrBlockResult struct {
+	Ipv6CidrBlockAssociation *VpcIpv6CidrBlockAssociation `json:"Ipv6CidrBlockAssociation,omitempty"`
+	CidrBlockAssociation     *VpcCidrBlockAssociation     `json:"CidrBlockAssociation,omitempty"`
+	VpcId                    *string                      `json:"VpcId,omitempty"`
 }
 
 // DiskInfo is EC2's DiskInfo structure.
@@ -1402,6 +2043,38 @@ type Filter struct {
 	Name   *string  `json:"Name,omitempty"`
 	Values []string `json:"Values,omitzero"`
 }
+
+// FlowLog is EC2's FlowLog structure.
+type FlowLog struct {
+	CreationTime             *time.Time                  `json:"CreationTime,omitempty"`
+	DeliverLogsErrorMessage  *string                     `json:"DeliverLogsErrorMessage,omitempty"`
+	DeliverLogsPermissionArn *string                     `json:"DeliverLogsPermissionArn,omitempty"`
+	DeliverCrossAccountRole  *string                     `json:"DeliverCrossAccountRole,omitempty"`
+	DeliverLogsStatus        *string                     `json:"DeliverLogsStatus,omitempty"`
+	FlowLogId                *string                     `json:"FlowLogId,omitempty"`
+	FlowLogStatus            *string                     `json:"FlowLogStatus,omitempty"`
+	LogGroupName             *string                     `json:"LogGroupName,omitempty"`
+	ResourceId               *string                     `json:"ResourceId,omitempty"`
+	TrafficType              TrafficType                 `json:"TrafficType,omitempty"`
+	LogDestinationType       LogDestinationType          `json:"LogDestinationType,omitempty"`
+	LogDestination           *string                     `json:"LogDestination,omitempty"`
+	LogFormat                *string                     `json:"LogFormat,omitempty"`
+	Tags                     []Tag                       `json:"Tags,omitzero"`
+	MaxAggregationInterval   *int32                      `json:"MaxAggregationInterval,omitempty"`
+	DestinationOptions       *DestinationOptionsResponse `json:"DestinationOptions,omitempty"`
+}
+
+// FlowLogsResourceType is EC2's FlowLogsResourceType enum.
+type FlowLogsResourceType string
+
+// The values of FlowLogsResourceType.
+const (
+	FlowLogsResourceTypeVPC                      FlowLogsResourceType = "VPC"
+	FlowLogsResourceTypeSubnet                   FlowLogsResourceType = "Subnet"
+	FlowLogsResourceTypeNetworkInterface         FlowLogsResourceType = "NetworkInterface"
+	FlowLogsResourceTypeTransitGateway           FlowLogsResourceType = "TransitGateway"
+	FlowLogsResourceTypeTransitGatewayAttachment FlowLogsResourceType = "TransitGatewayAttachment"
+)
 
 // FpgaDeviceInfo is EC2's FpgaDeviceInfo structure.
 type FpgaDeviceInfo struct {
@@ -2550,6 +3223,20 @@ type InstanceTypeInfo struct {
 	SupportedBootModes            []BootModeType            `json:"SupportedBootModes,omitzero"`
 }
 
+// InternetGateway is EC2's InternetGateway structure.
+type InternetGateway struct {
+	Attachments       []InternetGatewayAttachment `json:"Attachments,omitzero"`
+	InternetGatewayId *string                     `json:"InternetGatewayId,omitempty"`
+	OwnerId           *string                     `json:"OwnerId,omitempty"`
+	Tags              []Tag                       `json:"Tags,omitzero"`
+}
+
+// InternetGatewayAttachment is EC2's InternetGatewayAttachment structure.
+type InternetGatewayAttachment struct {
+	State AttachmentStatus `json:"State,omitempty"`
+	VpcId *string          `json:"VpcId,omitempty"`
+}
+
 // IpPermission is EC2's IpPermission structure.
 type IpPermission struct {
 	FromPort         *int32            `json:"FromPort,omitempty"`
@@ -2575,6 +3262,11 @@ type Ipv4PrefixSpecification struct {
 // Ipv4PrefixSpecificationRequest is EC2's Ipv4PrefixSpecificationRequest structure.
 type Ipv4PrefixSpecificationRequest struct {
 	Ipv4Prefix *string `json:"Ipv4Prefix,omitempty"`
+}
+
+// Ipv6CidrBlock is EC2's Ipv6CidrBlock structure.
+type Ipv6CidrBlock struct {
+	Ipv6CidrBlock *string `json:"Ipv6CidrBlock,omitempty"`
 }
 
 // Ipv6PrefixSpecification is EC2's Ipv6PrefixSpecification structure.
@@ -2648,6 +3340,16 @@ type LicenseConfigurationRequest struct {
 	LicenseConfigurationArn *string `json:"LicenseConfigurationArn,omitempty"`
 }
 
+// LogDestinationType is EC2's LogDestinationType enum.
+type LogDestinationType string
+
+// The values of LogDestinationType.
+const (
+	LogDestinationTypeCloudWatchLogs      LogDestinationType = "cloud-watch-logs"
+	LogDestinationTypeS3                  LogDestinationType = "s3"
+	LogDestinationTypeKinesisDataFirehose LogDestinationType = "kinesis-data-firehose"
+)
+
 // MarketType is EC2's MarketType enum.
 type MarketType string
 
@@ -2659,6 +3361,18 @@ const (
 // MemoryInfo is EC2's MemoryInfo structure.
 type MemoryInfo struct {
 	SizeInMiB *int64 `json:"SizeInMiB,omitempty"`
+}
+
+// ModifyAddressAttributeRequest is EC2's ModifyAddressAttributeRequest structure, the input of ModifyAddressAttribute.
+type ModifyAddressAttributeRequest struct {
+	AllocationId string  `json:"AllocationId"` // required
+	DomainName   *string `json:"DomainName,omitempty"`
+	DryRun       *bool   `json:"DryRun,omitempty"`
+}
+
+// ModifyAddressAttributeResult is EC2's ModifyAddressAttributeResult structure, the output of ModifyAddressAttribute.
+type ModifyAddressAttributeResult struct {
+	Address *AddressAttribute `json:"Address,omitempty"`
 }
 
 // ModifyInstanceAttributeRequest is EC2's ModifyInstanceAttributeRequest structure, the input of ModifyInstanceAttribute.
@@ -2691,6 +3405,41 @@ type ModifyNetworkInterfaceAttributeRequest struct {
 	NetworkInterfaceId  string                             `json:"NetworkInterfaceId"` // required
 	SourceDestCheck     *AttributeBooleanValue             `json:"SourceDestCheck,omitempty"`
 	EnaSrdSpecification *EnaSrdSpecification               `json:"EnaSrdSpecification,omitempty"`
+}
+
+// ModifySecurityGroupRulesRequest is EC2's ModifySecurityGroupRulesRequest structure, the input of ModifySecurityGroupRules.
+type ModifySecurityGroupRulesRequest struct {
+	GroupId            string                    `json:"GroupId"`            // required
+	SecurityGroupRules []SecurityGroupRuleUpdate `json:"SecurityGroupRules"` // required
+	DryRun             *bool                     `json:"DryRun,omitempty"`
+}
+
+// ModifySecurityGroupRulesResult is EC2's ModifySecurityGroupRulesResult structure, the output of ModifySecurityGroupRules.
+type ModifySecurityGroupRulesResult struct {
+	Return *bool `json:"Return,omitempty"`
+}
+
+// ModifySubnetAttributeRequest is EC2's ModifySubnetAttributeRequest structure, the input of ModifySubnetAttribute.
+type ModifySubnetAttributeRequest struct {
+	AssignIpv6AddressOnCreation             *AttributeBooleanValue `json:"AssignIpv6AddressOnCreation,omitempty"`
+	MapPublicIpOnLaunch                     *AttributeBooleanValue `json:"MapPublicIpOnLaunch,omitempty"`
+	SubnetId                                string                 `json:"SubnetId"` // required
+	MapCustomerOwnedIpOnLaunch              *AttributeBooleanValue `json:"MapCustomerOwnedIpOnLaunch,omitempty"`
+	CustomerOwnedIpv4Pool                   *string                `json:"CustomerOwnedIpv4Pool,omitempty"`
+	EnableDns64                             *AttributeBooleanValue `json:"EnableDns64,omitempty"`
+	PrivateDnsHostnameTypeOnLaunch          HostnameType           `json:"PrivateDnsHostnameTypeOnLaunch,omitempty"`
+	EnableResourceNameDnsARecordOnLaunch    *AttributeBooleanValue `json:"EnableResourceNameDnsARecordOnLaunch,omitempty"`
+	EnableResourceNameDnsAAAARecordOnLaunch *AttributeBooleanValue `json:"EnableResourceNameDnsAAAARecordOnLaunch,omitempty"`
+	EnableLniAtDeviceIndex                  *int32                 `json:"EnableLniAtDeviceIndex,omitempty"`
+	DisableLniAtDeviceIndex                 *AttributeBooleanValue `json:"DisableLniAtDeviceIndex,omitempty"`
+}
+
+// ModifyVpcAttributeRequest is EC2's ModifyVpcAttributeRequest structure, the input of ModifyVpcAttribute.
+type ModifyVpcAttributeRequest struct {
+	EnableDnsHostnames               *AttributeBooleanValue `json:"EnableDnsHostnames,omitempty"`
+	EnableDnsSupport                 *AttributeBooleanValue `json:"EnableDnsSupport,omitempty"`
+	VpcId                            string                 `json:"VpcId"` // required
+	EnableNetworkAddressUsageMetrics *AttributeBooleanValue `json:"EnableNetworkAddressUsageMetrics,omitempty"`
 }
 
 // Monitoring is EC2's Monitoring structure.
@@ -2954,6 +3703,12 @@ const (
 	NetworkInterfaceTypeAwsCodestarConnectionsManaged NetworkInterfaceType = "aws_codestar_connections_managed"
 )
 
+// NewDhcpConfiguration is EC2's NewDhcpConfiguration structure.
+type NewDhcpConfiguration struct {
+	Key    *string  `json:"Key,omitempty"`
+	Values []string `json:"Values,omitzero"`
+}
+
 // PathComponent is EC2's PathComponent structure.
 type PathComponent struct {
 	SequenceNumber                *int32                         `json:"SequenceNumber,omitempty"`
@@ -3094,6 +3849,13 @@ type ProvisionedBandwidth struct {
 	Status        *string    `json:"Status,omitempty"`
 }
 
+// PtrUpdateStatus is EC2's PtrUpdateStatus structure.
+type PtrUpdateStatus struct {
+	Value  *string `json:"Value,omitempty"`
+	Status *string `json:"Status,omitempty"`
+	Reason *string `json:"Reason,omitempty"`
+}
+
 // ReferencedSecurityGroup is EC2's ReferencedSecurityGroup structure.
 type ReferencedSecurityGroup struct {
 	GroupId                *string `json:"GroupId,omitempty"`
@@ -3110,12 +3872,35 @@ type Region struct {
 	OptInStatus *string `json:"OptInStatus,omitempty"`
 }
 
+// RejectVpcPeeringConnectionRequest is EC2's RejectVpcPeeringConnectionRequest structure, the input of RejectVpcPeeringConnection.
+type RejectVpcPeeringConnectionRequest struct {
+	DryRun                 *bool  `json:"DryRun,omitempty"`
+	VpcPeeringConnectionId string `json:"VpcPeeringConnectionId"` // required
+}
+
+// RejectVpcPeeringConnectionResult is EC2's RejectVpcPeeringConnectionResult structure, the output of RejectVpcPeeringConnection.
+type RejectVpcPeeringConnectionResult struct {
+	Return *bool `json:"Return,omitempty"`
+}
+
 // ReleaseAddressRequest is EC2's ReleaseAddressRequest structure, the input of ReleaseAddress.
 type ReleaseAddressRequest struct {
 	AllocationId       *string `json:"AllocationId,omitempty"`
 	PublicIp           *string `json:"PublicIp,omitempty"`
 	NetworkBorderGroup *string `json:"NetworkBorderGroup,omitempty"`
 	DryRun             *bool   `json:"DryRun,omitempty"`
+}
+
+// ReplaceNetworkAclAssociationRequest is EC2's ReplaceNetworkAclAssociationRequest structure, the input of ReplaceNetworkAclAssociation.
+type ReplaceNetworkAclAssociationRequest struct {
+	AssociationId string `json:"AssociationId"` // required
+	DryRun        *bool  `json:"DryRun,omitempty"`
+	NetworkAclId  string `json:"NetworkAclId"` // required
+}
+
+// ReplaceNetworkAclAssociationResult is EC2's ReplaceNetworkAclAssociationResult structure, the output of ReplaceNetworkAclAssociation.
+type ReplaceNetworkAclAssociationResult struct {
+	NewAssociationId *string `json:"NewAssociationId,omitempty"`
 }
 
 // ReplaceNetworkAclEntryRequest is EC2's ReplaceNetworkAclEntryRequest structure, the input of ReplaceNetworkAclEntry.
@@ -3153,6 +3938,19 @@ type ReplaceRouteRequest struct {
 	CoreNetworkArn              *string `json:"CoreNetworkArn,omitempty"`
 }
 
+// ReplaceRouteTableAssociationRequest is EC2's ReplaceRouteTableAssociationRequest structure, the input of ReplaceRouteTableAssociation.
+type ReplaceRouteTableAssociationRequest struct {
+	AssociationId string `json:"AssociationId"` // required
+	DryRun        *bool  `json:"DryRun,omitempty"`
+	RouteTableId  string `json:"RouteTableId"` // required
+}
+
+// ReplaceRouteTableAssociationResult is EC2's ReplaceRouteTableAssociationResult structure, the output of ReplaceRouteTableAssociation.
+type ReplaceRouteTableAssociationResult struct {
+	NewAssociationId *string                     `json:"NewAssociationId,omitempty"`
+	AssociationState *RouteTableAssociationState `json:"AssociationState,omitempty"`
+}
+
 // Reservation is EC2's Reservation structure, the output of RunInstances.
 type Reservation struct {
 	Groups        []GroupIdentifier `json:"Groups,omitzero"`
@@ -3160,6 +3958,18 @@ type Reservation struct {
 	OwnerId       *string           `json:"OwnerId,omitempty"`
 	RequesterId   *string           `json:"RequesterId,omitempty"`
 	ReservationId *string           `json:"ReservationId,omitempty"`
+}
+
+// ResetAddressAttributeRequest is EC2's ResetAddressAttributeRequest structure, the input of ResetAddressAttribute.
+type ResetAddressAttributeRequest struct {
+	AllocationId string               `json:"AllocationId"` // required
+	Attribute    AddressAttributeName `json:"Attribute"`    // required
+	DryRun       *bool                `json:"DryRun,omitempty"`
+}
+
+// ResetAddressAttributeResult is EC2's ResetAddressAttributeResult structure, the output of ResetAddressAttribute.
+type ResetAddressAttributeResult struct {
+	Address *AddressAttribute `json:"Address,omitempty"`
 }
 
 // ResourceType is EC2's ResourceType enum.
@@ -3466,6 +4276,24 @@ type SecurityGroupRule struct {
 	Tags                []Tag                    `json:"Tags,omitzero"`
 }
 
+// SecurityGroupRuleRequest is EC2's SecurityGroupRuleRequest structure.
+type SecurityGroupRuleRequest struct {
+	IpProtocol        *string `json:"IpProtocol,omitempty"`
+	FromPort          *int32  `json:"FromPort,omitempty"`
+	ToPort            *int32  `json:"ToPort,omitempty"`
+	CidrIpv4          *string `json:"CidrIpv4,omitempty"`
+	CidrIpv6          *string `json:"CidrIpv6,omitempty"`
+	PrefixListId      *string `json:"PrefixListId,omitempty"`
+	ReferencedGroupId *string `json:"ReferencedGroupId,omitempty"`
+	Description       *string `json:"Description,omitempty"`
+}
+
+// SecurityGroupRuleUpdate is EC2's SecurityGroupRuleUpdate structure.
+type SecurityGroupRuleUpdate struct {
+	SecurityGroupRuleId *string                   `json:"SecurityGroupRuleId,omitempty"`
+	SecurityGroupRule   *SecurityGroupRuleRequest `json:"SecurityGroupRule,omitempty"`
+}
+
 // ShutdownBehavior is EC2's ShutdownBehavior enum.
 type ShutdownBehavior string
 
@@ -3648,6 +4476,16 @@ const (
 	TpmSupportValuesV20 TpmSupportValues = "v2.0"
 )
 
+// TrafficType is EC2's TrafficType enum.
+type TrafficType string
+
+// The values of TrafficType.
+const (
+	TrafficTypeACCEPT TrafficType = "ACCEPT"
+	TrafficTypeREJECT TrafficType = "REJECT"
+	TrafficTypeALL    TrafficType = "ALL"
+)
+
 // TransitGatewayRouteTableRoute is EC2's TransitGatewayRouteTableRoute structure.
 type TransitGatewayRouteTableRoute struct {
 	DestinationCidr *string `json:"DestinationCidr,omitempty"`
@@ -3664,6 +4502,18 @@ type UnassignPrivateIpAddressesRequest struct {
 	NetworkInterfaceId string   `json:"NetworkInterfaceId"` // required
 	PrivateIpAddresses []string `json:"PrivateIpAddresses,omitzero"`
 	Ipv4Prefixes       []string `json:"Ipv4Prefixes,omitzero"`
+}
+
+// UnsuccessfulItem is EC2's UnsuccessfulItem structure.
+type UnsuccessfulItem struct {
+	Error      *UnsuccessfulItemError `json:"Error,omitempty"`
+	ResourceId *string                `json:"ResourceId,omitempty"`
+}
+
+// UnsuccessfulItemError is EC2's UnsuccessfulItemError structure.
+type UnsuccessfulItemError struct {
+	Code    *string `json:"Code,omitempty"`
+	Message *string `json:"Message,omitempty"`
 }
 
 // UsageClassType is EC2's UsageClassType enum.
@@ -3732,6 +4582,16 @@ type Vpc struct {
 	Tags                        []Tag                         `json:"Tags,omitzero"`
 }
 
+// VpcAttributeName is EC2's VpcAttributeName enum.
+type VpcAttributeName string
+
+// The values of VpcAttributeName.
+const (
+	VpcAttributeNameEnableDnsSupport                 VpcAttributeName = "enableDnsSupport"
+	VpcAttributeNameEnableDnsHostnames               VpcAttributeName = "enableDnsHostnames"
+	VpcAttributeNameEnableNetworkAddressUsageMetrics VpcAttributeName = "enableNetworkAddressUsageMetrics"
+)
+
 // VpcCidrBlockAssociation is EC2's VpcCidrBlockAssociation structure.
 type VpcCidrBlockAssociation struct {
 	AssociationId  *string            `json:"AssociationId,omitempty"`
@@ -3765,6 +4625,56 @@ type VpcIpv6CidrBlockAssociation struct {
 	Ipv6CidrBlockState *VpcCidrBlockState `json:"Ipv6CidrBlockState,omitempty"`
 	NetworkBorderGroup *string            `json:"NetworkBorderGroup,omitempty"`
 	Ipv6Pool           *string            `json:"Ipv6Pool,omitempty"`
+}
+
+// VpcPeeringConnection is EC2's VpcPeeringConnection structure.
+type VpcPeeringConnection struct {
+	AccepterVpcInfo        *VpcPeeringConnectionVpcInfo     `json:"AccepterVpcInfo,omitempty"`
+	ExpirationTime         *time.Time                       `json:"ExpirationTime,omitempty"`
+	RequesterVpcInfo       *VpcPeeringConnectionVpcInfo     `json:"RequesterVpcInfo,omitempty"`
+	Status                 *VpcPeeringConnectionStateReason `json:"Status,omitempty"`
+	Tags                   []Tag                            `json:"Tags,omitzero"`
+	VpcPeeringConnectionId *string                          `json:"VpcPeeringConnectionId,omitempty"`
+}
+
+// VpcPeeringConnectionOptionsDescription is EC2's VpcPeeringConnectionOptionsDescription structure.
+type VpcPeeringConnectionOptionsDescription struct {
+	AllowDnsResolutionFromRemoteVpc            *bool `json:"AllowDnsResolutionFromRemoteVpc,omitempty"`
+	AllowEgressFromLocalClassicLinkToRemoteVpc *bool `json:"AllowEgressFromLocalClassicLinkToRemoteVpc,omitempty"`
+	AllowEgressFromLocalVpcToRemoteClassicLink *bool `json:"AllowEgressFromLocalVpcToRemoteClassicLink,omitempty"`
+}
+
+// VpcPeeringConnectionStateReason is EC2's VpcPeeringConnectionStateReason structure.
+type VpcPeeringConnectionStateReason struct {
+	Code    VpcPeeringConnectionStateReasonCode `json:"Code,omitempty"`
+	Message *string                             `json:"Message,omitempty"`
+}
+
+// VpcPeeringConnectionStateReasonCode is EC2's VpcPeeringConnectionStateReasonCode enum.
+type VpcPeeringConnectionStateReasonCode string
+
+// The values of VpcPeeringConnectionStateReasonCode.
+const (
+	VpcPeeringConnectionStateReasonCodeInitiatingRequest VpcPeeringConnectionStateReasonCode = "initiating-request"
+	VpcPeeringConnectionStateReasonCodePendingAcceptance VpcPeeringConnectionStateReasonCode = "pending-acceptance"
+	VpcPeeringConnectionStateReasonCodeActive            VpcPeeringConnectionStateReasonCode = "active"
+	VpcPeeringConnectionStateReasonCodeDeleted           VpcPeeringConnectionStateReasonCode = "deleted"
+	VpcPeeringConnectionStateReasonCodeRejected          VpcPeeringConnectionStateReasonCode = "rejected"
+	VpcPeeringConnectionStateReasonCodeFailed            VpcPeeringConnectionStateReasonCode = "failed"
+	VpcPeeringConnectionStateReasonCodeExpired           VpcPeeringConnectionStateReasonCode = "expired"
+	VpcPeeringConnectionStateReasonCodeProvisioning      VpcPeeringConnectionStateReasonCode = "provisioning"
+	VpcPeeringConnectionStateReasonCodeDeleting          VpcPeeringConnectionStateReasonCode = "deleting"
+)
+
+// VpcPeeringConnectionVpcInfo is EC2's VpcPeeringConnectionVpcInfo structure.
+type VpcPeeringConnectionVpcInfo struct {
+	CidrBlock        *string                                 `json:"CidrBlock,omitempty"`
+	Ipv6CidrBlockSet []Ipv6CidrBlock                         `json:"Ipv6CidrBlockSet,omitzero"`
+	CidrBlockSet     []CidrBlock                             `json:"CidrBlockSet,omitzero"`
+	OwnerId          *string                                 `json:"OwnerId,omitempty"`
+	PeeringOptions   *VpcPeeringConnectionOptionsDescription `json:"PeeringOptions,omitempty"`
+	VpcId            *string                                 `json:"VpcId,omitempty"`
+	Region           *string                                 `json:"Region,omitempty"`
 }
 
 // VpcState is EC2's VpcState enum.

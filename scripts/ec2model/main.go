@@ -69,6 +69,23 @@ var ec2Operations = []string{
 	"CreateTags", "DeleteTags", "DescribeTags",
 	// Security groups themselves (issue 12).
 	"CreateSecurityGroup", "DeleteSecurityGroup",
+	"DescribeSecurityGroupRules", "ModifySecurityGroupRules",
+	// The rest of a VPC's lifecycle (issue 12).
+	"CreateVpc", "DeleteVpc", "DescribeVpcAttribute", "ModifyVpcAttribute",
+	"AssociateVpcCidrBlock", "DisassociateVpcCidrBlock",
+	"CreateSubnet", "DeleteSubnet", "ModifySubnetAttribute",
+	"CreateInternetGateway", "AttachInternetGateway", "DetachInternetGateway",
+	"DeleteInternetGateway", "DescribeInternetGateways",
+	"CreateRouteTable", "DeleteRouteTable", "AssociateRouteTable",
+	"DisassociateRouteTable", "ReplaceRouteTableAssociation",
+	"CreateNatGateway", "DeleteNatGateway",
+	"CreateNetworkAcl", "DeleteNetworkAcl", "ReplaceNetworkAclAssociation",
+	"CreateVpcPeeringConnection", "AcceptVpcPeeringConnection", "RejectVpcPeeringConnection",
+	"DeleteVpcPeeringConnection", "DescribeVpcPeeringConnections",
+	"CreateFlowLogs", "DescribeFlowLogs", "DeleteFlowLogs",
+	// DNS and addresses (issue 13).
+	"CreateDhcpOptions", "AssociateDhcpOptions", "DescribeDhcpOptions", "DeleteDhcpOptions",
+	"ModifyAddressAttribute", "DescribeAddressesAttribute", "ResetAddressAttribute",
 }
 
 // stsOperations are the STS operations served on the same endpoint.
