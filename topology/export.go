@@ -57,6 +57,10 @@ func Export(n *Network) *Topology {
 	s := n.Settings
 	t.Settings = &SettingsSpec{ConntrackMax: &s.ConntrackMax, NATIdleTimeoutSeconds: &s.NATIdleTimeoutSeconds,
 		NATMaxConnectionsPerDestination: &s.NATMaxConnectionsPerDestination, ForwarderCPUs: &s.ForwarderCPUs}
+	if q := s.Quotas; q != DefaultQuotas() {
+		t.Settings.Quotas = &QuotasSpec{VPCs: &q.VPCs, ElasticIPs: &q.ElasticIPs, GroupsPerENI: &q.GroupsPerENI,
+			RulesPerGroup: &q.RulesPerGroup, RulesPerNACL: &q.RulesPerNACL, RoutesPerTable: &q.RoutesPerTable}
+	}
 	if s.EC2Endpoint.IsValid() {
 		// Only an address the file named: the default is whichever port
 		// was free, which another topology may hold by the time the export

@@ -39,6 +39,22 @@ type Settings struct {
 	// EC2Endpoint is settings.ec2_endpoint; the zero value means the
 	// default, the first free port from DefaultEC2Port up on 127.0.0.1.
 	EC2Endpoint netip.AddrPort
+	Quotas      Quotas
+}
+
+// Quotas are the account's quotas (QUOTA-1), defaults applied.
+type Quotas struct {
+	VPCs           int // per region
+	ElasticIPs     int // per region
+	GroupsPerENI   int
+	RulesPerGroup  int // per direction
+	RulesPerNACL   int // per direction
+	RoutesPerTable int // beyond the local route
+}
+
+// DefaultQuotas are AWS's default quotas (QUOTA-1).
+func DefaultQuotas() Quotas {
+	return Quotas{VPCs: 5, ElasticIPs: 5, GroupsPerENI: 5, RulesPerGroup: 60, RulesPerNACL: 20, RoutesPerTable: 50}
 }
 
 // Pool is a public address pool (ADDR-5).

@@ -271,8 +271,19 @@ func (r *resolver) settings() {
 		NATIdleTimeoutSeconds:           DefaultNATIdleTimeoutSeconds,
 		NATMaxConnectionsPerDestination: DefaultNATMaxConnectionsPerDestination,
 		ForwarderCPUs:                   CPUsAuto,
+		Quotas:                          DefaultQuotas(),
 	}
 	if ss := r.t.Settings; ss != nil {
+		if q := ss.Quotas; q != nil {
+			// AWS raises every one of these on request; vpcnet's bound is
+			// what its tables hold comfortably.
+			r.intIn(&s.Quotas.VPCs, q.VPCs, "settings.quotas.vpcs", "QUOTA-1", 1, 1000)
+			r.intIn(&s.Quotas.ElasticIPs, q.ElasticIPs, "settings.quotas.elastic_ips", "QUOTA-1", 1, 10000)
+			r.intIn(&s.Quotas.GroupsPerENI, q.GroupsPerENI, "settings.quotas.security_groups_per_eni", "QUOTA-1", 1, 16)
+			r.intIn(&s.Quotas.RulesPerGroup, q.RulesPerGroup, "settings.quotas.rules_per_security_group", "QUOTA-1", 1, 1000)
+			r.intIn(&s.Quotas.RulesPerNACL, q.RulesPerNACL, "settings.quotas.rules_per_network_acl", "QUOTA-1", 1, 40)
+			r.intIn(&s.Quotas.RoutesPerTable, q.RoutesPerTable, "settings.quotas.routes_per_route_table", "QUOTA-1", 1, 1000)
+		}
 		r.intIn(&s.ConntrackMax, ss.ConntrackMax, "settings.conntrack_max", "SG-4", 1, 1<<26)
 		r.intIn(&s.NATIdleTimeoutSeconds, ss.NATIdleTimeoutSeconds, "settings.nat_idle_timeout_seconds", "NAT-4", 1, 432000)
 		// NAT-3: one source port per connection, from 1024–65535.

@@ -230,6 +230,19 @@ type SettingsSpec struct {
 	// a port, "127.0.0.1:4566" or "[::1]:4566". Default: the first free
 	// port from 4566 up on 127.0.0.1.
 	EC2Endpoint *string `json:"ec2_endpoint,omitempty"`
+	// Quotas overrides AWS's default quotas (QUOTA-1).
+	Quotas *QuotasSpec `json:"quotas,omitempty"`
+}
+
+// QuotasSpec sets the account's quotas (QUOTA-1); an omitted one is AWS's
+// default.
+type QuotasSpec struct {
+	VPCs           *int `json:"vpcs,omitempty"`                     // per region, default 5
+	ElasticIPs     *int `json:"elastic_ips,omitempty"`              // per region, default 5
+	GroupsPerENI   *int `json:"security_groups_per_eni,omitempty"`  // default 5
+	RulesPerGroup  *int `json:"rules_per_security_group,omitempty"` // per direction, default 60
+	RulesPerNACL   *int `json:"rules_per_network_acl,omitempty"`    // per direction, default 20
+	RoutesPerTable *int `json:"routes_per_route_table,omitempty"`   // default 50
 }
 
 // Protocol is a rule's protocol as written: "tcp", "udp", "icmp", "all",

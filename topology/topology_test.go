@@ -443,7 +443,7 @@ func TestDefaults(t *testing.T) {
 		n.Pools[0].BorderGroup != "us-east-1" || n.Pools[0].CIDRs[0] != netip.MustParsePrefix("3.34.0.0/16") {
 		t.Errorf("default pool: %+v", n.Pools[0])
 	}
-	if n.Settings != (Settings{262144, 350, 55000, CPUsAuto, netip.AddrPort{}}) {
+	if n.Settings != (Settings{262144, 350, 55000, CPUsAuto, netip.AddrPort{}, DefaultQuotas()}) {
 		t.Errorf("settings %+v", n.Settings)
 	}
 	v := n.VPCs[0]
@@ -686,8 +686,19 @@ func TestConnTrackAndSettings(t *testing.T) {
 	n := mustLoad(t, edit(t, base,
 		`"region": "us-east-1",`, `"region": "us-east-1", "settings": {"conntrack_max": 1000, "nat_idle_timeout_seconds": 5, "nat_max_connections_per_destination": 10, "forwarder_cpus": "1,3-4"}, "flow_logs": {"path": "/tmp/fl"},`,
 		`{"name": "i2", "subnet": "b"}`, `{"name": "i2", "subnet": "b", "source_dest_check": false, "connection_tracking": {"tcp_established": 60, "udp_stream": 60, "udp": 60}}`))
-	if n.Settings != (Settings{1000, 5, 10, "1,3-4", netip.AddrPort{}}) {
+	if n.Settings != (Settings{1000, 5, 10, "1,3-4", netip.AddrPort{}, DefaultQuotas()}) {
 		t.Errorf("settings %+v", n.Settings)
+	}
+	// QUOTA-1: each quota settable, the rest AWS's defaults; out of range named.
+	q := mustLoad(t, edit(t, base, `"region": "us-east-1",`, `"region": "us-east-1", "settings": {"quotas": {"vpcs": 7, "rules_per_network_acl": 40}},`))
+	want := DefaultQuotas()
+	want.VPCs, want.RulesPerNACL = 7, 40
+	if q.Settings.Quotas != want {
+		t.Errorf("quotas %+v, want %+v", q.Settings.Quotas, want)
+	}
+	if _, err := Load([]byte(edit(t, base, `"region": "us-east-1",`, `"region": "us-east-1", "settings": {"quotas": {"elastic_ips": 0}},`))); err == nil ||
+		!strings.Contains(err.Error(), "settings.quotas.elastic_ips") || !strings.Contains(err.Error(), "QUOTA-1") {
+		t.Errorf("elastic_ips 0: %v, want an error naming settings.quotas.elastic_ips and QUOTA-1", err)
 	}
 	if n.FlowLogs == nil || n.FlowLogs.Path != "/tmp/fl" || n.FlowLogs.AggregationSeconds != 60 {
 		t.Errorf("flow logs %+v", n.FlowLogs)
