@@ -62,6 +62,8 @@ func Up(n *topology.Network, exe string, source []byte) (*Daemon, error) {
 	self.Start = netns.StartTimeOf(self.PID)
 	d := newDaemon(n, dataplane.New(n, dataplane.Options{ConntrackMax: n.Settings.ConntrackMax}))
 	d.exe, d.st.Daemon = exe, self
+	// CreateFlowLogs's files: flow-logs/<group>.log, root's only (OBS-1).
+	d.fwd.SetFlowLogDir(filepath.Join(dir, "flow-logs"))
 	if fl := n.FlowLogs; fl != nil {
 		if err := d.fwd.StartFlowLogs(fl, n.AccountID()); err != nil {
 			d.fwd.Stop()

@@ -122,7 +122,14 @@ func (s *subnetCfg) nextHop(dst netip.Addr) (to *eniCfg, igw bool, drop dropReas
 	case routeNAT:
 		to = r.nat.eni
 	case routePeering:
-		to = r.peer.byIP[dst]
+		// PEER-2, PEER-3: only an active peering, only to an ENI of the
+		// peer VPC itself (not transitive: not its gateways or peers).
+		if r.peer == nil {
+			return nil, false, dropPeering, r
+		}
+		if to = r.peer.byIP[dst]; to == nil {
+			return nil, false, dropPeering, r
+		}
 	case routeIGW:
 		return nil, true, dropNone, r
 	default: // blackhole, or a target that was deleted
@@ -154,6 +161,10 @@ type eniCfg struct {
 	st          *eniState
 	port        Port // nil: not attached to a running instance, or a NAT ENI
 	nat         *natCfg
+	// flowLogs are the ids of CreateFlowLogs's flow logs that cover the
+	// ENI; logMask the actions any flow log keeps (flowsinks.go).
+	flowLogs []string
+	logMask  uint8
 }
 
 func (e *eniCfg) hasIP(a netip.Addr) bool {
@@ -190,6 +201,8 @@ type state struct {
 	table  *policy.Table             // bounds tracked flows of every ENI (SG-4)
 	gids   map[string]policy.GroupID // sg- id → registry id
 	opts   Options
+	// flowAll: topo.json's flow_logs is on, every ENI is logged (OBS-1).
+	flowAll bool
 }
 
 func mac6(b []byte) (m [6]byte) { copy(m[:], b); return }
@@ -224,6 +237,7 @@ func (st *state) compile(n *topology.Network) *config {
 		c.hostByName[h.Name] = hc
 	}
 	st.compileGroups(n)
+	liveLogs := n.LiveFlowLogs()
 	vpcOf := map[*topology.VPC]*vpcCfg{}
 	for _, v := range n.VPCs {
 		vc := &vpcCfg{name: v.Name, id: v.ID, cidr: v.CIDR, byIP: map[netip.Addr]*eniCfg{}}
@@ -245,6 +259,7 @@ func (st *state) compile(n *topology.Network) *config {
 			if e.Instance != nil {
 				ec.port = st.ports[e.ID]
 			}
+			st.flowLogsOf(ec, e, liveLogs)
 			enis[e] = ec
 			c.enis = append(c.enis, ec)
 			c.eniByID[e.ID] = ec
@@ -266,8 +281,8 @@ func (st *state) compile(n *topology.Network) *config {
 			nc.eni.nat = nc
 		}
 		natOf := func(g *topology.NATGateway) *natCfg {
-			if g == nil {
-				return nil
+			if g == nil || enis[g.ENI] == nil {
+				return nil // deleted: the route is a blackhole (RT-3)
 			}
 			return enis[g.ENI].nat
 		}
@@ -296,7 +311,7 @@ func (st *state) compile(n *topology.Network) *config {
 					rc.kind, rc.eni = routeENI, enis[r.ENI]
 				case topology.TargetPeering:
 					rc.kind = routePeering
-					if p := r.Peering; p != nil {
+					if p := r.Peering; p.Active() { // PEER-1: pending or deleted carries nothing
 						other := p.VPCs[0]
 						if other == v {
 							other = p.VPCs[1]
@@ -308,7 +323,7 @@ func (st *state) compile(n *topology.Network) *config {
 				}
 				// RT-3: a route whose target is gone is a blackhole.
 				if (rc.kind == routeENI && rc.eni == nil) || (rc.kind == routeNAT && rc.nat == nil) ||
-					(rc.kind == routePeering && rc.peer == nil) || (rc.kind == routeIGW && v.IGW == nil) {
+					(rc.kind == routeIGW && !v.IGWTarget(r)) {
 					rc.kind = routeBlackhole
 				}
 				sc.routes = append(sc.routes, rc)

@@ -45,6 +45,7 @@ const (
 	dropNATMalformed     // nat.DropMalformed
 	dropPortQueueFull    // the instance's kernel found the TAP queue toward the forwarder full (its tx_dropped)
 	dropPortWriteRefused // the device refused a write (EAGAIN, ENOBUFS): ErrPortFull
+	dropPeering          // PEER-2, PEER-3: the peering is not active, or no ENI of the peer VPC holds the address (not transitive)
 	numDropReasons
 )
 
@@ -84,6 +85,7 @@ var dropNames = [numDropReasons]string{
 	dropNATMalformed:     "nat-malformed",
 	dropPortQueueFull:    "port-queue-full",
 	dropPortWriteRefused: "port-write-refused",
+	dropPeering:          "vpc-peering (PEER-2)",
 }
 
 func (r dropReason) String() string { return dropNames[r] }

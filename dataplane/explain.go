@@ -209,6 +209,10 @@ func (w *pathWalk) route(s *subnetCfg, from *eniCfg, hops int) {
 		w.block("NO_ROUTE_TO_DESTINATION", s.rtb, "", 0, "route table %s of subnet %s has no route to %s (RT-6)", s.rtb, s.name, dst)
 	case drop == dropBlackhole:
 		w.block("BAD_STATE_ROUTE", s.rtb, "", 0, "the route to %s in route table %s (subnet %s) is a blackhole (RT-3)", r.dst, s.rtb, s.name)
+	case drop == dropPeering && r.peer == nil:
+		w.block("BAD_STATE_ROUTE", s.rtb, "", 0, "the route to %s in route table %s (subnet %s) names a peering connection that is not active (PEER-3)", r.dst, s.rtb, s.name)
+	case drop == dropPeering:
+		w.block("CANNOT_ROUTE", s.rtb, "", 0, "no network interface of the peer VPC has %s: a peering connection is not transitive (PEER-2)", dst)
 	case drop != dropNone:
 		w.block("CANNOT_ROUTE", s.id, "", 0, "no network interface that the route table of subnet %s reaches has %s", s.name, dst)
 	case igw:

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -61,24 +62,43 @@ type flowTable struct {
 	spare map[flowKey]flowVal // swapped in by the writer
 }
 
-func newFlowTable() *flowTable {
-	return &flowTable{flows: make(map[flowKey]flowVal, flowTableMax), spare: make(map[flowKey]flowVal, flowTableMax)}
+func newFlowTable() *flowTable { return newFlowTableSized(flowTableMax) }
+
+// newFlowTableSized is a table whose maps are made for n flows: a worker
+// that nothing logs yet starts with 0 and grows only once a flow log
+// covers its ENI.
+func newFlowTableSized(n int) *flowTable {
+	return &flowTable{flows: make(map[flowKey]flowVal, n), spare: make(map[flowKey]flowVal, n)}
 }
 
-// flowLog writes the records of every worker's table once per window.
+// flowLog gathers the records of every worker's table and hands them to
+// its sinks: the file of topo.json's flow_logs (id "", every ENI, both
+// actions) and the flow logs of CreateFlowLogs (flowsinks.go), each with
+// its own ENIs, actions, file and window.
 type flowLog struct {
-	path    string
 	account string
 
 	mu      sync.Mutex // guards the fields below
 	tables  []*flowTable
 	retired []*flowTable // of workers that ended: flushed once more, then dropped
-	file    *os.File     // nil once closed
-	start   int64        // Unix seconds the current window began
+	sinks   []*flowSink
+	closed  bool
 }
 
-// openFlowLog opens (appending) or creates the flow-log file; a new or empty
-// file starts with the header line.
+// flowSink is one flow log's destination and window.
+type flowSink struct {
+	id             string // fl-… ("" for the file's flow_logs)
+	path           string
+	file           *os.File // nil: closed, or it could not be opened (nothing is written)
+	every          int64    // window, in seconds
+	accept, reject bool     // which actions it logs (TrafficType)
+	start          int64    // Unix seconds the current window began
+	pending        map[flowKey]flowVal
+	skipped        map[*eniState]bool
+}
+
+// openFlowLog opens (appending) or creates the flow-log file of
+// topo.json's flow_logs; a new or empty file starts with the header line.
 func openFlowLog(path, account string) (*flowLog, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -87,12 +107,25 @@ func openFlowLog(path, account string) (*flowLog, error) {
 	if fi, err := f.Stat(); err == nil && fi.Size() == 0 {
 		f.WriteString(flowLogHeader)
 	}
-	return &flowLog{path: path, account: account, file: f, start: time.Now().Unix()}, nil
+	l := newFlowLogs(account)
+	l.sinks = append(l.sinks, &flowSink{path: path, file: f, every: 60, accept: true, reject: true,
+		start: time.Now().Unix(), pending: map[flowKey]flowVal{}, skipped: map[*eniState]bool{}})
+	return l, nil
 }
 
-// table gives a new worker its table.
+// newFlowLogs is a flowLog with no sink yet.
+func newFlowLogs(account string) *flowLog { return &flowLog{account: account} }
+
+// table gives a new worker its table, made for flowTableMax flows when
+// topo.json's flow_logs logs every ENI.
 func (l *flowLog) table() *flowTable {
-	t := newFlowTable()
+	n := 0
+	l.mu.Lock()
+	if len(l.sinks) > 0 && l.sinks[0].id == "" {
+		n = flowTableMax
+	}
+	l.mu.Unlock()
+	t := newFlowTableSized(n)
 	l.mu.Lock()
 	l.tables = append(l.tables, t)
 	l.mu.Unlock()
@@ -116,8 +149,8 @@ func (l *flowLog) retire(t *flowTable) {
 // record counts the frame in w.p against ENI e's flow (OBS-1).
 func (w *worker) record(e *eniCfg, reject bool) {
 	t := w.flows
-	if t == nil {
-		return
+	if t == nil || e.logMask&actionBit(reject) == 0 {
+		return // no flow log keeps this ENI's records of this action
 	}
 	m := &w.p.meta
 	k := flowKey{eni: e.st, src: m.Src.As4(), dst: m.Dst.As4(), proto: m.Proto, reject: reject}
@@ -169,41 +202,98 @@ func (p *packet) wire() (segs, bytes uint64) {
 	return segs, n + (segs-1)*hl
 }
 
-// flush ends the window at now: it writes every recorded flow, then a
-// NODATA or SKIPDATA record for each ENI of enis that has no flow in it.
-func (l *flowLog) flush(enis []*eniCfg, now time.Time) error {
+// flush ends the window of every sink at now (FlushFlowLogs, Stop, a
+// test); tick ends only the windows that are due. Either writes each
+// ending window's flows, then a NODATA or SKIPDATA record for each of its
+// ENIs (of enis) that has no flow in it.
+func (l *flowLog) flush(enis []*eniCfg, now time.Time) error { return l.end(enis, now, true) }
+
+func (l *flowLog) tick(enis []*eniCfg, now time.Time) error { return l.end(enis, now, false) }
+
+func (l *flowLog) end(enis []*eniCfg, now time.Time, all bool) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.file == nil {
-		return nil // closed
+	if l.closed {
+		return nil
 	}
-	end := now.Unix()
-	// A flow whose frames several workers saw (the queues of a
-	// multi-queue TAP) is one record: the tables are merged.
-	merged := map[flowKey]flowVal{}
+	l.gather(enis)
+	var first error
+	for _, s := range l.sinks {
+		if all || now.Unix()-s.start >= s.every {
+			if err := l.write(s, enis, now.Unix()); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+// gather moves every worker's records into the sinks that log them: a
+// flow's ENI is one of the sink's, its action one the sink keeps. A flow
+// whose frames several workers saw (the queues of a multi-queue TAP) is
+// one record: the tables are merged. The caller holds l.mu.
+func (l *flowLog) gather(enis []*eniCfg) {
+	byState := make(map[*eniState]*eniCfg, len(enis))
+	for _, e := range enis {
+		byState[e.st] = e
+		if e.st.flowLogSkipped.Swap(0) > 0 {
+			for _, s := range l.sinks {
+				if s.covers(e) {
+					s.skipped[e.st] = true
+				}
+			}
+		}
+	}
 	for _, t := range append(l.tables, l.retired...) {
 		t.mu.Lock()
 		full := t.flows
 		t.flows, t.spare = t.spare, t.flows
 		t.mu.Unlock()
 		for k, v := range full {
-			if m, ok := merged[k]; ok {
-				v.packets += m.packets
-				v.bytes += m.bytes
-				v.start = min(v.start, m.start)
-				v.end = max(v.end, m.end)
+			e := byState[k.eni]
+			if e == nil {
+				continue // the ENI was deleted during the window
 			}
-			merged[k] = v
+			for _, s := range l.sinks {
+				if !s.covers(e) || (k.reject && !s.reject) || (!k.reject && !s.accept) {
+					continue
+				}
+				if m, ok := s.pending[k]; ok {
+					v.packets += m.packets
+					v.bytes += m.bytes
+					v.start = min(v.start, m.start)
+					v.end = max(v.end, m.end)
+				}
+				s.pending[k] = v
+			}
 		}
 		clear(full)
 	}
 	l.retired = nil
+}
+
+// covers reports whether ENI e's records go to sink s.
+func (s *flowSink) covers(e *eniCfg) bool {
+	return s.id == "" || slices.Contains(e.flowLogs, s.id)
+}
+
+// write ends sink s's window at end: its flows, oldest first, then NODATA
+// or SKIPDATA for its ENIs that have none. The caller holds l.mu.
+func (l *flowLog) write(s *flowSink, enis []*eniCfg, end int64) error {
+	defer func() {
+		clear(s.pending)
+		clear(s.skipped)
+		s.start = end
+	}()
+	if s.file == nil {
+		return nil
+	}
 	type rec struct {
 		k flowKey
 		v flowVal
 	}
-	recs := make([]rec, 0, len(merged))
-	for k, v := range merged {
+	recs := make([]rec, 0, len(s.pending))
+	for k, v := range s.pending {
 		recs = append(recs, rec{k, v})
 	}
 	idOf := make(map[*eniState]string, len(enis))
@@ -218,7 +308,7 @@ func (l *flowLog) flush(enis []*eniCfg, now time.Time) error {
 		}
 		return idOf[a.k.eni] < idOf[b.k.eni]
 	})
-	w := bufio.NewWriter(l.file)
+	w := bufio.NewWriter(s.file)
 	for _, r := range recs {
 		id, ok := idOf[r.k.eni]
 		if !ok {
@@ -234,18 +324,20 @@ func (l *flowLog) flush(enis []*eniCfg, now time.Time) error {
 			r.v.packets, r.v.bytes, r.v.start, r.v.end, action)
 	}
 	for _, e := range enis {
+		if !s.covers(e) {
+			continue
+		}
 		status := "NODATA"
-		if e.st.flowLogSkipped.Swap(0) > 0 {
+		if s.skipped[e.st] {
 			status = "SKIPDATA"
 		} else if seen[e.st] {
 			continue
 		}
 		w.WriteString("2 " + l.account + " " + e.id + " - - - - - - - " +
-			strconv.FormatInt(l.start, 10) + " " + strconv.FormatInt(end, 10) + " - " + status + "\n")
+			strconv.FormatInt(s.start, 10) + " " + strconv.FormatInt(end, 10) + " - " + status + "\n")
 	}
-	l.start = end
 	if err := w.Flush(); err != nil {
-		return fmt.Errorf("flow log %s: %w", l.path, err)
+		return fmt.Errorf("flow log %s: %w", s.path, err)
 	}
 	return nil
 }
@@ -254,10 +346,18 @@ func (l *flowLog) flush(enis []*eniCfg, now time.Time) error {
 func (l *flowLog) close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.file == nil {
+	if l.closed {
 		return nil
 	}
-	err := l.file.Close()
-	l.file = nil
-	return err
+	l.closed = true
+	var first error
+	for _, s := range l.sinks {
+		if s.file != nil {
+			if err := s.file.Close(); err != nil && first == nil {
+				first = err
+			}
+			s.file = nil
+		}
+	}
+	return first
 }

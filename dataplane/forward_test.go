@@ -294,6 +294,13 @@ func benchRig(t testing.TB, topo string) (*worker, *config, *topology.Network, m
 	return w, f.cfg.Load(), n, ports
 }
 
+// logEveryENI makes every ENI of cfg logged, as topo.json's flow_logs does.
+func logEveryENI(cfg *config) {
+	for _, e := range cfg.enis {
+		e.logMask = logAccept | logReject
+	}
+}
+
 // forwardAllocs forwards a ping a1 → b1 across subnets once, then demands
 // that forwarding it again allocates nothing, with flow logs on or off. It
 // returns the worker and the ports.
@@ -302,6 +309,7 @@ func forwardAllocs(t *testing.T, flowLogs bool) (*worker, *config, map[string]*n
 	w, cfg, n, ports := benchRig(t, unitTopo)
 	if flowLogs {
 		w.flows = newFlowTable()
+		logEveryENI(cfg)
 	}
 	a1 := n.InstanceByName["a1"].Primary()
 	routed := ping(t, a1, n.InstanceByName["a1"].Subnet.RouterMAC, "10.0.1.10", "10.0.2.10")
@@ -372,6 +380,7 @@ func benchForward(b *testing.B, flowLogs bool) {
 	w, cfg, n, _ := benchRig(b, unitTopo)
 	if flowLogs {
 		w.flows = newFlowTable()
+		logEveryENI(cfg)
 	}
 	f := ping(b, n.InstanceByName["a1"].Primary(), n.InstanceByName["a1"].Subnet.RouterMAC, "10.0.1.10", "10.0.2.10")
 	buf := make([]byte, len(f))

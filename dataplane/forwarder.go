@@ -43,8 +43,9 @@ type Forwarder struct {
 	stop chan struct{} // closed by Stop: ends the sweeper and the flow-log writer
 	once sync.Once
 
-	flowLog *flowLog // nil: flow logs are off
+	flowLog *flowLog // every flow log's records and files (flowlog.go, flowsinks.go)
 	logWG   sync.WaitGroup
+	flowDir string // folder of CreateFlowLogs's files ("": none written yet); guarded by mu
 
 	loops  *pollLoops           // nil until the first pollable port; guarded by mu
 	polled map[string][]*polled // port id → its queues in the loops; guarded by mu
@@ -65,6 +66,9 @@ func New(n *topology.Network, opts Options) *Forwarder {
 	f.stop = make(chan struct{})
 	f.wg.Add(1)
 	go f.sweeper()
+	f.flowLog = newFlowLogs(n.AccountID())
+	f.logWG.Add(1)
+	go f.flowLogWriter()
 	return f
 }
 
@@ -109,9 +113,7 @@ func (f *Forwarder) AttachPort(id string, p Port) {
 	}
 	for q, r := range readers {
 		w := &worker{f: f, port: r, id: id, queue: q, scratch: make([]byte, MaxFrame)}
-		if f.flowLog != nil {
-			w.flows = f.flowLog.table()
-		}
+		w.flows = f.flowLog.table()
 		n := r.BatchSize()
 		w.bufs = make([][]byte, n)
 		w.sizes = make([]int, n)
@@ -200,44 +202,36 @@ func (f *Forwarder) Apply(n *topology.Network) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.net = n
+	old := f.cfg.Load()
 	f.cfg.Store(f.st.compile(n))
 	f.st.forgetDeleted(n)
+	f.syncFlowLogs(old.enis)
 }
 
-// StartFlowLogs turns on OBS-1 flow logs (flowlog.go), written to fl.Path
-// at the end of every aggregation window and when the forwarder stops.
-// Call it before the first AttachPort.
+// StartFlowLogs turns on topo.json's flow_logs (OBS-1, flowlog.go): every
+// ENI's records, written to fl.Path at the end of every aggregation window
+// and when the forwarder stops. Call it before the first AttachPort.
 func (f *Forwarder) StartFlowLogs(fl *topology.FlowLogs, account string) error {
-	every := time.Duration(fl.AggregationSeconds) * time.Second
-	l, err := openFlowLog(fl.Path, account)
+	g, err := openFlowLog(fl.Path, account)
 	if err != nil {
 		return err
 	}
-	f.flowLog = l
-	f.logWG.Add(1)
-	go func() {
-		defer f.logWG.Done()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-f.stop:
-				return
-			case now := <-t.C:
-				if err := l.flush(f.cfg.Load().enis, now); err != nil {
-					fmt.Fprintln(os.Stderr, err)
-				}
-			}
-		}
-	}()
+	s := g.sinks[0]
+	s.every = int64(fl.AggregationSeconds)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l := f.flowLog
+	l.mu.Lock()
+	l.account = account
+	l.sinks = append([]*flowSink{s}, l.sinks...)
+	l.mu.Unlock()
+	f.st.flowAll = true
+	f.cfg.Store(f.st.compile(f.net))
 	return nil
 }
 
 // FlushFlowLogs ends the current flow-log window now (tests, and Stop).
 func (f *Forwarder) FlushFlowLogs() error {
-	if f.flowLog == nil {
-		return nil
-	}
 	return f.flowLog.flush(f.cfg.Load().enis, time.Now())
 }
 
@@ -262,13 +256,11 @@ func (f *Forwarder) Stop() {
 	if loops != nil {
 		loops.stop()
 	}
-	if f.flowLog != nil {
-		f.logWG.Wait()
-		if err := f.FlushFlowLogs(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-		}
-		f.flowLog.close() // later flushes do nothing
+	f.logWG.Wait()
+	if err := f.FlushFlowLogs(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 	}
+	f.flowLog.close() // later flushes do nothing
 }
 
 // run reads batches until the port closes.

@@ -115,6 +115,20 @@ func (st *state) forgetDeleted(n *topology.Network) {
 		}
 		delete(st.enis, id)
 	}
+	// A deleted NAT gateway's mappings go with it: the flows through it
+	// end, and a gateway made again (same id, or the same EIP) starts
+	// clean (NAT-1, LIFE-1).
+	gws := map[string]bool{}
+	for _, v := range n.VPCs {
+		for _, g := range v.NATs {
+			gws[g.ID] = true
+		}
+	}
+	for id := range st.nats {
+		if !gws[id] {
+			delete(st.nats, id)
+		}
+	}
 }
 
 func groupNames(e *topology.ENI) string {

@@ -102,6 +102,10 @@ func (d *Service) allocateAddress(in *types.AllocateAddressRequest) (*types.Allo
 	if err != nil {
 		return nil, err
 	}
+	// QUOTA-1: every Elastic IP of the account counts, a NAT gateway's too.
+	if q := n.Settings.Quotas.ElasticIPs; len(n.EIPs) >= q {
+		return nil, opErr("AddressLimitExceeded", "The maximum number of addresses has been reached: this account has %d Elastic IPs, the quota is %d (QUOTA-1)", len(n.EIPs), q)
+	}
 	name, err := d.newName(want, "eip", topology.KindEIP)
 	if err != nil {
 		return nil, err

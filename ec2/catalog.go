@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/vpcnet/vpcnet/ec2/types"
+	"github.com/vpcnet/vpcnet/topology"
 )
 
 // The small calls clients make around the real ones (issue 11): the
@@ -216,6 +217,15 @@ var images = []image{
 		created: "2024-12-06T04:14:00.000Z", root: "/dev/sda1", snapshot: "snap-02bbee90d213ea6e3", volume: types.VolumeTypeGp3},
 }
 
+// catalogType returns the catalogue's type t, or nil.
+func catalogType(t types.InstanceType) *instanceType {
+	i := slices.IndexFunc(instanceTypes, func(x instanceType) bool { return x.name == t })
+	if i < 0 {
+		return nil
+	}
+	return &instanceTypes[i]
+}
+
 // catalogImage returns the catalogue's image id, or nil.
 func catalogImage(id string) *image {
 	i := slices.IndexFunc(images, func(m image) bool { return m.id == id })
@@ -341,8 +351,7 @@ type instanceType struct {
 	name                   types.InstanceType
 	vcpus, cores, threads  int32
 	memMiB                 int64
-	network                string // NetworkPerformance
-	enis, ipv4PerENI       int32  // QUOTA-2
+	network                string // NetworkPerformance (QUOTA-2's limits: topology.InstanceTypeLimits)
 	hypervisor             types.InstanceTypeHypervisor
 	ghz                    float64
 	burstable, freeTier    bool
@@ -354,24 +363,29 @@ type instanceType struct {
 }
 
 // instanceTypes are the catalogue: t2.micro, what an instance of the file
-// is (launchInstanceType), and the types AWS's examples launch.
+// is unless it names its instance_type (launchInstanceType), and the types
+// AWS's examples launch. Their network limits (QUOTA-2) are the topology's
+// table (topology.InstanceTypeLimits), which the file's instances and
+// every operation hold them to.
 var instanceTypes = []instanceType{
-	{name: types.InstanceTypeT2Micro, vcpus: 1, cores: 1, threads: 1, memMiB: 1024, network: "Low to Moderate", enis: 2, ipv4PerENI: 2,
+	{name: types.InstanceTypeT2Micro, vcpus: 1, cores: 1, threads: 1, memMiB: 1024, network: "Low to Moderate",
 		hypervisor: types.InstanceTypeHypervisorXen, ghz: 2.5, burstable: true, freeTier: true, ebsOptimized: types.EbsOptimizedSupportUnsupported,
 		bootModes: []types.BootModeType{types.BootModeTypeLegacyBios}, architectures: []types.ArchitectureType{types.ArchitectureTypeI386, types.ArchitectureTypeX8664}},
-	{name: types.InstanceTypeT3Micro, vcpus: 2, cores: 1, threads: 2, memMiB: 1024, network: "Up to 5 Gigabit", enis: 2, ipv4PerENI: 2,
+	{name: types.InstanceTypeT3Micro, vcpus: 2, cores: 1, threads: 2, memMiB: 1024, network: "Up to 5 Gigabit",
 		hypervisor: types.InstanceTypeHypervisorNitro, ghz: 2.5, burstable: true, freeTier: true, ebsOptimized: types.EbsOptimizedSupportDefault,
 		ebsBase: 87, ebsMax: 2085, ebsBaseIops: 500, ebsMaxIop: 11800},
-	{name: types.InstanceTypeT3Small, vcpus: 2, cores: 1, threads: 2, memMiB: 2048, network: "Up to 5 Gigabit", enis: 3, ipv4PerENI: 4,
+	{name: types.InstanceTypeT3Small, vcpus: 2, cores: 1, threads: 2, memMiB: 2048, network: "Up to 5 Gigabit",
 		hypervisor: types.InstanceTypeHypervisorNitro, ghz: 2.5, burstable: true, ebsOptimized: types.EbsOptimizedSupportDefault,
 		ebsBase: 174, ebsMax: 2085, ebsBaseIops: 1000, ebsMaxIop: 11800},
-	{name: types.InstanceTypeM5Large, vcpus: 2, cores: 1, threads: 2, memMiB: 8192, network: "Up to 10 Gigabit", enis: 3, ipv4PerENI: 10,
+	{name: types.InstanceTypeM5Large, vcpus: 2, cores: 1, threads: 2, memMiB: 8192, network: "Up to 10 Gigabit",
 		hypervisor: types.InstanceTypeHypervisorNitro, ghz: 3.1, ebsOptimized: types.EbsOptimizedSupportDefault,
 		ebsBase: 650, ebsMax: 4750, ebsBaseIops: 3600, ebsMaxIop: 18750},
 }
 
 // instanceTypeOf is type t as EC2 describes it.
 func instanceTypeOf(t instanceType) types.InstanceTypeInfo {
+	l, _ := topology.InstanceTypeLimits(string(t.name))
+	enis, ipv4PerENI := int32(l.ENIs), int32(l.IPv4PerENI)
 	nitro := t.hypervisor == types.InstanceTypeHypervisorNitro
 	archs, boot := t.architectures, t.bootModes
 	if archs == nil {
@@ -403,11 +417,11 @@ func instanceTypeOf(t instanceType) types.InstanceTypeInfo {
 		ProcessorInfo: &types.ProcessorInfo{SupportedArchitectures: archs, SustainedClockSpeedInGhz: ptr(t.ghz)},
 		VCpuInfo:      cpu, MemoryInfo: &types.MemoryInfo{SizeInMiB: ptr(t.memMiB)},
 		InstanceStorageSupported: ptr(false), EbsInfo: ebs,
-		NetworkInfo: &types.NetworkInfo{NetworkPerformance: ptr(t.network), MaximumNetworkInterfaces: ptr(t.enis),
+		NetworkInfo: &types.NetworkInfo{NetworkPerformance: ptr(t.network), MaximumNetworkInterfaces: ptr(enis),
 			MaximumNetworkCards: ptr(int32(1)), DefaultNetworkCardIndex: ptr(int32(0)),
 			NetworkCards: []types.NetworkCardInfo{{NetworkCardIndex: ptr(int32(0)), NetworkPerformance: ptr(t.network),
-				MaximumNetworkInterfaces: ptr(t.enis)}},
-			Ipv4AddressesPerInterface: ptr(t.ipv4PerENI), Ipv6AddressesPerInterface: ptr(t.ipv4PerENI), Ipv6Supported: ptr(true),
+				MaximumNetworkInterfaces: ptr(enis)}},
+			Ipv4AddressesPerInterface: ptr(ipv4PerENI), Ipv6AddressesPerInterface: ptr(ipv4PerENI), Ipv6Supported: ptr(true),
 			EnaSupport: ena, EfaSupported: ptr(false), EncryptionInTransitSupported: ptr(false), EnaSrdSupported: ptr(false)},
 		PlacementGroupInfo: &types.PlacementGroupInfo{SupportedStrategies: []types.PlacementGroupStrategy{types.PlacementGroupStrategyPartition,
 			types.PlacementGroupStrategySpread}},

@@ -191,6 +191,15 @@ func TestQUOTA2_DescribeInstanceTypes(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("types %q, want %q", got, want)
 	}
+	// The catalogue and the limits the operations and the file enforce
+	// (topology.InstanceTypeLimits) are one table.
+	var names []string
+	for _, it := range instanceTypes {
+		names = append(names, string(it.name))
+	}
+	if slices.Sort(names); !slices.Equal(names, topology.InstanceTypes()) {
+		t.Fatalf("catalogue %v, limits %v", names, topology.InstanceTypes())
+	}
 	// What the file's instances are is in the catalogue.
 	for _, it := range at(describe(t, d, "DescribeInstances", nil), "Reservations[].Instances[].InstanceType") {
 		if n := len(at(describe(t, d, "DescribeInstanceTypes", map[string]any{"InstanceTypes": []any{it}}), "InstanceTypes[]")); n != 1 {

@@ -43,7 +43,7 @@ type obj = map[string]any // untyped answers (analyze.go)
 // one type (QUOTA-2 uses t2.micro's limits), an EBS root volume.
 const (
 	launchImageID      = "ami-0c9c942bd7bf113a2"
-	launchInstanceType = types.InstanceTypeT2Micro
+	launchInstanceType = types.InstanceType(topology.DefaultInstanceType)
 	rootDeviceName     = "/dev/xvda"
 	// amazonOwner owns the auto-assigned public IPs (IpOwnerId).
 	amazonOwner = "amazon"
@@ -219,22 +219,44 @@ var vpcFilters = filters[types.Vpc]{
 	"vpc-id":                            func(v *types.Vpc) []string { return []string{deref(v.VpcId)} },
 	"cidr":                              func(v *types.Vpc) []string { return []string{deref(v.CidrBlock)} },
 	"cidr-block":                        func(v *types.Vpc) []string { return []string{deref(v.CidrBlock)} },
-	"cidr-block-association.cidr-block": func(v *types.Vpc) []string { return []string{deref(v.CidrBlock)} },
-	"state":                             func(v *types.Vpc) []string { return []string{string(v.State)} },
-	"is-default":                        func(v *types.Vpc) []string { return []string{boolString(deref(v.IsDefault))} },
-	"owner-id":                          func(v *types.Vpc) []string { return []string{deref(v.OwnerId)} },
-	"dhcp-options-id":                   func(v *types.Vpc) []string { return []string{deref(v.DhcpOptionsId)} },
+	"cidr-block-association.cidr-block": vpcCIDRs(func(a *types.VpcCidrBlockAssociation) []string { return one(a.CidrBlock) }),
+	"cidr-block-association.association-id": vpcCIDRs(func(a *types.VpcCidrBlockAssociation) []string {
+		return one(a.AssociationId)
+	}),
+	"cidr-block-association.state": vpcCIDRs(func(a *types.VpcCidrBlockAssociation) []string {
+		return []string{string(a.CidrBlockState.State)}
+	}),
+	"state":           func(v *types.Vpc) []string { return []string{string(v.State)} },
+	"is-default":      func(v *types.Vpc) []string { return []string{boolString(deref(v.IsDefault))} },
+	"owner-id":        func(v *types.Vpc) []string { return []string{deref(v.OwnerId)} },
+	"dhcp-options-id": func(v *types.Vpc) []string { return []string{deref(v.DhcpOptionsId)} },
+}
+
+func vpcCIDRs(f func(a *types.VpcCidrBlockAssociation) []string) func(v *types.Vpc) []string {
+	return func(v *types.Vpc) []string { return each(v.CidrBlockAssociationSet, f) }
+}
+
+// vpcOf is VPC v as EC2 describes it: its primary CIDR, and every CIDR
+// with its association (ADDR-1; vpcs.go).
+func vpcOf(n *topology.Network, v *topology.VPC) types.Vpc {
+	x := types.Vpc{VpcId: ptr(v.ID), CidrBlock: ptr(v.CIDR.String()), State: types.VpcStateAvailable,
+		OwnerId: ptr(n.AccountID()), InstanceTenancy: types.TenancyDefault, IsDefault: ptr(false),
+		DhcpOptionsId: ptr("default"), CidrBlockAssociationSet: []types.VpcCidrBlockAssociation{}, Tags: nameTags(v.Name),
+		Ipv6CidrBlockAssociationSet: []types.VpcIpv6CidrBlockAssociation{}}
+	for _, c := range v.CIDRs() {
+		x.CidrBlockAssociationSet = append(x.CidrBlockAssociationSet, types.VpcCidrBlockAssociation{
+			AssociationId: ptr(vpcCIDRAssociationID(n, v, c)), CidrBlock: ptr(c.String()),
+			CidrBlockState: &types.VpcCidrBlockState{State: types.VpcCidrBlockStateCodeAssociated}})
+	}
+	return x
 }
 
 func (d *Service) describeVpcs(in *types.DescribeVpcsRequest) (*types.DescribeVpcsResult, error) {
 	var all []types.Vpc
 	for _, v := range d.net.VPCs {
-		all = append(all, types.Vpc{VpcId: ptr(v.ID), CidrBlock: ptr(v.CIDR.String()), State: types.VpcStateAvailable,
-			OwnerId: ptr(d.net.AccountID()), InstanceTenancy: types.TenancyDefault, IsDefault: ptr(false),
-			DhcpOptionsId: ptr("default"),
-			CidrBlockAssociationSet: []types.VpcCidrBlockAssociation{{AssociationId: ptr(d.net.NewID("vpc-cidr-assoc", v.Name)),
-				CidrBlock: ptr(v.CIDR.String()), CidrBlockState: &types.VpcCidrBlockState{State: types.VpcCidrBlockStateCodeAssociated}}},
-			Tags: d.tagsOf(v.ID, v.Name)})
+		x := vpcOf(d.net, v)
+		x.Tags = d.tagsOf(v.ID, v.Name)
+		all = append(all, x)
 	}
 	slices.SortFunc(all, func(a, b types.Vpc) int { return strings.Compare(*a.VpcId, *b.VpcId) })
 	vpcs, err := byIDs(all, in.VpcIds, func(v *types.Vpc) string { return *v.VpcId },
@@ -325,7 +347,7 @@ func publicOf(n *topology.Network, e *topology.ENI, ip netip.Addr) *types.Networ
 		return nil
 	}
 	a := &types.NetworkInterfaceAssociation{IpOwnerId: ptr(amazonOwner), PublicIp: ptr(pub.String()),
-		PublicDnsName: ptr(publicDNSName(n.Region, pub))}
+		PublicDnsName: ptr(vpcPublicDNSName(e.Subnet.VPC, n.Region, pub))} // DNS-2: vpcs.go
 	if x := eipAt(n, pub); x != nil {
 		a.IpOwnerId, a.AllocationId = ptr(n.AccountID()), ptr(x.AllocationID)
 		if x.ENI != nil {
@@ -378,7 +400,7 @@ func describeENI(n *topology.Network, e *topology.ENI) types.NetworkInterface {
 		}
 		o.Status = types.NetworkInterfaceStatusInUse
 		o.Attachment = &types.NetworkInterfaceAttachment{AttachTime: at, AttachmentId: ptr(id),
-			DeleteOnTermination: ptr(e.DeviceIndex == 0), DeviceIndex: ptr(int32(e.DeviceIndex)), NetworkCardIndex: ptr(int32(0)),
+			DeleteOnTermination: ptr(e.DeleteOnTermination), DeviceIndex: ptr(int32(e.DeviceIndex)), NetworkCardIndex: ptr(int32(0)),
 			InstanceId: ptr(e.Instance.ID), InstanceOwnerId: ptr(owner), Status: types.AttachmentStatusAttached}
 	case e.NAT != nil:
 		o.Status = types.NetworkInterfaceStatusInUse
@@ -563,7 +585,7 @@ func describeInstance(n *topology.Network, i *topology.Instance) types.Instance 
 		AmiLaunchIndex:        ptr(int32(0)),
 		ImageId:               ptr(launchImageID),
 		InstanceId:            ptr(i.ID),
-		InstanceType:          launchInstanceType,
+		InstanceType:          types.InstanceType(i.TypeName()), // QUOTA-2
 		LaunchTime:            launch,
 		Monitoring:            &types.Monitoring{State: types.MonitoringStateDisabled},
 		Placement:             &types.Placement{AvailabilityZone: ptr(i.Subnet.AZ), GroupName: ptr(""), Tenancy: types.TenancyDefault},
@@ -607,7 +629,7 @@ func describeInstance(n *topology.Network, i *topology.Instance) types.Instance 
 		MaintenanceOptions: &types.InstanceMaintenanceOptions{AutoRecovery: types.InstanceAutoRecoveryStateDefault},
 	}
 	if pub, ok := e.PublicIPs[e.PrimaryIP]; ok {
-		o.PublicIpAddress, o.PublicDnsName = ptr(pub.String()), ptr(publicDNSName(region, pub))
+		o.PublicIpAddress, o.PublicDnsName = ptr(pub.String()), ptr(vpcPublicDNSName(i.VPC, region, pub)) // DNS-2: vpcs.go
 	}
 	if state == types.InstanceStateNameStopped { // INST-2
 		o.StateTransitionReason = ptr("User initiated")
@@ -850,6 +872,10 @@ func routeState(v *topology.VPC, r *topology.Route) types.RouteState {
 	switch r.Kind {
 	case topology.TargetBlackhole:
 		return types.RouteStateBlackhole
+	case topology.TargetIGW:
+		if !v.IGWTarget(r) { // its gateway detached or deleted (igw.go)
+			return types.RouteStateBlackhole
+		}
 	case topology.TargetENI:
 		if r.ENI == nil || !slices.Contains(v.ENIs, r.ENI) {
 			return types.RouteStateBlackhole
@@ -858,13 +884,18 @@ func routeState(v *topology.VPC, r *topology.Route) types.RouteState {
 		if r.NAT == nil || !slices.Contains(v.NATs, r.NAT) {
 			return types.RouteStateBlackhole
 		}
+	case topology.TargetPeering:
+		if !r.Peering.Active() { // PEER-3: pending, or deleted
+			return types.RouteStateBlackhole
+		}
 	}
 	return types.RouteStateActive
 }
 
 // routeTableOf is route table t of VPC v as EC2 describes it. A subnet
-// that uses the main table without naming one is associated implicitly,
-// and EC2 lists no association for it (RT-1).
+// that uses the main table without an association of its own is associated
+// implicitly, and EC2 lists no association for it; one associated with the
+// main table explicitly is listed (RT-1).
 func routeTableOf(n *topology.Network, v *topology.VPC, t *topology.RouteTable) types.RouteTable {
 	owner := n.AccountID()
 	routes := []types.Route{}
@@ -874,9 +905,7 @@ func routeTableOf(n *topology.Network, v *topology.VPC, t *topology.RouteTable) 
 		case topology.TargetLocal:
 			ro.GatewayId, ro.Origin = ptr("local"), types.RouteOriginCreateRouteTable
 		case topology.TargetIGW:
-			if v.IGW != nil {
-				ro.GatewayId = ptr(v.IGW.ID)
-			}
+			ro.GatewayId = ptr(igwID(n, r.TargetName)) // igw.go
 		case topology.TargetNAT:
 			ro.NatGatewayId = ptr(r.NAT.ID)
 		case topology.TargetENI:
@@ -898,7 +927,7 @@ func routeTableOf(n *topology.Network, v *topology.VPC, t *topology.RouteTable) 
 			RouteTableId: ptr(t.ID), AssociationState: associated})
 	}
 	for _, s := range v.Subnets {
-		if s.RouteTable == t && t != v.MainRT {
+		if s.RouteTable == t && s.ExplicitRT {
 			assoc = append(assoc, types.RouteTableAssociation{Main: ptr(false), RouteTableAssociationId: ptr(routeTableAssociationID(n, t, s)),
 				RouteTableId: ptr(t.ID), SubnetId: ptr(s.ID), AssociationState: associated})
 		}
@@ -1378,6 +1407,7 @@ func (d *Service) describeNatGateways(in *types.DescribeNatGatewaysRequest) (*ty
 			all = append(all, x)
 		}
 	}
+	all = append(all, d.deletedNATs()...) // natgw.go: deleted within the hour (LIFE-3)
 	sortBy(all, func(g *types.NatGateway) *string { return g.NatGatewayId })
 	out, err := byIDs(all, in.NatGatewayIds, func(g *types.NatGateway) string { return *g.NatGatewayId },
 		func(id string) error { return opErr("NatGatewayNotFound", "The Nat Gateway %s was not found", id) })

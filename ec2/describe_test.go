@@ -578,7 +578,7 @@ func sixOfEach() []byte {
 		nats = append(nats, fmt.Sprintf(`{"name": "n%d", "subnet": "s%d", "elastic_ip": "e%d"}`, k, k, k))
 		eips = append(eips, fmt.Sprintf(`{"name": "e%d", "pool": "amazon"}`, k))
 	}
-	return fmt.Appendf(nil, `{"name": "pages", "region": "us-east-1",
+	return fmt.Appendf(nil, `{"name": "pages", "region": "us-east-1", "settings": {"quotas": {"vpcs": 6, "elastic_ips": 6}},
   "address_pools": [{"name": "amazon", "cidrs": ["3.34.0.0/16"]}],
   "elastic_ips": [%s],
   "vpcs": [

@@ -99,3 +99,31 @@ func (d *Service) deleteSecurityGroup(in *types.DeleteSecurityGroupRequest) (*st
 	v.SGs = slices.DeleteFunc(slices.Clone(v.SGs), func(x *topology.SecurityGroup) bool { return x == g })
 	return nil, nil
 }
+
+// --- quotas (QUOTA-1) --------------------------------------------------------
+
+// checkRuleCount refuses a group of n rules in one direction beyond the
+// account's quota (60 inbound and 60 outbound by default), as EC2 does.
+func (d *Service) checkRuleCount(g *topology.SecurityGroup, egress bool, n int) error {
+	if q := d.net.Settings.Quotas.RulesPerGroup; n > q {
+		dir := "inbound"
+		if egress {
+			dir = "outbound"
+		}
+		return opErr("RulesPerSecurityGroupLimitExceeded",
+			"The maximum number of rules per security group has been reached: %s would have %d %s rules, the quota is %d (QUOTA-1)", g.ID, n, dir, q)
+	}
+	return nil
+}
+
+// checkGroupCount refuses n security groups on one network interface
+// beyond the account's quota (5 by default), as EC2 does: wherever groups
+// are set on an ENI (CreateNetworkInterface, ModifyNetworkInterfaceAttribute,
+// ModifyInstanceAttribute, RunInstances: through groupsOf).
+func (d *Service) checkGroupCount(n int) error {
+	if q := d.net.Settings.Quotas.GroupsPerENI; n > q {
+		return opErr("SecurityGroupsPerInterfaceLimitExceeded",
+			"The maximum number of security groups per interface has been reached: %d groups, the quota is %d (QUOTA-1)", n, q)
+	}
+	return nil
+}

@@ -3,7 +3,6 @@ package ec2
 import (
 	"encoding/base64"
 	"fmt"
-	"io"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -12,7 +11,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/vpcnet/vpcnet/ec2/query"
 	"github.com/vpcnet/vpcnet/ec2/types"
 	"github.com/vpcnet/vpcnet/topology"
 )
@@ -54,14 +52,14 @@ func instState(i *topology.Instance) types.InstanceStateName {
 }
 
 // launch is what RunInstances was given for an instance that the network
-// model does not keep. An instance of the file, or one launched with none
-// of them, has describeInstance's image and type.
+// model does not keep (the model keeps its type: QUOTA-2). An instance of
+// the file, or one launched with none of them, has describeInstance's
+// image.
 type launch struct {
-	ImageID      string             // "" for the default
-	InstanceType types.InstanceType // "" for the default
-	KeyName      string             // "" when none was given
-	Reservation  string             // r-…, one per RunInstances
-	Index        int32              // AmiLaunchIndex: its place in the reservation
+	ImageID     string // "" for the default
+	KeyName     string // "" when none was given
+	Reservation string // r-…, one per RunInstances
+	Index       int32  // AmiLaunchIndex: its place in the reservation
 }
 
 // launches are the launches RunInstances made, by instance id. Like
@@ -79,7 +77,7 @@ func recordLaunch(id string, l launch) {
 }
 
 // withLaunch gives x, an instance as describeInstance builds it, what
-// RunInstances was told of it: image, type, key pair and launch index.
+// RunInstances was told of it: image, key pair and launch index.
 // DescribeInstances and every answer about an instance call it.
 func withLaunch(x *types.Instance) {
 	launches.Lock()
@@ -96,9 +94,6 @@ func withLaunch(x *types.Instance) {
 				x.BlockDeviceMappings[k].DeviceName = ptr(m.root)
 			}
 		}
-	}
-	if l.InstanceType != "" {
-		x.InstanceType = l.InstanceType
 	}
 	if l.KeyName != "" {
 		x.KeyName = ptr(l.KeyName)
@@ -168,30 +163,55 @@ func (d *Service) terminatedInstances() []types.Instance {
 // amiID is EC2's image id: ami- and 8 or 17 hex digits.
 var amiID = regexp.MustCompile(`^ami-([0-9a-f]{8}|[0-9a-f]{17})$`)
 
-// knownInstanceType reports whether t is one of EC2's instance types (an
-// enum value of the model, as the endpoint's decoder holds requests to).
-func knownInstanceType(t types.InstanceType) bool {
-	return query.Encode(io.Discard, "RunInstances", "", &types.Reservation{Instances: []types.Instance{{InstanceType: t}}}) == nil
-}
-
 // runRequest is a RunInstances request checked: everything the launch
 // needs, before anything changes.
 type runRequest struct {
-	subnet    *topology.Subnet
-	ips       []netip.Addr // one per instance
-	names     []string     // one per instance
-	groups    []*topology.SecurityGroup
+	subnet    *topology.Subnet // eth0's (INST-1)
+	enis      []launchENI      // by device index
+	addrs     [][][]netip.Addr // instance → ENI (as enis) → addresses, primary first; nil for an existing ENI
+	names     []string         // one per instance
+	eniNames  [][]string       // instance → ENI (as enis) → name: eth0's is the instance's
 	public    bool
 	userData  string
+	typ       string // instance type (QUOTA-2)
 	launch    launch
 	namespace []string
 }
 
+// launchENI is one network interface of a launch (NetworkInterfaces, or
+// the one the top-level members describe), checked.
+type launchENI struct {
+	index        int
+	existing     *topology.ENI // NetworkInterfaceId: attached as it is
+	subnet       *topology.Subnet
+	primary      netip.Addr   // given, or the zero Addr: a free one
+	secondary    []netip.Addr // given secondary addresses
+	count        int          // SecondaryPrivateIpAddressCount: free ones
+	groups       []*topology.SecurityGroup
+	description  string
+	deleteOnTerm bool
+}
+
+// ips is how many private IPv4 addresses the launch gives l.
+func (l *launchENI) ips() int {
+	if l.existing != nil {
+		return len(l.existing.IPs())
+	}
+	return 1 + len(l.secondary) + l.count
+}
+
+// given reports whether l names an address: then one instance only.
+func (l *launchENI) given() bool { return l.primary.IsValid() || len(l.secondary) > 0 }
+
+// maxDeviceIndex is the highest device index an ENI takes (ENI-6).
+const maxDeviceIndex = 15
+
 // runInstances launches MinCount to MaxCount instances (as many as the
-// subnet's free addresses and maxLaunch allow, at least MinCount), each a
-// namespace with eth0 in the subnet (INST-1), its user_data started
-// (INST-3). Their names are the Name tag (vpcnet's --name), or name-1,
-// name-2 … when several are launched. All of them launch, or none.
+// subnets' free addresses and maxLaunch allow, at least MinCount), each a
+// namespace with eth0 in the subnet (INST-1) and the other network
+// interfaces the launch names, its user_data started (INST-3). Their
+// names are the Name tag (vpcnet's --name), or name-1, name-2 … when
+// several are launched. All of them launch, or none.
 func (d *Service) runInstances(in *types.RunInstancesRequest) (*types.Reservation, error) {
 	r, err := d.checkRun(in)
 	if err != nil {
@@ -199,26 +219,46 @@ func (d *Service) runInstances(in *types.RunInstancesRequest) (*types.Reservatio
 	}
 	n := d.net
 	var made []*topology.Instance
-	undo := func() {
+	undo := func() { // the ENIs the launch made go; an existing one is available again
 		for _, inst := range made {
-			d.forget(inst)
+			d.k.RemoveInstance(inst)
+			v := inst.VPC
+			v.Instances = slices.DeleteFunc(v.Instances, func(x *topology.Instance) bool { return x == inst })
+			delete(n.InstanceByName, inst.Name)
+			for j, e := range inst.ENIs {
+				if r.enis[j].existing == nil {
+					d.dropENI(e)
+				}
+				e.Instance, e.DeviceIndex, e.DeleteOnTermination = nil, 0, false
+			}
 		}
 	}
 	for k, name := range r.names {
 		inst := &topology.Instance{Name: name, ID: n.NewID("i", name), Namespace: r.namespace[k], Subnet: r.subnet, VPC: r.subnet.VPC,
-			UserData: r.userData, AssociatePublicIP: r.public}
-		eni := &topology.ENI{Name: name, ID: n.NewID("eni", name), Subnet: r.subnet, MAC: n.NewMAC(name), PrimaryIP: r.ips[k],
-			Groups: r.groups, SourceDestCheck: true, Kind: topology.ENICompute, Description: "Primary network interface",
-			ConnTrack: defaultConnTrack(), PublicIPs: map[netip.Addr]netip.Addr{}, Instance: inst}
-		inst.ENIs = []*topology.ENI{eni}
+			UserData: r.userData, AssociatePublicIP: r.public, Type: r.typ}
+		for j, l := range r.enis {
+			e := l.existing
+			if e == nil {
+				ips := r.addrs[k][j]
+				e = &topology.ENI{Name: r.eniNames[k][j], Subnet: l.subnet, PrimaryIP: ips[0], SecondaryIPs: slices.Clone(ips[1:]),
+					Groups: l.groups, SourceDestCheck: true, Kind: topology.ENICompute, Description: l.description,
+					ConnTrack: defaultConnTrack(), PublicIPs: map[netip.Addr]netip.Addr{}}
+				e.ID, e.MAC = n.NewID("eni", e.Name), n.NewMAC(e.Name)
+				l.subnet.VPC.ENIs = append(l.subnet.VPC.ENIs, e)
+			} else if !d.dryRunning() {
+				setCreated(attachmentID(n, e), time.Now()) // the attachment's AttachTime
+			}
+			e.Instance, e.DeviceIndex, e.DeleteOnTermination = inst, l.index, l.deleteOnTerm
+			inst.ENIs = append(inst.ENIs, e)
+		}
+		eth0 := inst.ENIs[0]
 		if r.public {
 			if pool := n.RegionPool(); pool != nil {
 				if a, ok := n.FreePublicIP(pool, netip.Addr{}); ok {
-					eni.PublicIPs[eni.PrimaryIP] = a
+					eth0.PublicIPs[eth0.PrimaryIP] = a
 				}
 			}
 		}
-		r.subnet.VPC.ENIs = append(r.subnet.VPC.ENIs, eni)
 		r.subnet.VPC.Instances = append(r.subnet.VPC.Instances, inst)
 		n.InstanceByName[name] = inst
 		made = append(made, inst)
@@ -247,8 +287,9 @@ func (d *Service) runInstances(in *types.RunInstancesRequest) (*types.Reservatio
 	return res, nil
 }
 
-// checkRun checks a RunInstances request and plans the launch: subnet,
-// addresses, names, groups (ENI-1, ENI-2, ADDR-2), image and type.
+// checkRun checks a RunInstances request and plans the launch: subnets,
+// addresses, names, groups (ENI-1, ENI-2, ENI-6, ADDR-2), image, type and
+// its limits (QUOTA-2).
 func (d *Service) checkRun(in *types.RunInstancesRequest) (*runRequest, error) {
 	if err := unsupported(in, "ImageId", "InstanceType", "KeyName", "MinCount", "MaxCount", "SecurityGroupIds", "SecurityGroups",
 		"SubnetId", "PrivateIpAddress", "UserData", "TagSpecifications", "NetworkInterfaces", "Placement",
@@ -275,7 +316,7 @@ func (d *Service) checkRun(in *types.RunInstancesRequest) (*runRequest, error) {
 	if in.MinCount > maxLaunch {
 		return nil, opErr("InstanceLimitExceeded", "You have requested more instances (%d) than your current instance limit of %d allows: vpcnet launches at most %d per call", in.MinCount, maxLaunch, maxLaunch)
 	}
-	r := &runRequest{}
+	r := &runRequest{typ: topology.DefaultInstanceType}
 	if id := deref(in.ImageId); id != "" {
 		if catalogImage(id) == nil { // catalog.go
 			return nil, imageNotFound(id)
@@ -283,10 +324,10 @@ func (d *Service) checkRun(in *types.RunInstancesRequest) (*runRequest, error) {
 		r.launch.ImageID = id
 	}
 	if t := in.InstanceType; t != "" {
-		if !knownInstanceType(t) {
-			return nil, opErr("InvalidParameterValue", "Invalid value '%s' for InstanceType.", t)
+		if catalogType(t) == nil { // catalog.go: vpcnet knows its limits (QUOTA-2)
+			return nil, opErr("InvalidParameterValue", "Invalid value '%s' for InstanceType: vpcnet's catalogue has %v", t, topology.InstanceTypes())
 		}
-		r.launch.InstanceType = t
+		r.typ = string(t)
 	}
 	if k := deref(in.KeyName); k != "" {
 		if len(k) > 255 || strings.ContainsFunc(k, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
@@ -298,6 +339,8 @@ func (d *Service) checkRun(in *types.RunInstancesRequest) (*runRequest, error) {
 		r.launch.KeyName = k
 	}
 	if in.UserData != nil {
+		// The AWS CLI (and vpcnet's) send --user-data base64-encoded, as
+		// EC2 takes it; the decoded text is what runs (INST-3).
 		b, err := base64.StdEncoding.DecodeString(*in.UserData)
 		if err != nil {
 			return nil, opErr("InvalidParameterValue", "Invalid BASE64 encoding of user data.")
@@ -311,57 +354,15 @@ func (d *Service) checkRun(in *types.RunInstancesRequest) (*runRequest, error) {
 		r.userData = string(b)
 	}
 
-	// Where: the top-level subnet, address and groups, or the one network
-	// interface the AWS CLI builds for --associate-public-ip-address.
-	subnet, ip, groups := deref(in.SubnetId), deref(in.PrivateIpAddress), append(slices.Clone(in.SecurityGroupIds), in.SecurityGroups...)
-	var public *bool
-	if len(in.NetworkInterfaces) > 0 {
-		ni := in.NetworkInterfaces[0]
-		switch {
-		case len(in.NetworkInterfaces) > 1:
-			return nil, opErr("Unsupported", "vpcnet launches an instance with one network interface; attach more with AttachNetworkInterface")
-		case deref(ni.DeviceIndex) != 0:
-			return nil, opErr("InvalidParameterValue", "The network interface of a launch must have DeviceIndex 0, not %d", deref(ni.DeviceIndex))
-		case subnet != "":
-			return nil, opErr("InvalidParameterCombination", "Network interfaces and an instance-level subnet ID may not be specified on the same request")
-		case len(groups) > 0:
-			return nil, opErr("InvalidParameterCombination", "Network interfaces and an instance-level security groups may not be specified on the same request")
-		case ip != "":
-			return nil, opErr("InvalidParameterCombination", "Network interfaces and an instance-level private IP address may not be specified on the same request")
-		}
-		if err := unsupported(&ni, "AssociatePublicIpAddress", "DeviceIndex", "Groups", "SubnetId", "PrivateIpAddress",
-			"PrivateIpAddresses", "DeleteOnTermination", "Description"); err != nil {
-			return nil, err
-		}
-		// The AWS CLI moves --private-ip-address here as the one primary
-		// address; secondary addresses at launch vpcnet does not take.
-		switch p := ni.PrivateIpAddresses; {
-		case len(p) > 1 || (len(p) == 1 && p[0].Primary != nil && !*p[0].Primary):
-			return nil, opErr("Unsupported", "vpcnet launches an instance with its primary private IP only; add more with AssignPrivateIpAddresses")
-		case len(p) == 1 && ni.PrivateIpAddress != nil:
-			return nil, opErr("InvalidParameterCombination", "The primary private IP address is given twice")
-		case len(p) == 1:
-			ip = deref(p[0].PrivateIpAddress)
-		}
-		if ni.DeleteOnTermination != nil && !*ni.DeleteOnTermination {
-			return nil, opErr("Unsupported", "The primary network interface of a vpcnet instance is deleted with it: DeleteOnTermination must be true")
-		}
-		if ni.Description != nil && *ni.Description != "Primary network interface" {
-			return nil, opErr("Unsupported", "The parameter NetworkInterfaces.1.Description is not supported by vpcnet")
-		}
-		subnet, groups, public = deref(ni.SubnetId), ni.Groups, ni.AssociatePublicIpAddress
-		if ni.PrivateIpAddress != nil {
-			ip = *ni.PrivateIpAddress
-		}
-	}
-	if subnet == "" {
-		return nil, opErr("MissingParameter", "The request must contain the parameter SubnetId: vpcnet has no default VPC")
-	}
-	s, err := d.findSubnet(subnet)
-	if err != nil {
+	// Where: the top-level subnet, address and groups, or the network
+	// interfaces (the AWS CLI builds one for --associate-public-ip-address).
+	var err error
+	if r.enis, err = d.launchENIs(in); err != nil {
 		return nil, err
 	}
-	r.subnet = s
+	eth0 := &r.enis[0]
+	r.subnet = eth0.subnet
+	s := r.subnet
 	if in.Placement != nil {
 		if err := unsupported(in.Placement, "AvailabilityZone", "Tenancy"); err != nil {
 			return nil, err
@@ -373,41 +374,78 @@ func (d *Service) checkRun(in *types.RunInstancesRequest) (*runRequest, error) {
 			return nil, opErr("Unsupported", "Tenancy %s is not supported by vpcnet", t)
 		}
 	}
-	if r.groups, err = d.groupsOf(s.VPC, groups); err != nil {
-		return nil, err
+	// QUOTA-2: the type's interfaces and addresses per interface.
+	lim, _ := topology.InstanceTypeLimits(r.typ)
+	if len(r.enis) > lim.ENIs {
+		return nil, opErr("AttachmentLimitExceeded", "Interface count %d exceeds the limit for %s (%d, QUOTA-2)", len(r.enis), r.typ, lim.ENIs)
 	}
-	r.public = s.MapPublicIP
-	if public != nil {
-		r.public = *public
+	for _, l := range r.enis {
+		if l.ips() > lim.IPv4PerENI {
+			return nil, opErr("PrivateIpAddressLimitExceeded", "Number of private addresses will exceed limit: the interface at device index %d would have %d, a %s's interfaces hold %d (QUOTA-2)",
+				l.index, l.ips(), r.typ, lim.IPv4PerENI)
+		}
+	}
+	// A public IP goes to an instance with one network interface only, as
+	// EC2 assigns it (launchENIs refuses an explicit one otherwise).
+	r.public = s.MapPublicIP && len(r.enis) == 1
+	if len(in.NetworkInterfaces) > 0 && in.NetworkInterfaces[0].AssociatePublicIpAddress != nil {
+		r.public = *in.NetworkInterfaces[0].AssociatePublicIpAddress && len(r.enis) == 1
 	}
 
 	// How many: as many as asked, the bound and the free addresses allow.
 	count := int(min(in.MaxCount, maxLaunch))
-	if ip != "" {
-		if in.MaxCount > 1 {
+	for _, l := range r.enis {
+		switch {
+		case l.existing != nil && in.MaxCount > 1:
+			return nil, opErr("InvalidParameterCombination", "An existing network interface (%s) can be given when launching one instance only, not up to %d", l.existing.ID, in.MaxCount)
+		case l.given() && in.MaxCount > 1:
 			return nil, opErr("InvalidParameterCombination", "A private IP address can be given when launching one instance only, not up to %d", in.MaxCount)
 		}
-		a, err := pickIP(s, ip)
-		if err != nil {
-			return nil, err
-		}
-		r.ips, count = []netip.Addr{a}, 1
 	}
-	for len(r.ips) < count {
-		a, ok := s.FreePrivateIP(r.ips...)
+	var taken []netip.Addr // the addresses this launch gives, so far
+	for _, l := range r.enis {
+		for _, a := range append([]netip.Addr{l.primary}, l.secondary...) {
+			if !a.IsValid() {
+				continue
+			}
+			if slices.Contains(taken, a) {
+				return nil, opErr("InvalidParameterValue", "Address %s is given twice", a)
+			}
+			taken = append(taken, a)
+		}
+	}
+	for len(r.addrs) < count {
+		plan, ok := planAddrs(r.enis, &taken)
 		if !ok {
 			break
 		}
-		r.ips = append(r.ips, a)
+		r.addrs = append(r.addrs, plan)
 	}
-	if len(r.ips) < int(in.MinCount) {
-		return nil, opErr("InsufficientFreeAddressesInSubnet", "Subnet %s has %d free addresses: %d instances need as many", s.ID, len(r.ips), in.MinCount)
+	if len(r.addrs) < int(in.MinCount) {
+		return nil, opErr("InsufficientFreeAddressesInSubnet", "The subnets have free addresses for %d instances with %d network interfaces: %d need them", len(r.addrs), len(r.enis), in.MinCount)
 	}
-	want, err := nameFromTags(in.TagSpecifications, types.ResourceTypeInstance)
+
+	// Names: the instances', and those of the ENIs the launch makes.
+	var instSpecs, eniSpecs []types.TagSpecification
+	for _, ts := range in.TagSpecifications {
+		if ts.ResourceType == types.ResourceTypeNetworkInterface {
+			eniSpecs = append(eniSpecs, ts)
+		} else {
+			instSpecs = append(instSpecs, ts)
+		}
+	}
+	want, err := nameFromTags(instSpecs, types.ResourceTypeInstance)
 	if err != nil {
 		return nil, err
 	}
-	if r.names, err = d.newNames(want, "instance", topology.KindInstance, len(r.ips)); err != nil {
+	eniWant, err := nameFromTags(eniSpecs, types.ResourceTypeNetworkInterface)
+	if err != nil {
+		return nil, err
+	}
+	if r.names, err = d.newNames(want, "instance", topology.KindInstance, len(r.addrs)); err != nil {
+		return nil, err
+	}
+	if r.eniNames, err = d.launchENINames(r, eniWant); err != nil {
 		return nil, err
 	}
 	for _, name := range r.names {
@@ -419,6 +457,242 @@ func (d *Service) checkRun(in *types.RunInstancesRequest) (*runRequest, error) {
 	}
 	r.launch.Reservation = d.net.NewID("r", r.names[0])
 	return r, nil
+}
+
+// planAddrs picks one instance's addresses: for each ENI the launch makes,
+// its primary and secondary addresses, given or free ones of its subnet
+// not yet taken. ok is false when a subnet has no free address left.
+func planAddrs(enis []launchENI, taken *[]netip.Addr) (plan [][]netip.Addr, ok bool) {
+	mark := len(*taken)
+	for _, l := range enis {
+		if l.existing != nil {
+			plan = append(plan, nil)
+			continue
+		}
+		a := l.primary
+		if !a.IsValid() {
+			if a, ok = l.subnet.FreePrivateIP(*taken...); !ok {
+				*taken = (*taken)[:mark]
+				return nil, false
+			}
+			*taken = append(*taken, a)
+		}
+		ips := append([]netip.Addr{a}, l.secondary...)
+		for range l.count {
+			b, ok := l.subnet.FreePrivateIP(*taken...)
+			if !ok {
+				*taken = (*taken)[:mark]
+				return nil, false
+			}
+			*taken = append(*taken, b)
+			ips = append(ips, b)
+		}
+		plan = append(plan, ips)
+	}
+	return plan, true
+}
+
+// launchENIs checks where a launch's instances go: the network interfaces
+// (NetworkInterfaces), or the one the top-level SubnetId, PrivateIpAddress
+// and groups describe. The answer is sorted by device index: eth0 first.
+func (d *Service) launchENIs(in *types.RunInstancesRequest) ([]launchENI, error) {
+	subnet, ip, groups := deref(in.SubnetId), deref(in.PrivateIpAddress), append(slices.Clone(in.SecurityGroupIds), in.SecurityGroups...)
+	if len(in.NetworkInterfaces) == 0 {
+		in := types.InstanceNetworkInterfaceSpecification{DeviceIndex: ptr(int32(0)), SubnetId: in.SubnetId, PrivateIpAddress: in.PrivateIpAddress, Groups: groups}
+		l, err := d.launchENI(in, 1)
+		if err != nil {
+			return nil, err
+		}
+		return []launchENI{l}, nil
+	}
+	switch {
+	case subnet != "":
+		return nil, opErr("InvalidParameterCombination", "Network interfaces and an instance-level subnet ID may not be specified on the same request")
+	case len(groups) > 0:
+		return nil, opErr("InvalidParameterCombination", "Network interfaces and an instance-level security groups may not be specified on the same request")
+	case ip != "":
+		return nil, opErr("InvalidParameterCombination", "Network interfaces and an instance-level private IP address may not be specified on the same request")
+	}
+	var out []launchENI
+	for _, ni := range in.NetworkInterfaces {
+		l, err := d.launchENI(ni, len(in.NetworkInterfaces))
+		if err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(out, func(x launchENI) bool { return x.index == l.index }) {
+			return nil, opErr("InvalidParameterValue", "Each network interface requires a unique device index: %d is given twice", l.index)
+		}
+		out = append(out, l)
+	}
+	slices.SortFunc(out, func(a, b launchENI) int { return a.index - b.index })
+	if out[0].index != 0 {
+		return nil, opErr("InvalidParameterValue", "The network interfaces of a launch must include the primary one, at device index 0")
+	}
+	// ENI-6: every interface in eth0's VPC and availability zone.
+	eth0 := out[0].subnet
+	for _, l := range out[1:] {
+		s := l.subnet
+		switch {
+		case s.VPC != eth0.VPC:
+			return nil, opErr("InvalidParameterCombination", "The network interface at device index %d is in %s, the instance in %s: they must be in the same VPC (ENI-6)", l.index, s.VPC.ID, eth0.VPC.ID)
+		case s.AZ != eth0.AZ:
+			return nil, opErr("InvalidParameterCombination", "You may not attach a network interface to an instance if they are not in the same availability zone: device index %d is in %s, the instance in %s (ENI-6)", l.index, s.AZ, eth0.AZ)
+		}
+	}
+	return out, nil
+}
+
+// launchENI checks one network interface of a launch (of all of them).
+func (d *Service) launchENI(ni types.InstanceNetworkInterfaceSpecification, all int) (launchENI, error) {
+	var l launchENI
+	if err := unsupported(&ni, "AssociatePublicIpAddress", "DeviceIndex", "Groups", "SubnetId", "PrivateIpAddress",
+		"PrivateIpAddresses", "SecondaryPrivateIpAddressCount", "DeleteOnTermination", "Description", "NetworkInterfaceId"); err != nil {
+		return l, err
+	}
+	switch {
+	case ni.DeviceIndex == nil && all > 1:
+		return l, opErr("InvalidParameterValue", "Each network interface requires a device index.")
+	case deref(ni.DeviceIndex) < 0 || deref(ni.DeviceIndex) > maxDeviceIndex:
+		return l, opErr("InvalidParameterValue", "Invalid value '%d' for deviceIndex: 0 to %d", deref(ni.DeviceIndex), maxDeviceIndex)
+	}
+	l.index = int(deref(ni.DeviceIndex))
+	if deref(ni.AssociatePublicIpAddress) && (l.index != 0 || all > 1 || ni.NetworkInterfaceId != nil) {
+		return l, opErr("InvalidParameterCombination", "The associatePublicIPAddress parameter cannot be specified when launching with multiple network interfaces, nor for an existing one.")
+	}
+	if id := deref(ni.NetworkInterfaceId); id != "" {
+		// An existing ENI, attached as it is (ENI-6): nothing of it is given again.
+		if ni.SubnetId != nil || len(ni.Groups) > 0 || ni.PrivateIpAddress != nil || len(ni.PrivateIpAddresses) > 0 ||
+			ni.SecondaryPrivateIpAddressCount != nil || ni.Description != nil {
+			return l, opErr("InvalidParameterCombination", "A network interface ID may not be specified with a subnet, groups, addresses or a description for the same interface")
+		}
+		if l.index == 0 {
+			return l, opErr("Unsupported", "vpcnet makes an instance's primary network interface with it: attach %s at device index 1 or more", id)
+		}
+		e, err := d.findENI(id)
+		if err != nil {
+			return l, err
+		}
+		if err := refuseManaged(e, "attach"); err != nil {
+			return l, err
+		}
+		if e.Instance != nil {
+			return l, opErr("InvalidNetworkInterface.InUse", "Interface %s is currently in use by %s", e.ID, e.Instance.ID)
+		}
+		l.existing, l.subnet, l.deleteOnTerm = e, e.Subnet, deref(ni.DeleteOnTermination)
+		return l, nil
+	}
+	subnet := deref(ni.SubnetId)
+	if subnet == "" {
+		return l, opErr("MissingParameter", "The request must contain the parameter SubnetId: vpcnet has no default VPC")
+	}
+	s, err := d.findSubnet(subnet)
+	if err != nil {
+		return l, err
+	}
+	l.subnet = s
+	l.deleteOnTerm = ni.DeleteOnTermination == nil || *ni.DeleteOnTermination // made by the launch: it goes with the instance
+	// Addresses: PrivateIpAddress, or PrivateIpAddresses with at most one
+	// primary (the AWS CLI moves --private-ip-address there), and free
+	// secondary ones by count.
+	primary := deref(ni.PrivateIpAddress)
+	var secondary []string
+	for _, p := range ni.PrivateIpAddresses {
+		a := deref(p.PrivateIpAddress)
+		if a == "" {
+			return l, opErr("MissingParameter", "The request must contain the parameter PrivateIpAddresses.PrivateIpAddress")
+		}
+		if !deref(p.Primary) {
+			secondary = append(secondary, a)
+			continue
+		}
+		if primary != "" {
+			return l, opErr("InvalidParameterCombination", "The primary private IP address is given twice")
+		}
+		primary = a
+	}
+	if primary != "" {
+		if l.primary, err = pickIP(s, primary); err != nil {
+			return l, err
+		}
+	}
+	for _, a := range secondary {
+		b, err := pickIP(s, a)
+		if err != nil {
+			return l, err
+		}
+		l.secondary = append(l.secondary, b)
+	}
+	if c := ni.SecondaryPrivateIpAddressCount; c != nil {
+		switch {
+		case len(secondary) > 0:
+			return l, opErr("InvalidParameterCombination", "SecondaryPrivateIpAddressCount may not be given with secondary addresses in PrivateIpAddresses")
+		case *c < 1 || *c > topology.MaxIPv4PerENI-1:
+			return l, opErr("InvalidParameterValue", "Invalid value '%d' for secondaryPrivateIpAddressCount: 1 to %d", *c, topology.MaxIPv4PerENI-1)
+		}
+		l.count = int(*c)
+	}
+	if l.groups, err = d.groupsOf(s.VPC, ni.Groups); err != nil {
+		return l, err
+	}
+	l.description = ""
+	if l.index == 0 {
+		l.description = topology.PrimaryENIDescription
+	}
+	if ni.Description != nil {
+		if err := topology.CheckDescription(*ni.Description); err != nil {
+			return l, opErr("InvalidParameterValue", "%v", err)
+		}
+		l.description = *ni.Description
+	}
+	return l, nil
+}
+
+// launchENINames names the ENIs a launch makes: eth0 is named as its
+// instance; another is the network-interface Name tag (want, want-1 …
+// when several) or <instance>-eth<N>. Each must be free.
+func (d *Service) launchENINames(r *runRequest, want string) ([][]string, error) {
+	used := d.names()
+	for _, n := range r.names {
+		used[n] = true
+	}
+	extra := 0
+	for _, l := range r.enis[1:] {
+		if l.existing == nil {
+			extra++
+		}
+	}
+	extra *= len(r.names)
+	out := make([][]string, len(r.names))
+	k := 0
+	for i, inst := range r.names {
+		for _, l := range r.enis {
+			name := ""
+			switch {
+			case l.existing != nil:
+			case l.index == 0:
+				name = inst
+			default:
+				k++
+				switch {
+				case want != "" && extra == 1:
+					name = want
+				case want != "":
+					name = fmt.Sprintf("%s-%d", want, k)
+				default:
+					name = fmt.Sprintf("%s-eth%d", inst, l.index)
+				}
+				if err := topology.CheckResourceName(topology.KindENI, name); err != nil {
+					return nil, opErr("InvalidParameterValue", "%v", err)
+				}
+				if used[name] {
+					return nil, opErr("InvalidParameterValue", "The name '%s' is already used by another resource", name)
+				}
+				used[name] = true
+			}
+			out[i] = append(out[i], name)
+		}
+	}
+	return out, nil
 }
 
 // newNames names count new resources of kind: want (if given) for one,
@@ -450,18 +724,26 @@ func (d *Service) newNames(want, base, kind string, count int) ([]string, error)
 	return out, nil
 }
 
-// forget removes an instance and its primary ENI from the model and the
-// kernel: ports, user_data, namespace. Other ENIs are detached and stay.
+// forget removes an instance from the model and the kernel: ports,
+// user_data, namespace. Its ENIs with DeleteOnTermination go with it (its
+// eth0 and the ENIs its launch made, unless told otherwise); the others
+// are detached and stay, available, without their dynamic public IPs
+// (ADDR-4; an EIP stays associated).
 func (d *Service) forget(inst *topology.Instance) {
 	d.k.RemoveInstance(inst)
 	v := inst.VPC
 	v.Instances = slices.DeleteFunc(v.Instances, func(x *topology.Instance) bool { return x == inst })
 	delete(d.net.InstanceByName, inst.Name)
 	for _, e := range inst.ENIs {
-		if e.DeviceIndex == 0 {
+		if e.DeleteOnTermination {
 			d.dropENI(e)
 		}
-		e.Instance, e.DeviceIndex = nil, 0
+		for priv, pub := range e.PublicIPs {
+			if !isEIP(d.net, pub) {
+				delete(e.PublicIPs, priv)
+			}
+		}
+		e.Instance, e.DeviceIndex, e.DeleteOnTermination = nil, 0, false
 	}
 }
 

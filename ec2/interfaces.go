@@ -25,14 +25,38 @@ func init() {
 // createNetworkInterface makes a compute ENI in a subnet (ENI-1, ENI-2).
 // Its name is the Name tag of TagSpecifications (vpcnet's --name).
 func (d *Service) createNetworkInterface(in *types.CreateNetworkInterfaceRequest) (*types.CreateNetworkInterfaceResult, error) {
-	if err := unsupported(in, "SubnetId", "PrivateIpAddress", "Groups", "Description", "TagSpecifications"); err != nil {
+	if err := unsupported(in, "SubnetId", "PrivateIpAddress", "PrivateIpAddresses", "SecondaryPrivateIpAddressCount",
+		"Groups", "Description", "TagSpecifications"); err != nil {
 		return nil, err
 	}
 	want, err := nameFromTags(in.TagSpecifications, types.ResourceTypeNetworkInterface)
 	if err != nil {
 		return nil, err
 	}
-	s, ip, groups, name, err := d.newENIFields(in.SubnetId, deref(in.PrivateIpAddress), in.Groups, want, "eni", topology.KindENI)
+	// PrivateIpAddresses: at most one primary (or PrivateIpAddress), the
+	// others secondary; SecondaryPrivateIpAddressCount adds free ones.
+	primary := deref(in.PrivateIpAddress)
+	var secondary []string
+	for _, p := range in.PrivateIpAddresses {
+		switch a := deref(p.PrivateIpAddress); {
+		case a == "":
+			return nil, opErr("MissingParameter", "The request must contain the parameter PrivateIpAddresses.PrivateIpAddress")
+		case !deref(p.Primary):
+			secondary = append(secondary, a)
+		case primary != "":
+			return nil, opErr("InvalidParameterCombination", "The primary private IP address is given twice")
+		default:
+			primary = a
+		}
+	}
+	if len(secondary) > 0 && in.SecondaryPrivateIpAddressCount != nil {
+		return nil, opErr("InvalidParameterCombination", "SecondaryPrivateIpAddressCount may not be given with secondary addresses in PrivateIpAddresses")
+	}
+	// QUOTA-2: an ENI that is not attached holds at most MaxIPv4PerENI.
+	if n := 1 + len(secondary) + int(deref(in.SecondaryPrivateIpAddressCount)); n > topology.MaxIPv4PerENI {
+		return nil, opErr("PrivateIpAddressLimitExceeded", "Number of private addresses will exceed limit: %d, a network interface holds at most %d (QUOTA-2)", n, topology.MaxIPv4PerENI)
+	}
+	s, ip, groups, name, err := d.newENIFields(in.SubnetId, primary, in.Groups, want, "eni", topology.KindENI)
 	if err != nil {
 		return nil, err
 	}
@@ -43,6 +67,33 @@ func (d *Service) createNetworkInterface(in *types.CreateNetworkInterfaceRequest
 	e := &topology.ENI{Name: name, ID: d.net.NewID("eni", name), Subnet: s, MAC: d.net.NewMAC(name), PrimaryIP: ip,
 		Groups: groups, SourceDestCheck: true, Kind: topology.ENICompute, Description: desc,
 		ConnTrack: defaultConnTrack(), PublicIPs: map[netip.Addr]netip.Addr{}}
+	if len(secondary) > 0 {
+		ips, err := parseIPs(e, secondary, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range ips {
+			if a == ip {
+				return nil, opErr("InvalidParameterValue", "Address %s is given twice", a)
+			}
+			if err := checkPrivateIP(s, a); err != nil {
+				return nil, err
+			}
+		}
+		e.SecondaryIPs = ips
+	}
+	if c := in.SecondaryPrivateIpAddressCount; c != nil {
+		if *c < 1 {
+			return nil, opErr("InvalidParameterValue", "Invalid value '%d' for secondaryPrivateIpAddressCount: 1 to %d", *c, topology.MaxIPv4PerENI-1)
+		}
+		for range *c {
+			a, ok := s.FreePrivateIP(e.IPs()...)
+			if !ok {
+				return nil, opErr("InsufficientFreeAddressesInSubnet", "Subnet %s has no free address", s.ID)
+			}
+			e.SecondaryIPs = append(e.SecondaryIPs, a)
+		}
+	}
 	s.VPC.ENIs = append(s.VPC.ENIs, e)
 	ni := describeENI(d.net, e)
 	return &types.CreateNetworkInterfaceResult{NetworkInterface: &ni}, nil
@@ -55,7 +106,7 @@ func defaultConnTrack() topology.ConnTrack {
 // refuseManaged enforces ENI-5 for operations on requester-managed ENIs.
 func refuseManaged(e *topology.ENI, what string) error {
 	if e.RequesterManaged {
-		return opErr("OperationNotPermitted", "You cannot %s network interface %s: it is requester-managed by NAT gateway %s; use the NAT gateway's operations (ENI-5)", what, e.ID, natOwner(e))
+		return opErr("OperationNotPermitted", "You cannot %s network interface %s: it is requester-managed by NAT gateway %s; it comes and goes with the gateway: create-nat-gateway, delete-nat-gateway (ENI-5)", what, e.ID, natOwner(e))
 	}
 	return nil
 }
@@ -137,6 +188,12 @@ func (d *Service) attachNetworkInterface(in *types.AttachNetworkInterfaceRequest
 			return nil, opErr("InvalidParameterValue", "Instance %s already has an interface attached at device index %d", inst.ID, idx)
 		}
 	}
+	// QUOTA-2: the instance type's interfaces, and addresses per interface.
+	if lim := inst.Limits(); len(inst.ENIs)+1 > lim.ENIs {
+		return nil, opErr("AttachmentLimitExceeded", "Interface count %d exceeds the limit for %s (%d, QUOTA-2)", len(inst.ENIs)+1, inst.TypeName(), lim.ENIs)
+	} else if n := len(e.IPs()); n > lim.IPv4PerENI {
+		return nil, opErr("PrivateIpAddressLimitExceeded", "Number of private addresses will exceed limit: %s has %d, a %s's interfaces hold %d (QUOTA-2)", e.ID, n, inst.TypeName(), lim.IPv4PerENI)
+	}
 	if !inst.Stopped {
 		if err := d.k.PlugENI(inst, e, int(idx)); err != nil {
 			return nil, err
@@ -186,7 +243,7 @@ func (d *Service) detachNetworkInterface(in *types.DetachNetworkInterfaceRequest
 	inst := e.Instance
 	d.k.UnplugENI(e) // closing the TAP removes eth<N> from the namespace
 	inst.ENIs = slices.DeleteFunc(inst.ENIs, func(x *topology.ENI) bool { return x == e })
-	e.Instance, e.DeviceIndex = nil, 0
+	e.Instance, e.DeviceIndex, e.DeleteOnTermination = nil, 0, false
 	return nil, nil
 }
 
@@ -304,6 +361,11 @@ func (d *Service) assignPrivateIPs(in *types.AssignPrivateIpAddressesRequest) (*
 		if err := checkPrivateIP(e.Subnet, a); err != nil {
 			return nil, err
 		}
+	}
+	// QUOTA-2: the instance type's addresses per interface (or, not
+	// attached, MaxIPv4PerENI).
+	if n := len(e.IPs()) + len(ips); n > e.IPv4Limit() {
+		return nil, opErr("PrivateIpAddressLimitExceeded", "Number of private addresses will exceed limit: %s would have %d, at most %d (QUOTA-2)", e.ID, n, e.IPv4Limit())
 	}
 	was := e.SecondaryIPs
 	e.SecondaryIPs = append(slices.Clone(e.SecondaryIPs), ips...)

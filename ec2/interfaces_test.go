@@ -356,6 +356,7 @@ func TestENI4_ModifyNetworkInterfaceAttribute(t *testing.T) {
 // UnassignPrivateIpAddresses answers nothing and takes them off.
 func TestENI1_AssignUnassignPrivateIPs(t *testing.T) {
 	d, k := opsService(t, "")
+	d.net.InstanceByName["web"].Type = "m5.large" // eni-extra's instance: 10 addresses per interface (QUOTA-2)
 	out := answer[types.AssignPrivateIpAddressesResult](t, d, "AssignPrivateIpAddresses",
 		`{"NetworkInterfaceId": "eni-extra", "PrivateIpAddresses": ["92.75.100.40", "92.75.100.41"]}`)
 	e := eniNamed(d, "eni-extra")

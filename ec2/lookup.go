@@ -102,6 +102,12 @@ func (d *Service) names() map[string]bool {
 	for _, p := range d.net.Peerings {
 		used[p.Name] = true
 	}
+	for _, g := range d.net.DetachedIGWs {
+		used[g.Name] = true
+	}
+	for _, f := range d.net.VPCFlowLogs {
+		used[f.Name] = true // flowlogs.go; a deleted resource's flow logs too
+	}
 	for _, v := range d.net.VPCs {
 		used[v.Name] = true
 		if v.IGW != nil {
@@ -210,6 +216,9 @@ func pickIP(s *topology.Subnet, want string) (netip.Addr, error) {
 func (d *Service) groupsOf(v *topology.VPC, refs []string) ([]*topology.SecurityGroup, error) {
 	if len(refs) == 0 {
 		return []*topology.SecurityGroup{v.DefaultSG}, nil // ENI-2
+	}
+	if err := d.checkGroupCount(len(refs)); err != nil { // QUOTA-1
+		return nil, err
 	}
 	var out []*topology.SecurityGroup
 	for _, r := range refs {

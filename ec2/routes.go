@@ -80,7 +80,7 @@ func (d *Service) routeAt(ref string, cidr *string) (*topology.RouteTable, *topo
 	if perr != nil || !dst.Addr().Is4() || dst.Masked() != dst {
 		return nil, nil, netip.Prefix{}, 0, opErr("InvalidParameterValue", "Value (%s) for parameter destinationCidrBlock is invalid", *cidr)
 	}
-	if dst == v.CIDR {
+	if slices.Contains(v.CIDRs(), dst) {
 		return nil, nil, netip.Prefix{}, 0, opErr("InvalidParameterValue", "The local route %s of %s cannot be created, replaced or deleted (RT-1)", dst, t.ID)
 	}
 	return t, v, dst, slices.IndexFunc(t.Routes, func(x *topology.Route) bool { return x.Dest == dst }), nil
@@ -100,13 +100,17 @@ func (d *Service) setRoute(ref string, cidr *string, tgt routeTarget, replace bo
 	if replace && idx < 0 {
 		return noRoute(dst)
 	}
+	// QUOTA-1: routes per table, beyond the local route.
+	if q := d.net.Settings.Quotas.RoutesPerTable; !replace && len(t.Routes)-1 >= q {
+		return opErr("RouteLimitExceeded", "The maximum number of routes (%d) has been reached for route table %s.", q, t.ID)
+	}
 	rt, err := d.resolveTarget(t, v, tgt)
 	if err != nil {
 		return err
 	}
 	rt.Dest = dst
 	// RT-4: more specific than local: a whole subnet, to a NAT gateway or ENI.
-	if v.CIDR.Overlaps(dst) && dst.Bits() > v.CIDR.Bits() {
+	if c, ok := v.Overlaps(dst); ok && dst.Bits() > c.Bits() {
 		whole := slices.ContainsFunc(v.Subnets, func(s *topology.Subnet) bool { return s.CIDR == dst })
 		if !whole || (rt.Kind != topology.TargetENI && rt.Kind != topology.TargetNAT) {
 			return opErr("InvalidParameterValue", "The destination CIDR block %s is equal to or more specific than one of this VPC's CIDR blocks. This route can target only an interface or a NAT gateway, and must match a subnet CIDR exactly (RT-4).", dst)
@@ -185,6 +189,8 @@ func (d *Service) resolveTarget(t *topology.RouteTable, v *topology.VPC, tgt rou
 		if rt.Peering == nil {
 			return nil, opErr("InvalidVpcPeeringConnectionID.NotFound", "The vpcPeeringConnection ID '%s' does not exist", *tgt.peering)
 		}
+		// PEER-3: a pending peering may be named; its route is a
+		// blackhole until the peering is accepted, as on AWS.
 		if rt.Peering.VPCs[0] != v && rt.Peering.VPCs[1] != v {
 			return nil, opErr("InvalidParameterValue", "Peering connection %s does not join %s of route table %s (RT-3)", rt.Peering.ID, v.ID, t.ID)
 		}

@@ -3,6 +3,7 @@ package ec2
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,6 +24,8 @@ func init() {
 	Define("AuthorizeSecurityGroupEgress", Mutating, (*Service).authorizeSecurityGroupEgress)
 	Define("RevokeSecurityGroupIngress", Mutating, (*Service).revokeSecurityGroupIngress)
 	Define("RevokeSecurityGroupEgress", Mutating, (*Service).revokeSecurityGroupEgress)
+	Define("DescribeSecurityGroupRules", ReadOnly, (*Service).describeSecurityGroupRules)
+	Define("ModifySecurityGroupRules", Mutating, (*Service).modifySecurityGroupRules)
 	Define("CreateNetworkAclEntry", Mutating, (*Service).createNetworkAclEntry)
 	Define("ReplaceNetworkAclEntry", Mutating, (*Service).replaceNetworkAclEntry)
 	Define("DeleteNetworkAclEntry", Mutating, (*Service).deleteNetworkAclEntry)
@@ -158,6 +161,19 @@ func (d *Service) authorize(e sgEdit) ([]types.SecurityGroupRule, error) {
 			return nil, opErr("InvalidPermission.Duplicate", "the specified rule \"%s\" already exists", describeSGRule(r))
 		}
 	}
+	if err := d.checkRuleCount(g, e.egress, len(*list)+len(rules)); err != nil {
+		return nil, err
+	}
+	// SG-3: each new rule takes its derived id, or the next free one when
+	// a modified rule kept that id.
+	taken := d.net.SGRuleIDs()
+	for i := range rules {
+		id := d.net.FreeSGRuleID(g, e.egress, rules[i], func(id string) bool { return taken[id] })
+		if id != d.net.DerivedSGRuleID(g, e.egress, rules[i], 0) {
+			rules[i].ID = id
+		}
+		taken[id] = true
+	}
 	*list = append(append([]topology.SGRule(nil), (*list)...), rules...)
 	out := make([]types.SecurityGroupRule, len(rules))
 	for i, r := range rules {
@@ -184,7 +200,7 @@ func (d *Service) revoke(e sgEdit) error {
 		for _, id := range e.ruleIDs {
 			i := -1
 			for k, r := range *list {
-				if d.sgRuleID(g, e.egress, r) == id {
+				if d.net.SGRuleID(g, e.egress, r) == id {
 					i = k
 				}
 			}
@@ -452,22 +468,6 @@ func permissionMatch(p types.IpPermission, at string) (proto, from, to int, err 
 	return proto, f, t, nil
 }
 
-// sgRuleID is the rule's SecurityGroupRuleId: sgr- and 17 hex digits,
-// derived from the group, the direction and what the rule matches, so it
-// stays the same for the life of the rule (and after export and up).
-func (d *Service) sgRuleID(g *topology.SecurityGroup, egress bool, r topology.SGRule) string {
-	from, to := normPorts(r)
-	dir := "ingress"
-	if egress {
-		dir = "egress"
-	}
-	peer := r.CIDR.String()
-	if r.Group != nil {
-		peer = r.Group.ID
-	}
-	return d.net.NewID("sgr", fmt.Sprintf("%s/%s/%d/%d/%d/%s", g.ID, dir, r.Protocol, from, to, peer))
-}
-
 // normPorts are r's ports as EC2 shows them: every tcp or udp port is
 // 0-65535, whether the file gave ports or not.
 func normPorts(r topology.SGRule) (int, int) {
@@ -480,9 +480,9 @@ func normPorts(r topology.SGRule) (int, int) {
 // sgRuleOut is rule r of group g as EC2 answers it (SecurityGroupRule).
 func (d *Service) sgRuleOut(g *topology.SecurityGroup, egress bool, r topology.SGRule) types.SecurityGroupRule {
 	from, to := normPorts(r)
-	out := types.SecurityGroupRule{SecurityGroupRuleId: ptr(d.sgRuleID(g, egress, r)), GroupId: ptr(g.ID),
+	out := types.SecurityGroupRule{SecurityGroupRuleId: ptr(d.net.SGRuleID(g, egress, r)), GroupId: ptr(g.ID),
 		GroupOwnerId: ptr(d.net.AccountID()), IsEgress: ptr(egress), IpProtocol: ptr(protoName(r.Protocol)),
-		FromPort: ptr(int32(from)), ToPort: ptr(int32(to))}
+		FromPort: ptr(int32(from)), ToPort: ptr(int32(to)), Tags: []types.Tag{}} // EC2 always answers Tags: none here
 	if r.Group != nil {
 		out.ReferencedGroupInfo = &types.ReferencedSecurityGroup{GroupId: ptr(r.Group.ID), UserId: ptr(d.net.AccountID())}
 	} else {
@@ -492,6 +492,144 @@ func (d *Service) sgRuleOut(g *topology.SecurityGroup, egress bool, r topology.S
 		out.Description = ptr(r.Description)
 	}
 	return out
+}
+
+// --- DescribeSecurityGroupRules, ModifySecurityGroupRules (SG-3) -------------
+
+// sgRuleFilters are DescribeSecurityGroupRules' filters (vpcnet keeps no
+// tags on rules: a tag filter matches none).
+var sgRuleFilters = filters[types.SecurityGroupRule]{
+	"group-id":               func(r *types.SecurityGroupRule) []string { return one(r.GroupId) },
+	"security-group-rule-id": func(r *types.SecurityGroupRule) []string { return one(r.SecurityGroupRuleId) },
+}
+
+// describeSecurityGroupRules lists every rule as EC2 stores it: one per
+// CIDR or group (where DescribeSecurityGroups merges them per protocol and
+// port range), each with its id; by group id, inbound before outbound.
+func (d *Service) describeSecurityGroupRules(in *types.DescribeSecurityGroupRulesRequest) (*types.DescribeSecurityGroupRulesResult, error) {
+	var groups []*topology.SecurityGroup
+	for _, v := range d.net.VPCs {
+		groups = append(groups, v.SGs...)
+	}
+	sort.SliceStable(groups, func(i, j int) bool { return groups[i].ID < groups[j].ID })
+	all := []types.SecurityGroupRule{}
+	for _, g := range groups {
+		for i, r := range append(slices.Clone(g.Ingress), g.Egress...) {
+			all = append(all, d.sgRuleOut(g, i >= len(g.Ingress), r))
+		}
+	}
+	out, err := byIDs(all, in.SecurityGroupRuleIds, func(r *types.SecurityGroupRule) string { return *r.SecurityGroupRuleId },
+		func(id string) error {
+			return opErr("InvalidSecurityGroupRuleId.NotFound", "The security group rule ID '%s' does not exist", id)
+		})
+	if err != nil {
+		return nil, err
+	}
+	if out, err = selectItems(out, in.Filters, sgRuleFilters, func(r *types.SecurityGroupRule) []types.Tag { return r.Tags }); err != nil {
+		return nil, err
+	}
+	out, next, err := page(out, in.MaxResults, in.NextToken, 5, 1000)
+	if err != nil {
+		return nil, err
+	}
+	return &types.DescribeSecurityGroupRulesResult{SecurityGroupRules: append([]types.SecurityGroupRule{}, out...), NextToken: next}, nil
+}
+
+// modifySecurityGroupRules replaces rules of a group by id, each keeping
+// its id, as EC2 does (SG-3); every update is checked before any is made,
+// and a rule may not become one the group has (InvalidPermission.Duplicate).
+// Flows the old rule allowed live on (SG-5).
+func (d *Service) modifySecurityGroupRules(in *types.ModifySecurityGroupRulesRequest) (*types.ModifySecurityGroupRulesResult, error) {
+	if in.GroupId == "" {
+		return nil, opErr("MissingParameter", "The request must contain the parameter GroupId")
+	}
+	g, err := d.findSG(in.GroupId)
+	if err != nil {
+		return nil, err
+	}
+	if len(in.SecurityGroupRules) == 0 {
+		return nil, opErr("MissingParameter", "The request must contain the parameter SecurityGroupRule")
+	}
+	lists := [2][]topology.SGRule{slices.Clone(g.Ingress), slices.Clone(g.Egress)}
+	seen := map[string]bool{}
+	for k, u := range in.SecurityGroupRules {
+		at := fmt.Sprintf("SecurityGroupRule.%d", k+1)
+		id := deref(u.SecurityGroupRuleId)
+		if id == "" {
+			return nil, opErr("MissingParameter", "%s: The request must contain the parameter SecurityGroupRuleId", at)
+		}
+		if seen[id] {
+			return nil, opErr("InvalidParameterValue", "%s: the rule %s is modified twice in one request", at, id)
+		}
+		seen[id] = true
+		dir, i := -1, -1
+		for x, list := range lists {
+			for j, r := range list {
+				if d.net.SGRuleID(g, x == 1, r) == id {
+					dir, i = x, j
+				}
+			}
+		}
+		if i < 0 {
+			return nil, opErr("InvalidSecurityGroupRuleId.NotFound", "The security group rule ID '%s' does not exist in %s", id, g.ID)
+		}
+		rule, err := d.ruleOfRequest(g, u.SecurityGroupRule, at)
+		if err != nil {
+			return nil, err
+		}
+		rule.ID = id
+		if id == d.net.DerivedSGRuleID(g, dir == 1, rule, 0) {
+			rule.ID = ""
+		}
+		lists[dir][i] = rule
+	}
+	for _, list := range lists {
+		for i, r := range list {
+			if sgRuleIndex(list[:i], r) >= 0 {
+				return nil, opErr("InvalidPermission.Duplicate", "the specified rule \"%s\" already exists", describeSGRule(r))
+			}
+		}
+	}
+	g.Ingress, g.Egress = lists[0], lists[1]
+	return &types.ModifySecurityGroupRulesResult{Return: ptr(true)}, nil
+}
+
+// ruleOfRequest is the rule a SecurityGroupRuleRequest describes: its
+// protocol and ports as IpPermission's (permissionMatch), and one peer,
+// CidrIpv4 or ReferencedGroupId (a group of g's VPC).
+func (d *Service) ruleOfRequest(g *topology.SecurityGroup, q *types.SecurityGroupRuleRequest, at string) (topology.SGRule, error) {
+	var rule topology.SGRule
+	if q == nil {
+		return rule, opErr("MissingParameter", "%s: The request must contain the parameter SecurityGroupRule", at)
+	}
+	if q.CidrIpv6 != nil || q.PrefixListId != nil {
+		return rule, opErr("InvalidParameterValue", "%s: vpcnet has no IPv6 and no prefix lists: give CidrIpv4 or ReferencedGroupId", at)
+	}
+	proto, from, to, err := permissionMatch(types.IpPermission{IpProtocol: q.IpProtocol, FromPort: q.FromPort, ToPort: q.ToPort}, at)
+	if err != nil {
+		return rule, err
+	}
+	rule = topology.SGRule{Protocol: proto, FromPort: from, ToPort: to}
+	switch {
+	case q.CidrIpv4 != nil && q.ReferencedGroupId != nil:
+		return rule, opErr("InvalidParameterCombination", "%s: give CidrIpv4 or ReferencedGroupId, not both", at)
+	case q.CidrIpv4 != nil:
+		pfx, perr := policy.ParseCIDR(*q.CidrIpv4)
+		if perr != nil {
+			return rule, opErr("InvalidParameterValue", "CIDR block %s is malformed", *q.CidrIpv4)
+		}
+		rule.CIDR = pfx
+	case q.ReferencedGroupId != nil:
+		peer, err := d.peerGroup(g, types.UserIdGroupPair{GroupId: q.ReferencedGroupId}, at+".ReferencedGroupId")
+		if err != nil {
+			return rule, err
+		}
+		rule.Group = peer
+	default:
+		return rule, opErr("MissingParameter", "%s: give CidrIpv4 (a CIDR) or ReferencedGroupId (a security group)", at)
+	}
+	rule.Description, err = ruleDescription(q.Description, at)
+	return rule, err
 }
 
 func describeSGRule(r topology.SGRule) string {
@@ -603,6 +741,8 @@ func (d *Service) putNACLEntry(in types.CreateNetworkAclEntryRequest, replace bo
 		return opErr("NetworkAclEntryAlreadyExists", "The network acl entry identified by %d already exists.", rule.Number)
 	case replace && i < 0:
 		return opErr("InvalidNetworkAclEntry.NotFound", "The network acl entry identified by %d does not exist.", rule.Number)
+	case i < 0 && len(*list) >= d.net.Settings.Quotas.RulesPerNACL: // QUOTA-1, per direction
+		return opErr("NetworkAclEntryLimitExceeded", "The maximum number of network acl entries (%d) has been reached.", d.net.Settings.Quotas.RulesPerNACL)
 	}
 	next := append([]topology.NACLRule{}, (*list)...)
 	if i >= 0 {

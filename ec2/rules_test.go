@@ -352,7 +352,8 @@ func TestNACL2_Entries(t *testing.T) {
 // operations). Nothing panics.
 func FuzzRulesAndAddresses(f *testing.F) {
 	ops := []string{"AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress", "RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress",
-		"CreateNetworkAclEntry", "ReplaceNetworkAclEntry", "DeleteNetworkAclEntry", "AllocateAddress", "AssociateAddress", "DisassociateAddress", "ReleaseAddress"}
+		"CreateNetworkAclEntry", "ReplaceNetworkAclEntry", "DeleteNetworkAclEntry", "AllocateAddress", "AssociateAddress", "DisassociateAddress", "ReleaseAddress",
+		"ModifySecurityGroupRules", "DescribeSecurityGroupRules"}
 	f.Add(uint8(0), `{"GroupId": "my-DB-SecurityGroup", "IpPermissions": [{"IpProtocol": "icmp", "FromPort": 8, "ToPort": -1, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}]}`)
 	f.Add(uint8(2), `{"GroupName": "my-Web-SecurityGroup", "IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "CidrIp": "0.0.0.0/0"}`)
 	f.Add(uint8(1), `{"GroupId": "default", "IpPermissions": [{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupName": "default", "Description": "x"}]}]}`)
@@ -363,6 +364,8 @@ func FuzzRulesAndAddresses(f *testing.F) {
 	f.Add(uint8(8), `{"AllocationId": "eip-web", "NetworkInterfaceId": "eni-extra", "AllowReassociation": true}`)
 	f.Add(uint8(9), `{"PublicIp": "13.125.190.82"}`)
 	f.Add(uint8(10), `{"AllocationId": "eip-web"}`)
+	f.Add(uint8(11), `{"GroupId": "my-Web-SecurityGroup", "SecurityGroupRules": [{"SecurityGroupRuleId": "sgr-0", "SecurityGroupRule": {"IpProtocol": "tcp", "FromPort": 1, "ToPort": 2, "CidrIpv4": "10.0.0.0/8"}}]}`)
+	f.Add(uint8(12), `{"Filters": [{"Name": "group-id", "Values": ["sg-*"]}], "MaxResults": 5}`)
 	f.Fuzz(func(t *testing.T, i uint8, body string) {
 		var req map[string]any
 		if json.Unmarshal([]byte(body), &req) != nil || req == nil {

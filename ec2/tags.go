@@ -70,6 +70,9 @@ func (d *Service) resources() []resource {
 	for _, p := range d.net.Peerings {
 		add(p.ID, types.ResourceTypeVpcPeeringConnection, p.Name, p)
 	}
+	for _, g := range d.net.DetachedIGWs {
+		add(g.ID, types.ResourceTypeInternetGateway, g.Name, g)
+	}
 	for _, v := range d.net.VPCs {
 		add(v.ID, types.ResourceTypeVpc, v.Name, v)
 		if v.IGW != nil {
@@ -339,11 +342,13 @@ func (d *Service) rename(r resource, name string) {
 	case *topology.Peering:
 		x.Name = name
 	}
+	_, igw := r.obj.(*topology.IGW)
 	for _, v := range d.net.VPCs {
 		for _, t := range v.RouteTables {
 			for _, rt := range t.Routes {
+				// A route names its internet gateway (RT-3), attached or not.
 				if (rt.ENI != nil && rt.ENI == r.obj) || (rt.NAT != nil && rt.NAT == r.obj) ||
-					(rt.Peering != nil && rt.Peering == r.obj) || (rt.Kind == topology.TargetIGW && v.IGW == r.obj) {
+					(rt.Peering != nil && rt.Peering == r.obj) || (igw && rt.Kind == topology.TargetIGW && rt.TargetName == r.name) {
 					rt.TargetName = name
 				}
 			}

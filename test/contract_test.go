@@ -115,6 +115,20 @@ var conditionalMembers = map[string]map[string]condition{
 	"SecurityGroup": {"Tags": {"only when the group has tags", nil}},
 	"Vpc":           {"Tags": {"only when the VPC has tags", nil}},
 	"Subnet":        {"Tags": {"only when the subnet has tags", nil}},
+	// Issue 12's VPCs (vpcs.go): EC2 answers the one attribute asked
+	// for, and the one kind of CIDR associated.
+	"DescribeVpcAttributeResult": {
+		"EnableDnsSupport":   {"only when that attribute is asked for", nil},
+		"EnableDnsHostnames": {"only when that attribute is asked for", nil},
+	},
+	"AssociateVpcCidrBlockResult": {
+		"CidrBlockAssociation":     {"only for an IPv4 CIDR", nil},
+		"Ipv6CidrBlockAssociation": {"only for an IPv6 CIDR", nil},
+	},
+	"DisassociateVpcCidrBlockResult": {
+		"CidrBlockAssociation":     {"only for an IPv4 CIDR", nil},
+		"Ipv6CidrBlockAssociation": {"only for an IPv6 CIDR", nil},
+	},
 	"SecurityGroupRule": {
 		"CidrIpv4":            {"the rule's peer: one of CidrIpv4, CidrIpv6, PrefixListId, ReferencedGroupInfo", nil},
 		"CidrIpv6":            {"the rule's peer", nil},
@@ -540,8 +554,10 @@ func TestContract_EveryAnswerFitsEC2sModel(t *testing.T) {
 	compared := 0
 	describeAll := func(sameAsAWS bool) {
 		t.Helper()
+		// Describes that require arguments; their own blocks run them.
+		needsArgs := []string{"describe-vpc-attribute", "describe-addresses-attribute"}
 		for _, cmd := range cmds {
-			if !strings.HasPrefix(cmd, "describe-") {
+			if !strings.HasPrefix(cmd, "describe-") || slices.Contains(needsArgs, cmd) {
 				continue
 			}
 			out, code := tp.ec2(t, cmd, "--output", "json")
@@ -638,6 +654,130 @@ func TestContract_EveryAnswerFitsEC2sModel(t *testing.T) {
 	keyPairs := optional("create-key-pair", "--key-name", "ct-key")
 	imported := optional("import-key-pair", "--key-name", "ct-imported", "--public-key-material", "fileb://"+publicKeyFile(t))
 	tagged := optional("create-tags", "--resources", i1, e, "--tags", "Key=contract,Value=yes")
+	// Security group rules (SG-3): one rule per range, by id, modified in place.
+	var sgr struct {
+		SecurityGroupRules []struct{ SecurityGroupRuleId string }
+	}
+	run(&sgr, "authorize-security-group-ingress", "--group-id", "open", "--ip-permissions",
+		`[{"IpProtocol": "tcp", "FromPort": 9100, "ToPort": 9100, "IpRanges": [{"CidrIp": "10.7.0.0/16"}, {"CidrIp": "10.6.0.0/16"}]}]`)
+	if len(sgr.SecurityGroupRules) != 2 {
+		t.Fatalf("authorize of two ranges answered %+v", sgr)
+	}
+	sgr1, sgr2 := sgr.SecurityGroupRules[0].SecurityGroupRuleId, sgr.SecurityGroupRules[1].SecurityGroupRuleId
+	run(nil, "describe-security-group-rules", "--security-group-rule-ids", sgr1, sgr2)
+	run(nil, "modify-security-group-rules", "--group-id", "open", "--security-group-rules",
+		`[{"SecurityGroupRuleId": "`+sgr1+`", "SecurityGroupRule": {"IpProtocol": "tcp", "FromPort": 9101, "ToPort": 9101, "CidrIpv4": "10.7.0.0/16"}}]`)
+	// NAT gateways made live (NAT-1, LIFE-3) and flow logs (OBS-1).
+	var ngEIP struct{ AllocationId string }
+	run(&ngEIP, "allocate-address", "--domain", "vpc")
+	var ng struct{ NatGateway struct{ NatGatewayId string } }
+	run(&ng, "create-nat-gateway", "--subnet-id", "pub2", "--allocation-id", ngEIP.AllocationId)
+	var fl struct{ FlowLogIds []string }
+	run(&fl, "create-flow-logs", "--resource-type", "NetworkInterface", "--resource-ids", e, "--traffic-type", "ALL", "--log-group-name", "ct-flows")
+	if len(fl.FlowLogIds) != 1 {
+		t.Fatalf("create-flow-logs answered %+v", fl)
+	}
+	// Route tables, network ACLs and VPC peering made live (RT-1, NACL-5, PEER-1).
+	var ctSubnet struct{ Subnets []struct{ SubnetId string } }
+	run(&ctSubnet, "describe-subnets", "--filters", "Name=tag:Name,Values=pub2")
+	pub2 := ctSubnet.Subnets[0].SubnetId
+	var ctRTs struct {
+		RouteTables []struct {
+			RouteTableId string
+			Associations []struct {
+				RouteTableAssociationId, SubnetId string
+				Main                              bool
+			}
+		}
+	}
+	run(&ctRTs, "describe-route-tables", "--filters", "Name=association.subnet-id,Values="+pub2)
+	pub2Assoc := ""
+	for _, a := range ctRTs.RouteTables[0].Associations {
+		if a.SubnetId == pub2 {
+			pub2Assoc = a.RouteTableAssociationId
+		}
+	}
+	var ctRT struct{ RouteTable struct{ RouteTableId string } }
+	run(&ctRT, "create-route-table", "--vpc-id", "v", "--tag-specifications", "ResourceType=route-table,Tags=[{Key=Name,Value=ct-rt}]")
+	var ctRep struct{ NewAssociationId string }
+	run(&ctRep, "replace-route-table-association", "--association-id", pub2Assoc, "--route-table-id", ctRT.RouteTable.RouteTableId)
+	run(nil, "disassociate-route-table", "--association-id", ctRep.NewAssociationId)
+	run(nil, "associate-route-table", "--route-table-id", "rt-pub", "--subnet-id", pub2)
+	var ctMain struct {
+		RouteTables []struct {
+			RouteTableId string
+			Associations []struct{ RouteTableAssociationId string }
+		}
+	}
+	run(&ctMain, "describe-route-tables", "--filters", "Name=association.main,Values=true")
+	var ctMainRep struct{ NewAssociationId string }
+	run(&ctMainRep, "replace-route-table-association", "--association-id", ctMain.RouteTables[0].Associations[0].RouteTableAssociationId,
+		"--route-table-id", ctRT.RouteTable.RouteTableId)
+	run(nil, "replace-route-table-association", "--association-id", ctMainRep.NewAssociationId, "--route-table-id", ctMain.RouteTables[0].RouteTableId)
+	var ctACL struct{ NetworkAcl struct{ NetworkAclId string } }
+	run(&ctACL, "create-network-acl", "--vpc-id", "v", "--tag-specifications", "ResourceType=network-acl,Tags=[{Key=Name,Value=ct-acl}]")
+	var ctACLs struct {
+		NetworkAcls []struct {
+			Associations []struct{ NetworkAclAssociationId, SubnetId string }
+		}
+	}
+	run(&ctACLs, "describe-network-acls", "--filters", "Name=association.subnet-id,Values="+pub2)
+	pub2ACLAssoc := ""
+	for _, a := range ctACLs.NetworkAcls[0].Associations {
+		if a.SubnetId == pub2 {
+			pub2ACLAssoc = a.NetworkAclAssociationId
+		}
+	}
+	var ctACLRep struct{ NewAssociationId string }
+	run(&ctACLRep, "replace-network-acl-association", "--association-id", pub2ACLAssoc, "--network-acl-id", ctACL.NetworkAcl.NetworkAclId)
+	var ctVPC struct{ Vpc struct{ VpcId string } }
+	run(&ctVPC, "create-vpc", "--cidr-block", "10.77.0.0/16")
+	var ctPcx struct {
+		VpcPeeringConnection struct{ VpcPeeringConnectionId string }
+	}
+	run(&ctPcx, "create-vpc-peering-connection", "--vpc-id", "v", "--peer-vpc-id", ctVPC.Vpc.VpcId)
+	run(nil, "reject-vpc-peering-connection", "--vpc-peering-connection-id", ctPcx.VpcPeeringConnection.VpcPeeringConnectionId)
+	run(&ctPcx, "create-vpc-peering-connection", "--vpc-id", "v", "--peer-vpc-id", ctVPC.Vpc.VpcId)
+	pcx := ctPcx.VpcPeeringConnection.VpcPeeringConnectionId
+	run(nil, "accept-vpc-peering-connection", "--vpc-peering-connection-id", pcx)
+	peerRoute := []string{"--route-table-id", "rt-pub", "--destination-cidr-block", "10.77.0.0/16"}
+	run(nil, "create-route", append(peerRoute, "--vpc-peering-connection-id", pcx)...)
+	// Lab 3's launch (ENI-6, QUOTA-2): two network interfaces, eth0 with a
+	// description and secondary addresses, both named by tags.
+	var ctNIs struct {
+		Instances []struct {
+			InstanceType      string
+			NetworkInterfaces []struct {
+				Description string
+				Attachment  struct{ DeleteOnTermination bool }
+			}
+		}
+	}
+	run(&ctNIs, "run-instances", "--instance-type", "t3.small", "--name", "ct-nis", "--network-interfaces",
+		`[{"DeviceIndex": 0, "SubnetId": "pub2", "Description": "ct eth0", "SecondaryPrivateIpAddressCount": 2},
+		  {"DeviceIndex": 1, "SubnetId": "pub2", "DeleteOnTermination": false}]`)
+	if n := ctNIs.Instances; len(n) != 1 || n[0].InstanceType != "t3.small" || len(n[0].NetworkInterfaces) != 2 ||
+		n[0].NetworkInterfaces[0].Description != "ct eth0" || n[0].NetworkInterfaces[1].Attachment.DeleteOnTermination {
+		t.Fatalf("run-instances --network-interfaces: %+v", ctNIs)
+	}
+	// VPCs, subnets and internet gateways (issue 12, LIFE-2): a VPC with a
+	// secondary CIDR and its DNS attributes, a subnet, a gateway attached.
+	var lifeVPC struct{ Vpc struct{ VpcId string } }
+	run(&lifeVPC, "create-vpc", "--cidr-block", "10.88.0.0/16", "--tag-specifications", "ResourceType=vpc,Tags=[{Key=Name,Value=ct-vpc}]")
+	lv := lifeVPC.Vpc.VpcId
+	var lifeCIDR struct {
+		CidrBlockAssociation struct{ AssociationId string }
+	}
+	run(&lifeCIDR, "associate-vpc-cidr-block", "--vpc-id", lv, "--cidr-block", "10.89.0.0/16")
+	run(nil, "modify-vpc-attribute", "--vpc-id", lv, "--enable-dns-hostnames")
+	run(nil, "describe-vpc-attribute", "--vpc-id", lv, "--attribute", "enableDnsHostnames")
+	run(nil, "create-subnet", "--vpc-id", lv, "--cidr-block", "10.89.1.0/24", "--tag-specifications", "ResourceType=subnet,Tags=[{Key=Name,Value=ct-subnet}]")
+	run(nil, "modify-subnet-attribute", "--subnet-id", "ct-subnet", "--map-public-ip-on-launch")
+	var lifeIGW struct {
+		InternetGateway struct{ InternetGatewayId string }
+	}
+	run(&lifeIGW, "create-internet-gateway", "--tag-specifications", "ResourceType=internet-gateway,Tags=[{Key=Name,Value=ct-igw}]")
+	run(nil, "attach-internet-gateway", "--internet-gateway-id", lifeIGW.InternetGateway.InternetGatewayId, "--vpc-id", lv)
 	describeAll(true)
 
 	// The describe actions and STS call that AWS tools make but vpcnet's
@@ -650,10 +790,26 @@ func TestContract_EveryAnswerFitsEC2sModel(t *testing.T) {
 	}
 
 	// Tear down.
+	run(nil, "delete-route", peerRoute...)
+	run(nil, "delete-vpc-peering-connection", "--vpc-peering-connection-id", pcx)
+	run(nil, "delete-vpc", "--vpc-id", ctVPC.Vpc.VpcId)
+	// Issue 12's VPC, torn down in dependency order (LIFE-1).
+	run(nil, "detach-internet-gateway", "--internet-gateway-id", lifeIGW.InternetGateway.InternetGatewayId, "--vpc-id", lv)
+	run(nil, "delete-internet-gateway", "--internet-gateway-id", lifeIGW.InternetGateway.InternetGatewayId)
+	run(nil, "delete-subnet", "--subnet-id", "ct-subnet")
+	run(nil, "disassociate-vpc-cidr-block", "--association-id", lifeCIDR.CidrBlockAssociation.AssociationId)
+	run(nil, "delete-vpc", "--vpc-id", lv)
+	run(nil, "replace-network-acl-association", "--association-id", ctACLRep.NewAssociationId, "--network-acl-id", acl)
+	run(nil, "delete-network-acl", "--network-acl-id", ctACL.NetworkAcl.NetworkAclId)
+	run(nil, "delete-route-table", "--route-table-id", ctRT.RouteTable.RouteTableId)
+	run(nil, "delete-flow-logs", "--flow-log-ids", fl.FlowLogIds[0])
+	run(nil, "delete-nat-gateway", "--nat-gateway-id", ng.NatGateway.NatGatewayId)
+	run(nil, "release-address", "--allocation-id", ngEIP.AllocationId)
 	run(nil, "delete-route", route...)
 	run(nil, "delete-network-acl-entry", "--network-acl-id", acl, "--rule-number", "50", "--ingress")
 	run(nil, "revoke-security-group-ingress", ingress...)
 	run(nil, "revoke-security-group-egress", egress...)
+	run(nil, "revoke-security-group-ingress", "--group-id", "open", "--security-group-rule-ids", sgr1, sgr2)
 	run(nil, "unassign-private-ip-addresses", "--network-interface-id", e, "--private-ip-addresses", assigned.AssignedPrivateIpAddresses[0].PrivateIpAddress)
 	run(nil, "detach-network-interface", "--attachment-id", att.AttachmentId)
 	run(nil, "delete-network-interface", "--network-interface-id", e)
@@ -663,7 +819,7 @@ func TestContract_EveryAnswerFitsEC2sModel(t *testing.T) {
 		optional("delete-tags", "--resources", i1, "--tags", "Key=contract")
 	}
 	var sg struct{ GroupId string }
-	run(&sg, "create-security-group", "--group-name", "ct-sg", "--description", "contract")
+	run(&sg, "create-security-group", "--group-name", "ct-sg", "--description", "contract", "--vpc-id", "v")
 	run(nil, "delete-security-group", "--group-id", sg.GroupId)
 	run(nil, "terminate-instances", "--instance-ids", i1, i2)
 	if keyPairs {

@@ -45,15 +45,23 @@ func Export(n *Network) *Topology {
 		}
 	}
 	for _, v := range n.VPCs {
-		t.VPCs = append(t.VPCs, exportVPC(n.Name, v, eipOf))
+		t.VPCs = append(t.VPCs, exportVPC(n.Name, v, eipOf, n.DetachedIGWs))
+	}
+	for _, g := range n.DetachedIGWs {
+		t.InternetGateways = append(t.InternetGateways, IGWSpec{Name: g.Name})
 	}
 	for _, p := range n.Peerings {
-		t.Peerings = append(t.Peerings, PeeringSpec{Name: p.Name, VPCs: []string{p.VPCs[0].Name, p.VPCs[1].Name}})
+		ps := PeeringSpec{Name: p.Name, VPCs: []string{p.VPCs[0].Name, p.VPCs[1].Name}}
+		if p.Status != PeeringActive {
+			ps.Status = p.Status // PEER-1: pending-acceptance
+		}
+		t.Peerings = append(t.Peerings, ps)
 	}
 	if f := n.FlowLogs; f != nil {
 		agg := f.AggregationSeconds
 		t.FlowLogs = &FlowLogsSpec{Path: f.Path, AggregationSeconds: &agg}
 	}
+	t.VPCFlowLogs = exportVPCFlowLogs(n)
 	s := n.Settings
 	t.Settings = &SettingsSpec{ConntrackMax: &s.ConntrackMax, NATIdleTimeoutSeconds: &s.NATIdleTimeoutSeconds,
 		NATMaxConnectionsPerDestination: &s.NATMaxConnectionsPerDestination, ForwarderCPUs: &s.ForwarderCPUs}
@@ -71,15 +79,23 @@ func Export(n *Network) *Topology {
 	return t
 }
 
-func exportVPC(topo string, v *VPC, eipOf map[*ENI]string) VPCSpec {
+func exportVPC(topo string, v *VPC, eipOf map[*ENI]string, detached []*IGW) VPCSpec {
 	vs := VPCSpec{Name: v.Name, CIDR: v.CIDR.String()}
-	implicitMain := v.MainRT != nil && v.MainRT.ID == awsID(topo, "rtb", "main\x00"+v.Name)
+	for _, c := range v.SecondaryCIDRs {
+		vs.SecondaryCIDRs = append(vs.SecondaryCIDRs, c.String())
+	}
+	if !v.DNSSupport { // the file's default is true for both (DNS-1, DNS-2)
+		vs.EnableDNSSupport = &v.DNSSupport
+	}
+	if !v.DNSHostnames {
+		vs.EnableDNSHostnames = &v.DNSHostnames
+	}
 	if v.IGW != nil {
 		vs.InternetGateway = v.IGW.Name
 	}
 	for _, s := range v.Subnets {
 		ss := SubnetSpec{Name: s.Name, CIDR: s.CIDR.String(), AZ: s.AZ, MapPublicIPOnLaunch: s.MapPublicIP}
-		if s.RouteTable != v.MainRT || !implicitMain {
+		if s.ExplicitRT { // RT-1: only the subnet's own association
 			ss.RouteTable = s.RouteTable.Name
 		}
 		if s.NACL != v.DefaultNACL {
@@ -88,7 +104,7 @@ func exportVPC(topo string, v *VPC, eipOf map[*ENI]string) VPCSpec {
 		vs.Subnets = append(vs.Subnets, ss)
 	}
 	for _, rt := range v.RouteTables {
-		if implicitMain && rt == v.MainRT && len(rt.Routes) == 1 {
+		if rt.Name == "main" && rt == v.MainRT && len(rt.Routes) == 1 {
 			continue // the implicit main table holding only local (RT-1)
 		}
 		rs := RouteTableSpec{Name: rt.Name, Main: rt.Main}
@@ -96,7 +112,11 @@ func exportVPC(topo string, v *VPC, eipOf map[*ENI]string) VPCSpec {
 			if r.Kind == TargetLocal {
 				continue
 			}
-			rs.Routes = append(rs.Routes, RouteSpec{Destination: r.Dest.String(), Target: routeTarget(v, r)})
+			target := routeTarget(v, r)
+			if r.Kind == TargetIGW && slices.ContainsFunc(detached, func(g *IGW) bool { return g.Name == r.TargetName }) {
+				target = r.TargetName // a detached gateway: a blackhole until attached again (RT-3)
+			}
+			rs.Routes = append(rs.Routes, RouteSpec{Destination: r.Dest.String(), Target: target})
 		}
 		vs.RouteTables = append(vs.RouteTables, rs)
 	}
@@ -120,11 +140,13 @@ func exportVPC(topo string, v *VPC, eipOf map[*ENI]string) VPCSpec {
 		gs := SecurityGroupSpec{Name: g.Name, Description: g.Description, Ingress: []IngressRule{}, Egress: []EgressRule{}}
 		for _, r := range g.Ingress {
 			p, ports, it, ic := ruleSpec(r.Protocol, r.FromPort, r.ToPort)
-			gs.Ingress = append(gs.Ingress, IngressRule{Protocol: p, Ports: ports, ICMPType: it, ICMPCode: ic, Source: peerName(r), Description: r.Description})
+			gs.Ingress = append(gs.Ingress, IngressRule{Protocol: p, Ports: ports, ICMPType: it, ICMPCode: ic, Source: peerName(r), Description: r.Description,
+				ID: fileRuleID(topo, g, false, r)})
 		}
 		for _, r := range g.Egress {
 			p, ports, it, ic := ruleSpec(r.Protocol, r.FromPort, r.ToPort)
-			gs.Egress = append(gs.Egress, EgressRule{Protocol: p, Ports: ports, ICMPType: it, ICMPCode: ic, Destination: peerName(r), Description: r.Description})
+			gs.Egress = append(gs.Egress, EgressRule{Protocol: p, Ports: ports, ICMPType: it, ICMPCode: ic, Destination: peerName(r), Description: r.Description,
+				ID: fileRuleID(topo, g, true, r)})
 		}
 		vs.SecurityGroups = append(vs.SecurityGroups, gs)
 	}
@@ -141,7 +163,8 @@ func exportVPC(topo string, v *VPC, eipOf map[*ENI]string) VPCSpec {
 		sdc := e.SourceDestCheck
 		vs.NetworkInterfaces = append(vs.NetworkInterfaces, ENISpec{Name: e.Name, Subnet: e.Subnet.Name,
 			PrivateIP: e.PrimaryIP.String(), SecondaryPrivateIPs: addrs(e), SecurityGroups: groupNames(e),
-			SourceDestCheck: &sdc, Description: e.Description, ConnectionTracking: ctSpec(e.ConnTrack)})
+			SourceDestCheck: &sdc, Description: e.Description, ConnectionTracking: ctSpec(e.ConnTrack),
+			DeleteOnTermination: e.DeleteOnTermination && e.Instance != nil})
 	}
 	for _, i := range v.Instances {
 		e := i.Primary()
@@ -149,6 +172,15 @@ func exportVPC(topo string, v *VPC, eipOf map[*ENI]string) VPCSpec {
 		is := InstanceSpec{Name: i.Name, Subnet: i.Subnet.Name, PrivateIP: e.PrimaryIP.String(), SecondaryPrivateIPs: addrs(e),
 			SecurityGroups: groupNames(e), AssociatePublicIP: &pub, ElasticIP: eipOf[e], SourceDestCheck: &sdc,
 			UserData: i.UserData, ConnectionTracking: ctSpec(e.ConnTrack)}
+		if i.Type != DefaultInstanceType { // QUOTA-2
+			is.InstanceType = i.Type
+		}
+		if e.Description != PrimaryENIDescription {
+			is.Description = &e.Description
+		}
+		if !e.DeleteOnTermination {
+			is.DeleteOnTermination = &e.DeleteOnTermination
+		}
 		for _, x := range i.ENIs[1:] {
 			is.NetworkInterfaces = append(is.NetworkInterfaces, x.Name)
 		}
@@ -175,7 +207,7 @@ func defaultNACLUnchanged(a *NACL) bool {
 func routeTarget(v *VPC, r *Route) string {
 	switch r.Kind {
 	case TargetIGW:
-		if v.IGW != nil {
+		if v.IGWTarget(r) {
 			return v.IGW.Name
 		}
 	case TargetNAT:
@@ -190,8 +222,8 @@ func routeTarget(v *VPC, r *Route) string {
 			return r.ENI.Name
 		}
 	case TargetPeering:
-		if r.Peering != nil {
-			return r.Peering.Name
+		if r.Peering != nil && r.Peering.Status != PeeringDeleted {
+			return r.Peering.Name // active, or pending: a blackhole until accepted (PEER-3)
 		}
 	}
 	return "blackhole" // RT-3: a deleted target is a blackhole

@@ -13,25 +13,7 @@ import (
 func (n *Network) NewID(prefix, name string) string { return awsID(n.Name, prefix, name) }
 
 // NewMAC derives a MAC for a new ENI, distinct from every MAC in use.
-func (n *Network) NewMAC(name string) net.HardwareAddr {
-	used := map[string]bool{}
-	for _, h := range n.Hosts {
-		used[h.MAC.String()] = true
-	}
-	for _, v := range n.VPCs {
-		for _, s := range v.Subnets {
-			used[s.RouterMAC.String()] = true
-		}
-		for _, e := range v.ENIs {
-			used[e.MAC.String()] = true
-		}
-	}
-	for attempt := 0; ; attempt++ {
-		if m := macFor(n.Name, "eni", name, attempt); !used[m.String()] {
-			return m
-		}
-	}
-}
+func (n *Network) NewMAC(name string) net.HardwareAddr { return n.newMAC("eni", name) }
 
 // usedPublic lists every public address taken: EIPs, public IPs of ENIs,
 // internet hosts.

@@ -20,8 +20,10 @@ type Network struct {
 	Hosts          []*Host // internet hosts
 	VPCs           []*VPC
 	Peerings       []*Peering
+	DetachedIGWs   []*IGW // internet gateways attached to no VPC (a VPC's IGW holds the attached one)
 	FlowLogs       *FlowLogs
-	Warnings       []string // e.g. ADDR-6 overlaps; printed by `up`
+	VPCFlowLogs    []*VPCFlowLog // CreateFlowLogs's, in creation order (flowlog.go)
+	Warnings       []string      // e.g. ADDR-6 overlaps; printed by `up`
 	Source         *Topology
 	InstanceByName map[string]*Instance
 	Settings       Settings // dataplane tunables, defaults applied
@@ -86,12 +88,24 @@ type Host struct {
 	UserData  string
 }
 
-// Peering is a VPC peering connection.
+// Peering is a VPC peering connection: VPCs[0] requested it, VPCs[1]
+// accepts it (PEER-1).
 type Peering struct {
-	Name string
-	ID   string // pcx-…
-	VPCs [2]*VPC
+	Name   string
+	ID     string // pcx-…
+	VPCs   [2]*VPC
+	Status string // PeeringActive, PeeringPending; PeeringDeleted once deleted (its routes are blackholes: RT-3)
 }
+
+// Peering states, as EC2 names them (PEER-1).
+const (
+	PeeringPending = "pending-acceptance"
+	PeeringActive  = "active"
+	PeeringDeleted = "deleted"
+)
+
+// Active reports whether p carries traffic (PEER-1).
+func (p *Peering) Active() bool { return p != nil && p.Status == PeeringActive }
 
 // FlowLogs configures OBS-1 flow logs.
 type FlowLogs struct {
@@ -116,6 +130,14 @@ type VPC struct {
 	DefaultSG   *SecurityGroup // SG-7, named "default"
 	DefaultNACL *NACL          // NACL-3
 	MainRT      *RouteTable    // RT-1
+
+	// SecondaryCIDRs are the IPv4 CIDRs associated after the primary
+	// (AssociateVpcCidrBlock); subnets lie in any of them (ADDR-1).
+	SecondaryCIDRs []netip.Prefix
+	// DNSSupport and DNSHostnames are the VPC's enableDnsSupport and
+	// enableDnsHostnames attributes (DNS-1, DNS-2).
+	DNSSupport   bool
+	DNSHostnames bool
 }
 
 // IGW is an internet gateway (IGW-1).
@@ -135,6 +157,11 @@ type Subnet struct {
 	NACL        *NACL       // resolved: its own NACL or the VPC's default (NACL-3)
 	MapPublicIP bool
 	RouterMAC   net.HardwareAddr // the VPC router's MAC at .1 (ADDR-3)
+
+	// ExplicitRT: RouteTable is associated with the subnet itself (the
+	// file's route_table, AssociateRouteTable), not the VPC's main table
+	// by default (RT-1).
+	ExplicitRT bool
 }
 
 // Router returns the subnet's .1 (ADDR-3).
@@ -193,6 +220,9 @@ type SGRule struct {
 	CIDR        netip.Prefix
 	Group       *SecurityGroup
 	Description string
+	// ID is the rule's SecurityGroupRuleId when it is not the one derived
+	// from its content (Network.SGRuleID): a modified rule keeps its id.
+	ID string
 }
 
 // SecurityGroup is a security group (SG-1).
@@ -263,6 +293,11 @@ type ENI struct {
 	Instance    *Instance
 	DeviceIndex int         // 0 for eth0
 	NAT         *NATGateway // owner, for requester-managed NAT ENIs
+
+	// DeleteOnTermination: the ENI goes with its instance when that is
+	// terminated; else it stays, available. An instance's eth0 and the
+	// ENIs its launch made default to true, an attached ENI to false.
+	DeleteOnTermination bool
 }
 
 // IPs returns the primary then secondary private IPs.
@@ -280,7 +315,8 @@ type Instance struct {
 	ENIs              []*ENI // ENIs[0] is eth0
 	UserData          string
 	AssociatePublicIP bool
-	Stopped           bool // INST-2: stopped by stop-instances; no devices, no dynamic public IP
+	Type              string // instance type (QUOTA-2): its ENI and IP limits; DefaultInstanceType when not given
+	Stopped           bool   // INST-2: stopped by stop-instances; no devices, no dynamic public IP
 }
 
 // Primary returns eth0's ENI.

@@ -73,6 +73,7 @@ const (
 	kindENI      = "network interface"
 	kindInstance = "instance"
 	kindPeering  = "peering connection"
+	kindFlowLog  = "flow log"
 )
 
 // entry is one name of the file's single namespace.
@@ -116,6 +117,8 @@ type resolver struct {
 	public map[netip.Addr]string // public addresses taken: hosts, EIPs, auto-assigned
 	vpcs   []*vpcWork
 	eipAt  map[*EIP]string // EIP → path of its first association (EIP-2)
+	// sgrIDs: security group rule id → its rule's path (SG-3)
+	sgrIDs map[string]string
 
 	badRegion bool // the region is in error: skip the AZ checks that use it
 }
@@ -163,6 +166,8 @@ func nameProblem(kind, name string) (rule, msg string) {
 		return "SG-7", `"default" is the name of the VPC's default security group`
 	case name == "default" && kind == kindNACL:
 		return "NACL-3", `"default" is the name of the VPC's default network ACL`
+	case name == "main" && kind == kindRT:
+		return "RT-1", `"main" is the name of the route table made with the VPC`
 	case (kind == kindInstance || kind == kindHost) && !nsNameRE.MatchString(name):
 		return RuleFormat, fmt.Sprintf("%s name %q must match %s: it names a network namespace and a host", kind, name, nsNameRE)
 	}
@@ -175,6 +180,10 @@ const (
 	KindENI      = kindENI
 	KindInstance = kindInstance
 	KindSG       = kindSG
+	KindRT       = kindRT
+	KindNACL     = kindNACL
+	KindPeering  = kindPeering
+	KindFlowLog  = kindFlowLog
 )
 
 // CheckResourceName checks the name of a resource of kind made by a live
@@ -237,6 +246,10 @@ func (r *resolver) resolve() {
 	r.resolvePools()
 	r.resolveHosts()
 	r.resolveEIPAddrs()
+	r.resolveDetachedIGWs()
+	if q := r.n.Settings.Quotas.VPCs; len(t.VPCs) > q {
+		r.errf("vpcs", "QUOTA-1", "%d vpcs, more than the %d of the account's quota (settings.quotas.vpcs)", len(t.VPCs), q)
+	}
 	for i := range t.VPCs {
 		r.declareVPC(i)
 	}
@@ -251,6 +264,7 @@ func (r *resolver) resolve() {
 	}
 	for _, w := range r.vpcs {
 		r.attachENIs(w)
+		r.instanceLimits(w) // QUOTA-2
 		r.resolveRoutes(w)
 	}
 	for _, w := range r.vpcs {
@@ -261,6 +275,7 @@ func (r *resolver) resolve() {
 		r.autoPublicIPs(w)
 	}
 	r.assignMACs()
+	r.resolveVPCFlowLogs()
 	r.shadowWarnings()
 }
 
@@ -517,6 +532,9 @@ func (r *resolver) checkBorderGroup(path string, e *EIP, p *Pool) bool {
 // resolveEIPAddrs gives every Elastic IP its address: fixed addresses
 // first, then the first free address of the pool for the others (EIP-1).
 func (r *resolver) resolveEIPAddrs() {
+	if q := r.n.Settings.Quotas.ElasticIPs; len(r.t.ElasticIPs) > q {
+		r.errf("elastic_ips", "QUOTA-1", "%d Elastic IPs, more than the %d of the account's quota (settings.quotas.elastic_ips)", len(r.t.ElasticIPs), q)
+	}
 	eips := make([]*EIP, len(r.t.ElasticIPs))
 	for i, es := range r.t.ElasticIPs {
 		path := fmt.Sprintf("elastic_ips[%d]", i)
@@ -629,6 +647,10 @@ func (r *resolver) declareVPC(vi int) {
 		}
 	}
 
+	r.secondaryCIDRs(w)
+	v.DNSSupport = boolOr(vs.EnableDNSSupport, true)
+	v.DNSHostnames = boolOr(vs.EnableDNSHostnames, true)
+
 	if vs.InternetGateway != "" {
 		v.IGW = &IGW{Name: vs.InternetGateway, ID: r.id("igw", vs.InternetGateway)}
 		r.register(path+".internet_gateway", vs.InternetGateway, kindIGW, v, v.IGW)
@@ -654,8 +676,8 @@ func (r *resolver) declareVPC(vi int) {
 		case c.Bits() < 16 || c.Bits() > 28:
 			r.errf(sp+".cidr", "ADDR-1", "subnet cidr %s must be /16 to /28", c)
 			continue
-		case v.CIDR.IsValid() && !covers(v.CIDR, c):
-			r.errf(sp+".cidr", "ADDR-1", "subnet cidr %s is not inside vpc cidr %s", c, v.CIDR)
+		case v.CIDR.IsValid() && !v.Covers(c):
+			r.errf(sp+".cidr", "ADDR-1", "subnet cidr %s is not inside vpc cidr %s", c, cidrList(v))
 			continue
 		}
 		ok := true
@@ -721,11 +743,22 @@ func (r *resolver) declareVPC(vi int) {
 		w.nacl = append(w.nacl, a)
 	}
 
-	// RT-1: route tables, each with its local route; one main table.
+	// RT-1: route tables, each with its local route; one main table. A
+	// table named "main" is the VPC's own first table (the one made with
+	// it), in every VPC: its id is the implicit main table's, and it is
+	// the main table unless another says "main": true.
+	var ownMain *RouteTable
 	for ti, ts := range vs.RouteTables {
 		tp := fmt.Sprintf("%s.route_tables[%d]", path, ti)
-		rt := &RouteTable{Name: ts.Name, ID: r.id("rtb", ts.Name), Routes: []*Route{r.localRoute(v)}}
-		r.register(tp+".name", ts.Name, kindRT, v, rt)
+		rt := &RouteTable{Name: ts.Name, ID: r.id("rtb", ts.Name), Routes: v.LocalRoutes()}
+		if ts.Name == "main" {
+			if ownMain != nil {
+				r.errf(tp+".name", "RT-1", `vpc %q has one table named "main"`, v.Name)
+			}
+			rt.ID, ownMain = r.id("rtb", "main\x00"+vs.Name), rt
+		} else {
+			r.register(tp+".name", ts.Name, kindRT, v, rt)
+		}
 		if ts.Main {
 			if v.MainRT != nil {
 				r.errf(tp+".main", "RT-1", "route table %q is already the main table of vpc %q", v.MainRT.Name, v.Name)
@@ -737,9 +770,12 @@ func (r *resolver) declareVPC(vi int) {
 		v.RouteTables = append(v.RouteTables, rt)
 		w.rts = append(w.rts, rt)
 	}
+	if v.MainRT == nil && ownMain != nil {
+		ownMain.Main, v.MainRT = true, ownMain
+	}
 	if v.MainRT == nil {
 		v.MainRT = &RouteTable{Name: "main", ID: r.id("rtb", "main\x00"+vs.Name), Main: true,
-			Routes: []*Route{r.localRoute(v)}}
+			Routes: v.LocalRoutes()}
 		v.RouteTables = append([]*RouteTable{v.MainRT}, v.RouteTables...)
 	}
 
@@ -755,17 +791,7 @@ func (r *resolver) declareVPC(vi int) {
 		default:
 			r.errf(gp+".connectivity", "NAT-1", "connectivity %q must be public or private", gs.Connectivity)
 		}
-		g.ENI = &ENI{
-			Name:             gs.Name,
-			ID:               r.id("eni", gs.Name),
-			SourceDestCheck:  false, // ENI-3: off and cannot be turned on
-			Kind:             ENIRouting,
-			RequesterManaged: true, // ENI-5
-			Description:      "Interface for NAT Gateway " + g.ID,
-			ConnTrack:        r.newConnTrack("", nil),
-			PublicIPs:        map[netip.Addr]netip.Addr{},
-			NAT:              g,
-		}
+		g.ENI = natENI(g, r.id("eni", gs.Name), r.newConnTrack("", nil))
 		v.NATs = append(v.NATs, g)
 		v.ENIs = append(v.ENIs, g.ENI)
 		w.nats = append(w.nats, g)
@@ -783,6 +809,8 @@ func (r *resolver) declareVPC(vi int) {
 			Description:     es.Description,
 			ConnTrack:       r.newConnTrack(ep+".connection_tracking", es.ConnectionTracking),
 			PublicIPs:       map[netip.Addr]netip.Addr{},
+
+			DeleteOnTermination: es.DeleteOnTermination,
 		}
 		r.description(ep+".description", es.Description)
 		r.register(ep+".name", es.Name, kindENI, v, e)
@@ -795,7 +823,7 @@ func (r *resolver) declareVPC(vi int) {
 	for ii, is := range vs.Instances {
 		ip := fmt.Sprintf("%s.instances[%d]", path, ii)
 		inst := &Instance{Name: is.Name, ID: r.id("i", is.Name), Namespace: r.t.Name + "-" + is.Name,
-			VPC: v, UserData: is.UserData}
+			VPC: v, UserData: is.UserData, Type: r.instanceType(ip+".instance_type", is.InstanceType)}
 		r.userData(ip+".user_data", is.UserData)
 		r.register(ip+".name", is.Name, kindInstance, v, inst)
 		eth0 := &ENI{
@@ -803,11 +831,17 @@ func (r *resolver) declareVPC(vi int) {
 			ID:              r.id("eni", is.Name),
 			SourceDestCheck: boolOr(is.SourceDestCheck, true),
 			Kind:            ENICompute,
-			Description:     "Primary network interface",
+			Description:     PrimaryENIDescription,
 			ConnTrack:       r.newConnTrack(ip+".connection_tracking", is.ConnectionTracking),
 			PublicIPs:       map[netip.Addr]netip.Addr{},
 			Instance:        inst,
 			DeviceIndex:     0,
+
+			DeleteOnTermination: boolOr(is.DeleteOnTermination, true),
+		}
+		if is.Description != nil { // extension: eth0's own description
+			eth0.Description = *is.Description
+			r.description(ip+".description", *is.Description)
 		}
 		inst.ENIs = []*ENI{eth0}
 		v.Instances = append(v.Instances, inst)
@@ -817,6 +851,22 @@ func (r *resolver) declareVPC(vi int) {
 			r.n.InstanceByName[is.Name] = inst
 		}
 		w.ips = append(w.ips, &ipReq{eni: eth0, path: ip, primary: is.PrivateIP, secondary: is.SecondaryPrivateIPs})
+	}
+}
+
+// natENI is NAT gateway g's requester-managed routing ENI (NAT-1, ENI-3,
+// ENI-5), named as g; the file's gateways and create-nat-gateway's share it.
+func natENI(g *NATGateway, id string, ct ConnTrack) *ENI {
+	return &ENI{
+		Name:             g.Name,
+		ID:               id,
+		SourceDestCheck:  false, // ENI-3: off and cannot be turned on
+		Kind:             ENIRouting,
+		RequesterManaged: true, // ENI-5
+		Description:      "Interface for NAT Gateway " + g.ID,
+		ConnTrack:        ct,
+		PublicIPs:        map[netip.Addr]netip.Addr{},
+		NAT:              g,
 	}
 }
 
@@ -869,9 +919,48 @@ func allowAllEgress() SGRule {
 	return SGRule{Protocol: ProtoAll, FromPort: -1, ToPort: -1, CIDR: netip.MustParsePrefix("0.0.0.0/0")}
 }
 
-// localRoute is the implicit local route of every table (RT-1).
-func (r *resolver) localRoute(v *VPC) *Route {
-	return &Route{Dest: v.CIDR, Kind: TargetLocal, TargetName: "local"}
+// cidrList writes the VPC's CIDRs for an error message.
+func cidrList(v *VPC) string {
+	var out []string
+	for _, c := range v.CIDRs() {
+		out = append(out, c.String())
+	}
+	return strings.Join(out, ", ")
+}
+
+// secondaryCIDRs resolves a VPC's secondary_cidrs (ADDR-1): each a valid
+// VPC CIDR overlapping none of the VPC's others, at most MaxVPCCIDRs in all.
+func (r *resolver) secondaryCIDRs(w *vpcWork) {
+	v := w.v
+	if n := len(w.spec.SecondaryCIDRs); n+1 > MaxVPCCIDRs {
+		r.errf(w.path+".secondary_cidrs", "ADDR-1", "a vpc has at most %d cidrs, the primary included, not %d", MaxVPCCIDRs, n+1)
+	}
+	for i, cs := range w.spec.SecondaryCIDRs {
+		cp := fmt.Sprintf("%s.secondary_cidrs[%d]", w.path, i)
+		c, err := parsePrefix(cs)
+		if err == nil {
+			err = CheckVPCCIDR(c)
+		}
+		if err != nil {
+			r.errf(cp, "ADDR-1", "%v", strings.TrimSuffix(err.Error(), " (ADDR-1)"))
+			continue
+		}
+		if o, bad := v.Overlaps(c); bad {
+			r.errf(cp, "ADDR-1", "cidr %s overlaps cidr %s of vpc %q", c, o, v.Name)
+			continue
+		}
+		v.SecondaryCIDRs = append(v.SecondaryCIDRs, c)
+	}
+}
+
+// resolveDetachedIGWs declares the internet gateways attached to no VPC
+// (IGW-1); routes may name them, and are blackholes (RT-3).
+func (r *resolver) resolveDetachedIGWs() {
+	for i, gs := range r.t.InternetGateways {
+		g := &IGW{Name: gs.Name, ID: r.id("igw", gs.Name)}
+		r.register(fmt.Sprintf("internet_gateways[%d].name", i), gs.Name, kindIGW, nil, g)
+		r.n.DetachedIGWs = append(r.n.DetachedIGWs, g)
+	}
 }
 
 // resolvePeerings resolves VPC peering connections.
@@ -879,9 +968,16 @@ func (r *resolver) resolvePeerings() {
 	pairs := map[[2]*VPC]string{}
 	for i, ps := range r.t.Peerings {
 		path := fmt.Sprintf("peerings[%d]", i)
-		p := &Peering{Name: ps.Name, ID: r.id("pcx", ps.Name)}
+		p := &Peering{Name: ps.Name, ID: r.id("pcx", ps.Name), Status: PeeringActive}
 		r.register(path+".name", ps.Name, kindPeering, nil, p)
 		r.n.Peerings = append(r.n.Peerings, p)
+		switch ps.Status { // PEER-1: a pending one carries nothing until accepted
+		case "", PeeringActive:
+		case PeeringPending:
+			p.Status = PeeringPending
+		default:
+			r.errf(path+".status", "PEER-1", "status %q must be %s or %s", ps.Status, PeeringActive, PeeringPending)
+		}
 		if len(ps.VPCs) != 2 {
 			r.errf(path+".vpcs", RuleFormat, "a peering connection joins exactly two vpcs, not %d", len(ps.VPCs))
 			continue
@@ -895,7 +991,7 @@ func (r *resolver) resolvePeerings() {
 		case a == b:
 			r.errf(path+".vpcs", RuleFormat, "a peering connection joins two different vpcs")
 			continue
-		case a.CIDR.IsValid() && b.CIDR.IsValid() && a.CIDR.Overlaps(b.CIDR):
+		case a.CIDR.IsValid() && b.CIDR.IsValid() && VPCsOverlap(a, b):
 			r.errf(path+".vpcs", RuleFormat, "vpcs %q (%s) and %q (%s) overlap and cannot be peered", a.Name, a.CIDR, b.Name, b.CIDR)
 			continue
 		}
@@ -1040,6 +1136,7 @@ func (r *resolver) resolveSGRules(w *vpcWork) {
 		if !isDefault || gs.Ingress != nil {
 			g.Ingress = []SGRule{}
 		}
+		var ids, paths []string // SG-3: the file's rule ids
 		for ri, rs := range gs.Ingress {
 			rp := fmt.Sprintf("%s.ingress[%d]", gp, ri)
 			p, from, to, ok := r.match(rp, "SG-3", rs.Protocol, rs.Ports, rs.ICMPType, rs.ICMPCode)
@@ -1047,8 +1144,11 @@ func (r *resolver) resolveSGRules(w *vpcWork) {
 			r.description(rp+".description", rs.Description)
 			if r.peer(rp+".source", rs.Source, w.v, &rule) && ok {
 				g.Ingress = append(g.Ingress, rule)
+				ids, paths = append(ids, rs.ID), append(paths, rp)
 			}
 		}
+		r.sgRuleIDs(g, false, g.Ingress, ids, paths)
+		r.sgRuleQuota(gp+".ingress", len(gs.Ingress))
 		// SG-1: omitted egress allows all; an explicit empty list lets nothing out.
 		if gs.Egress == nil && isDefault {
 			continue
@@ -1058,6 +1158,7 @@ func (r *resolver) resolveSGRules(w *vpcWork) {
 			continue
 		}
 		g.Egress = []SGRule{}
+		ids, paths = nil, nil
 		for ri, rs := range gs.Egress {
 			rp := fmt.Sprintf("%s.egress[%d]", gp, ri)
 			p, from, to, ok := r.match(rp, "SG-3", rs.Protocol, rs.Ports, rs.ICMPType, rs.ICMPCode)
@@ -1065,8 +1166,11 @@ func (r *resolver) resolveSGRules(w *vpcWork) {
 			r.description(rp+".description", rs.Description)
 			if r.peer(rp+".destination", rs.Destination, w.v, &rule) && ok {
 				g.Egress = append(g.Egress, rule)
+				ids, paths = append(ids, rs.ID), append(paths, rp)
 			}
 		}
+		r.sgRuleIDs(g, true, g.Egress, ids, paths)
+		r.sgRuleQuota(gp+".egress", len(gs.Egress))
 	}
 }
 
@@ -1134,9 +1238,15 @@ func (r *resolver) associateSubnets(w *vpcWork) {
 		s := v.Subnets[si]
 		sp := fmt.Sprintf("%s.subnets[%d]", w.path, si)
 		s.RouteTable, s.NACL = v.MainRT, v.DefaultNACL
+		s.ExplicitRT = ss.RouteTable != "" // RT-1: named, it is the subnet's own association
 		switch {
 		case ss.RouteTable == "":
-		case ss.RouteTable == "main" && r.names["main"] == nil:
+		case ss.RouteTable == "main": // the VPC's own table named "main"
+			for _, t := range v.RouteTables {
+				if t.Name == "main" {
+					s.RouteTable = t
+				}
+			}
 		default:
 			if rt, ok := lookup[*RouteTable](r, sp+".route_table", "RT-1", ss.RouteTable, kindRT, v); ok {
 				s.RouteTable = rt
@@ -1157,6 +1267,9 @@ func (r *resolver) associateSubnets(w *vpcWork) {
 func (r *resolver) groups(path string, names []string, v *VPC) []*SecurityGroup {
 	if len(names) == 0 {
 		return []*SecurityGroup{v.DefaultSG}
+	}
+	if q := r.n.Settings.Quotas.GroupsPerENI; len(names) > q {
+		r.errf(path, "QUOTA-1", "%d security groups, more than the %d an interface may have (settings.quotas.security_groups_per_eni)", len(names), q)
 	}
 	var out []*SecurityGroup
 	seen := map[*SecurityGroup]bool{}
@@ -1296,8 +1409,8 @@ func (r *resolver) resolveRoutes(w *vpcWork) {
 				r.errf(rp+".destination", RuleFormat, "%v", err)
 				continue
 			}
-			if dest == v.CIDR {
-				r.errf(rp+".destination", "RT-1", "destination %s is the vpc cidr: cannot replace local route", dest)
+			if slices.Contains(v.CIDRs(), dest) {
+				r.errf(rp+".destination", "RT-1", "destination %s is a vpc cidr: cannot replace local route", dest)
 				continue
 			}
 			if j, dup := seen[dest]; dup {
@@ -1311,7 +1424,7 @@ func (r *resolver) resolveRoutes(w *vpcWork) {
 			}
 			route.Dest = dest
 			// RT-4: more specific than local means a whole subnet via a middlebox.
-			if covers(v.CIDR, dest) {
+			if v.Covers(dest) {
 				whole := false
 				for _, s := range v.Subnets {
 					if s.CIDR == dest {
@@ -1363,6 +1476,9 @@ func (r *resolver) target(path, name string, v *VPC) (*Route, bool) {
 	switch e.kind {
 	case kindIGW:
 		route.Kind = TargetIGW
+		if e.vpc == nil { // detached: a blackhole until attached (RT-3)
+			return route, true
+		}
 		return route, sameVPC()
 	case kindNAT:
 		route.Kind, route.NAT = TargetNAT, e.obj.(*NATGateway)
@@ -1556,7 +1672,7 @@ func (r *resolver) shadowWarnings() {
 		}
 		var shadowed []string
 		for _, h := range r.n.Hosts {
-			if h.IP.IsValid() && v.CIDR.Contains(h.IP) {
+			if _, in := v.Overlaps(netip.PrefixFrom(h.IP, 32)); h.IP.IsValid() && in {
 				shadowed = append(shadowed, fmt.Sprintf("%q (%s)", h.Name, h.IP))
 			}
 		}

@@ -29,8 +29,15 @@ type Topology struct {
 	Internet     *InternetSpec `json:"internet,omitempty"`
 	VPCs         []VPCSpec     `json:"vpcs,omitempty"`
 	Peerings     []PeeringSpec `json:"peerings,omitempty"`
-	FlowLogs     *FlowLogsSpec `json:"flow_logs,omitempty"`
-	Settings     *SettingsSpec `json:"settings,omitempty"`
+	// InternetGateways are the internet gateways attached to no VPC
+	// (CreateInternetGateway, DetachInternetGateway); a VPC's
+	// internet_gateway is the one attached to it (IGW-1).
+	InternetGateways []IGWSpec     `json:"internet_gateways,omitempty"`
+	FlowLogs         *FlowLogsSpec `json:"flow_logs,omitempty"`
+	// VPCFlowLogs are the flow logs of CreateFlowLogs (OBS-1), one per
+	// resource, each to a log group: a file under the state folder.
+	VPCFlowLogs []VPCFlowLogSpec `json:"vpc_flow_logs,omitempty"`
+	Settings    *SettingsSpec    `json:"settings,omitempty"`
 }
 
 // PoolSpec is a public address pool (ADDR-5).
@@ -82,6 +89,18 @@ type VPCSpec struct {
 	NetworkACLs       []NACLSpec          `json:"network_acls,omitempty"`
 	NetworkInterfaces []ENISpec           `json:"network_interfaces,omitempty"`
 	Instances         []InstanceSpec      `json:"instances,omitempty"`
+
+	// Extensions (issue 12): IPv4 CIDRs after the primary
+	// (AssociateVpcCidrBlock, ADDR-1), and the DNS attributes
+	// (ModifyVpcAttribute; DNS-1, DNS-2), both true when omitted.
+	SecondaryCIDRs     []string `json:"secondary_cidrs,omitempty"`
+	EnableDNSSupport   *bool    `json:"enable_dns_support,omitempty"`
+	EnableDNSHostnames *bool    `json:"enable_dns_hostnames,omitempty"`
+}
+
+// IGWSpec is an internet gateway attached to no VPC (IGW-1).
+type IGWSpec struct {
+	Name string `json:"name"`
 }
 
 // SubnetSpec is a subnet. RouteTable and NetworkACL default to the VPC's
@@ -138,6 +157,7 @@ type IngressRule struct {
 	ICMPCode    *int     `json:"icmp_code,omitempty"`
 	Source      string   `json:"source"`
 	Description string   `json:"description,omitempty"`
+	ID          string   `json:"id,omitempty"` // SecurityGroupRuleId when not the derived one (SG-3)
 }
 
 // EgressRule is an outbound security-group rule (SG-3). Destination is a
@@ -149,6 +169,7 @@ type EgressRule struct {
 	ICMPCode    *int     `json:"icmp_code,omitempty"`
 	Destination string   `json:"destination"`
 	Description string   `json:"description,omitempty"`
+	ID          string   `json:"id,omitempty"` // SecurityGroupRuleId when not the derived one (SG-3)
 }
 
 // NACLSpec is a custom network ACL; omitted lists deny all (NACL-3).
@@ -188,6 +209,7 @@ type ENISpec struct {
 	Description         string         `json:"description,omitempty"`
 	ElasticIP           string         `json:"elastic_ip,omitempty"` // extension: EIP of the primary private IP (EIP-2)
 	ConnectionTracking  *ConnTrackSpec `json:"connection_tracking,omitempty"`
+	DeleteOnTermination bool           `json:"delete_on_termination,omitempty"` // extension: deleted with the instance it is attached to
 }
 
 // InstanceSpec is an instance. Its eth0 is created with it from the
@@ -205,18 +227,42 @@ type InstanceSpec struct {
 	NetworkInterfaces   []string       `json:"network_interfaces,omitempty"`
 	UserData            string         `json:"user_data,omitempty"`
 	ConnectionTracking  *ConnTrackSpec `json:"connection_tracking,omitempty"`
+	// Extensions (issue 12): the instance type (QUOTA-2, default t2.micro),
+	// and eth0's description (default "Primary network interface") and
+	// delete-on-termination (default true).
+	InstanceType        string  `json:"instance_type,omitempty"`
+	Description         *string `json:"description,omitempty"`
+	DeleteOnTermination *bool   `json:"delete_on_termination,omitempty"`
 }
 
-// PeeringSpec is a VPC peering connection between two VPCs named in VPCs.
+// PeeringSpec is a VPC peering connection between two VPCs named in VPCs:
+// the first requested it, the second accepts it. Status is "active" (the
+// default) or "pending-acceptance" (PEER-1).
 type PeeringSpec struct {
-	Name string   `json:"name"`
-	VPCs []string `json:"vpcs"`
+	Name   string   `json:"name"`
+	VPCs   []string `json:"vpcs"`
+	Status string   `json:"status,omitempty"`
 }
 
 // FlowLogsSpec turns on OBS-1 flow logs.
 type FlowLogsSpec struct {
 	Path               string `json:"path"`
 	AggregationSeconds *int   `json:"aggregation_seconds,omitempty"` // default 60
+}
+
+// VPCFlowLogSpec is a flow log of one VPC, subnet or network interface
+// (an instance's name means its primary interface), as CreateFlowLogs
+// makes it: its records go to log group LogGroup, which vpcnet keeps in
+// the file flow-logs/<group>.log of the topology's state folder
+// (FlowLogFile).
+type VPCFlowLogSpec struct {
+	Name                   string `json:"name"`
+	Resource               string `json:"resource"`
+	TrafficType            string `json:"traffic_type,omitempty"` // ACCEPT, REJECT or ALL (default)
+	LogGroup               string `json:"log_group"`
+	MaxAggregationInterval *int   `json:"max_aggregation_interval,omitempty"` // 60 or 600 (default)
+	// DeliverLogsPermissionArn is kept and shown as given: vpcnet has no IAM.
+	DeliverLogsPermissionArn string `json:"deliver_logs_permission_arn,omitempty"`
 }
 
 // SettingsSpec holds optional dataplane tunables; see Settings for defaults.

@@ -130,6 +130,7 @@ func badCases(t testing.TB) []badCase {
 		{"FORMAT peering one vpc", e(`"vpcs": [{`, `"peerings": [{"name": "p", "vpcs": ["v"]}], "vpcs": [{`), "peerings[0].vpcs", RuleFormat, "exactly two"},
 		{"FORMAT peering overlap", e(`"vpcs": [{`, `"peerings": [{"name": "p", "vpcs": ["v", "w"]}], "vpcs": [{`, `"10.9.0.0/16"`, `"10.0.0.0/16"`, `"10.9.1.0/24"`, `"10.0.1.0/24"`), "peerings[0].vpcs", RuleFormat, "overlap"},
 		{"FORMAT peering unknown vpc", e(`"vpcs": [{`, `"peerings": [{"name": "p", "vpcs": ["v", "nope"]}], "vpcs": [{`), "peerings[0].vpcs[1]", RuleFormat, "not found"},
+		{"PEER-1 peering status", e(`"vpcs": [{`, `"peerings": [{"name": "p", "vpcs": ["v", "w"], "status": "accepted"}], "vpcs": [{`), "peerings[0].status", "PEER-1", "pending-acceptance"},
 
 		// ADDR-1.
 		{"ADDR-1 vpc too large", e(`"cidr": "10.0.0.0/16"`, `"cidr": "10.0.0.0/8"`), "vpcs[0].cidr", "ADDR-1", "/16 to /28"},

@@ -154,6 +154,9 @@ func parseModel(b []byte) (*model, error) {
 				for _, e := range s.Enum {
 					s.enumSet[e] = struct{}{}
 				}
+				for _, e := range answeredBeyondModel[sn] {
+					s.enumSet[e] = struct{}{}
+				}
 			}
 		}
 		// Wire names need the members' shapes resolved (flattened lists).
@@ -255,3 +258,8 @@ func HasOutput(action string) bool {
 	op, ok := m.operations[action]
 	return ok && op.Output != nil
 }
+
+// answeredBeyondModel are enum values EC2 answers that its model does not
+// list: an attached internet gateway's attachment is "available" in every
+// EC2 answer (and the AWS CLI's examples), not one of AttachmentStatus's.
+var answeredBeyondModel = map[string][]string{"AttachmentStatus": {"available"}}
