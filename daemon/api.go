@@ -149,7 +149,7 @@ func (d *Daemon) Serve() error {
 	})
 	mux.HandleFunc("GET /export", func(w http.ResponseWriter, r *http.Request) {
 		d.mu.Lock()
-		t := topology.Export(d.net)
+		t := d.svc.Export() // the network and the account's tags and key pairs (ec2/export.go)
 		d.mu.Unlock()
 		writeJSON(w, t)
 	})

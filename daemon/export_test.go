@@ -84,8 +84,18 @@ func TestEIP1_AllocateRefusesNetworkAndBroadcast(t *testing.T) {
 	if describeAll(t, d) != before {
 		t.Fatal("a refused allocate-address changed the network")
 	}
-	if code, body := call(t, d, "AllocateAddress", typedReq{"Address": "13.125.0.200"}); code != 200 {
-		t.Fatalf("allocate a usable address: %s", body)
+	// A usable address of an Amazon pool is taken only back after this
+	// account released it (ADDR-5).
+	code, body := call(t, d, "AllocateAddress", typedReq{})
+	var got struct{ PublicIp, AllocationId string }
+	if err := json.Unmarshal(body, &got); code != 200 || err != nil {
+		t.Fatalf("allocate: %d %s", code, body)
+	}
+	if code, body := call(t, d, "ReleaseAddress", typedReq{"AllocationId": got.AllocationId}); code != 200 {
+		t.Fatalf("release: %s", body)
+	}
+	if code, body := call(t, d, "AllocateAddress", typedReq{"Address": got.PublicIp}); code != 200 {
+		t.Fatalf("allocate the released address %s again: %s", got.PublicIp, body)
 	}
 }
 

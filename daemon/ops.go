@@ -57,6 +57,7 @@ func (d *Daemon) Call(name string, in map[string]any) (any, error) {
 	out, err := d.svc.CallInput(name, in)
 	if err == nil && !ec2.IsReadOnly(name) {
 		d.fwd.Apply(d.net)
+		d.refreshServices() // DNS names and resolv.conf follow (DNS-1, DNS-2)
 	}
 	return out, err
 }

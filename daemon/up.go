@@ -30,6 +30,7 @@ type Daemon struct {
 	fwd  *dataplane.Forwarder
 	exe  string    // this binary, put on user_data's PATH
 	ep   *endpoint // the EC2 endpoint; set by Up before it serves, then fixed
+	svcs *services // VPC services and the public DNS (services.go); nil until Up starts them
 	done chan struct{}
 	once sync.Once
 }
@@ -75,6 +76,11 @@ func Up(n *topology.Network, exe string, source []byte) (*Daemon, error) {
 		d.teardown()
 		return nil, err
 	}
+	// The VPCs' DNS servers first: user_data may resolve names at once.
+	if err := d.startServices(); err != nil {
+		d.teardown()
+		return nil, err
+	}
 	if err := d.build(); err != nil {
 		d.teardown()
 		return nil, err
@@ -105,7 +111,7 @@ func checkFree(n *topology.Network) error {
 			return fmt.Errorf("topology %q: cleaning the leftovers of a dead daemon: %w", n.Name, err)
 		}
 	}
-	for _, ns := range namespaces(n) {
+	for _, ns := range append(namespaces(n), serviceNamespaces(n)...) {
 		if netns.Exists(ns) {
 			return fmt.Errorf("namespace %s exists and is not vpcnet's: remove it or rename the topology", ns)
 		}
@@ -120,7 +126,7 @@ func namespaces(n *topology.Network) []string {
 			out = append(out, i.Namespace)
 		}
 	}
-	for _, h := range n.Hosts {
+	for _, h := range append(n.OnPremHosts(), n.Hosts...) { // on-premises hosts: topology/coip.go
 		out = append(out, h.Namespace)
 	}
 	return out
@@ -141,6 +147,12 @@ func (d *Daemon) build() error {
 			return fmt.Errorf("internet host %s: %w", h.Name, err)
 		}
 	}
+	for _, h := range n.OnPremHosts() { // behind a local gateway (COIP-4), built like an internet host
+		if err := d.buildHost(h, hosts); err != nil {
+			return fmt.Errorf("on-premises host %s: %w", h.Name, err)
+		}
+	}
+	d.refreshServices() // resolv.conf before user_data starts (DNS-1)
 	for _, v := range n.VPCs {
 		for _, inst := range v.Instances {
 			if err := d.startUserData(inst.Namespace, inst.Name, inst.UserData); err != nil {
@@ -148,7 +160,7 @@ func (d *Daemon) build() error {
 			}
 		}
 	}
-	for _, h := range n.Hosts {
+	for _, h := range append(n.OnPremHosts(), n.Hosts...) {
 		if err := d.startUserData(h.Namespace, h.Name, h.UserData); err != nil {
 			return err
 		}
@@ -247,7 +259,7 @@ func hostEntries(n *topology.Network) []netns.HostEntry {
 			out = append(out, netns.HostEntry{IP: i.Primary().PrimaryIP, Names: []string{i.Name}})
 		}
 	}
-	for _, h := range n.Hosts {
+	for _, h := range append(n.OnPremHosts(), n.Hosts...) {
 		out = append(out, netns.HostEntry{IP: h.IP, Names: []string{h.Name}})
 	}
 	return out
@@ -285,6 +297,7 @@ func (d *Daemon) Shutdown() {
 func (d *Daemon) teardown() {
 	d.closeEndpoint()
 	d.fwd.Stop()
+	d.stopServices()
 	d.mu.Lock()
 	st := *d.st
 	d.mu.Unlock()

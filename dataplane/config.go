@@ -21,6 +21,7 @@ type config struct {
 	vpcs        []*vpcCfg
 	hosts       map[netip.Addr]*hostCfg
 	hostByName  map[string]*hostCfg
+	svcByID     map[string]*svcCfg     // VPC service ports by port id (services.go)
 	publicOwner map[netip.Addr]*vpcCfg // which VPC's IGW owns a public address
 	pools       []netip.Prefix         // AWS's public address space (ADDR-5): no host there, only IGWs
 	internetMAC [6]byte
@@ -33,6 +34,9 @@ func (c *config) countersOf(id string) *counters {
 	if h := c.hostByName[id]; h != nil {
 		return h.ctr
 	}
+	if s := c.svcByID[id]; s != nil {
+		return s.ctr
+	}
 	return nil
 }
 
@@ -41,6 +45,7 @@ type vpcCfg struct {
 	cidr     netip.Prefix
 	byIP     map[netip.Addr]*eniCfg
 	igw      *igwCfg
+	svc      *svcCfg // its service port (services.go); set by compile
 }
 
 // igwCfg is a VPC's internet gateway: its 1:1 NAT table (IGW-1).
@@ -76,6 +81,7 @@ const (
 	routeENI
 	routePeering
 	routeBlackhole
+	routeLGW // an Outpost's local gateway (lgw.go, COIP-5)
 )
 
 type routeCfg struct {
@@ -84,6 +90,7 @@ type routeCfg struct {
 	eni  *eniCfg
 	nat  *natCfg
 	peer *vpcCfg
+	lgw  *lgwCfg // routeLGW: nil from a subnet not on the gateway's Outpost
 }
 
 // lookup is the longest prefix match of RT-2. Tables are short (AWS allows 50
@@ -132,6 +139,11 @@ func (s *subnetCfg) nextHop(dst netip.Addr) (to *eniCfg, igw bool, drop dropReas
 		}
 	case routeIGW:
 		return nil, true, dropNone, r
+	case routeLGW: // COIP-5: the caller sends it through r.lgw
+		if r.lgw == nil {
+			return nil, false, dropLGWOffOutpost, r
+		}
+		return nil, false, dropNone, r
 	default: // blackhole, or a target that was deleted
 		return nil, false, dropBlackhole, r
 	}
@@ -188,6 +200,7 @@ type hostCfg struct {
 	mac  [6]byte
 	port Port
 	ctr  *counters
+	lgw  *lgwCfg // an on-premises host behind this local gateway; nil on the internet (lgw.go)
 }
 
 // state is everything that outlives a config: per-ENI, per-host and per-NAT
@@ -236,6 +249,7 @@ func (st *state) compile(n *topology.Network) *config {
 		c.hosts[h.IP] = hc
 		c.hostByName[h.Name] = hc
 	}
+	lgws := st.compileLGWs(c, n) // lgw.go
 	st.compileGroups(n)
 	liveLogs := n.LiveFlowLogs()
 	vpcOf := map[*topology.VPC]*vpcCfg{}
@@ -244,6 +258,7 @@ func (st *state) compile(n *topology.Network) *config {
 		vpcOf[v] = vc
 		c.vpcs = append(c.vpcs, vc)
 	}
+	st.compileServices(c, n)
 	for _, v := range n.VPCs {
 		vc := vpcOf[v]
 		subnets := map[*topology.Subnet]*subnetCfg{}
@@ -304,11 +319,16 @@ func (st *state) compile(n *topology.Network) *config {
 				case topology.TargetLocal:
 					rc.kind = routeLocal
 				case topology.TargetIGW:
+					// IGW-3: this route, and nothing else (a public IP, an
+					// attached gateway), takes a subnet's traffic to the
+					// internet gateway: it is what makes the subnet public.
 					rc.kind = routeIGW
 				case topology.TargetNAT:
 					rc.kind, rc.nat = routeNAT, natOf(r.NAT)
 				case topology.TargetENI:
 					rc.kind, rc.eni = routeENI, enis[r.ENI]
+				case topology.TargetLGW:
+					lgwRoute(&rc, s, r, lgws)
 				case topology.TargetPeering:
 					rc.kind = routePeering
 					if p := r.Peering; p.Active() { // PEER-1: pending or deleted carries nothing
@@ -337,5 +357,6 @@ func (st *state) compile(n *topology.Network) *config {
 			})
 		}
 	}
+	bindCoIPs(c, n, lgws)
 	return c
 }

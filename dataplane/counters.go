@@ -46,6 +46,12 @@ const (
 	dropPortQueueFull    // the instance's kernel found the TAP queue toward the forwarder full (its tx_dropped)
 	dropPortWriteRefused // the device refused a write (EAGAIN, ENOBUFS): ErrPortFull
 	dropPeering          // PEER-2, PEER-3: the peering is not active, or no ENI of the peer VPC holds the address (not transitive)
+	dropDNSDisabled      // DNS-1: a frame to the Amazon DNS server of a VPC whose enableDnsSupport is off
+	dropSpoofedService   // a service namespace sent from an address not a service address
+	dropNoCoIP           // COIP-5: to a local gateway from a private IP with no customer-owned IP
+	dropLGWOffOutpost    // COIP-5: a local gateway route used from a subnet not on its Outpost
+	dropNoOnPremHost     // COIP-5: no on-premises host has the destination
+	dropCoIPUnassociated // COIP-5: from on premises to a customer-owned IP associated with nothing
 	numDropReasons
 )
 
@@ -86,6 +92,12 @@ var dropNames = [numDropReasons]string{
 	dropPortQueueFull:    "port-queue-full",
 	dropPortWriteRefused: "port-write-refused",
 	dropPeering:          "vpc-peering (PEER-2)",
+	dropDNSDisabled:      "vpc-dns-disabled (DNS-1)",
+	dropSpoofedService:   "vpc-service-spoofed-source",
+	dropNoCoIP:           "lgw-no-customer-owned-ip (COIP-5)",
+	dropLGWOffOutpost:    "lgw-not-on-outpost (COIP-5)",
+	dropNoOnPremHost:     "lgw-no-on-premises-host (COIP-5)",
+	dropCoIPUnassociated: "lgw-unassociated-customer-owned-ip (COIP-5)",
 }
 
 func (r dropReason) String() string { return dropNames[r] }
@@ -103,10 +115,11 @@ const (
 	stageIGW
 	stageNAT
 	stageDeliver
+	stageLGW
 	numStages
 )
 
-var stageNames = [numStages]string{"parse", "arp", "source-dest-check", "security-group", "network-acl", "route", "internet-gateway", "nat-gateway", "deliver"}
+var stageNames = [numStages]string{"parse", "arp", "source-dest-check", "security-group", "network-acl", "route", "internet-gateway", "nat-gateway", "deliver", "local-gateway"}
 
 // detailKey names a drop more precisely than its reason: which group, which
 // NACL and rule (OBS-2).

@@ -11,6 +11,16 @@ package dataplane
 // so the reply does not ask them; network ACLs, routes and translations it
 // does.
 //
+// An appliance (OBS-3, an ENI with source/dest check off that a route
+// sends traffic to: a NAT instance, a firewall) runs its own operating
+// system: whether it forwards, translates (masquerades) or drops the frame
+// is not in any table. As Reachability Analyzer does, the walk goes on
+// through it as if it forwarded the frame unchanged, and says so: the
+// analysis's Warning names the appliance, and a path blocked after it is
+// not a definite "no": its first explanation is APPLIANCE_BEHAVIOR_UNKNOWN
+// at the appliance's ENI (the blocks after it hold only if the appliance
+// does not translate the traffic; a NAT instance does).
+//
 // The request leaves from one source port; the analysis runs twice, from the
 // first and the last port of the ranges clients and NAT gateways use (Linux's
 // 32768–60999, NAT-3's 1024–65535), so that a NACL that admits only part of
@@ -22,6 +32,7 @@ import (
 
 	"github.com/vpcnet/vpcnet/dataplane/header"
 	"github.com/vpcnet/vpcnet/dataplane/policy"
+	"github.com/vpcnet/vpcnet/topology"
 )
 
 // The source ports a path analysis tries, at both ends of each range.
@@ -52,7 +63,17 @@ type PathAnalysis struct {
 	ForwardPathComponents []PathComponent `json:"ForwardPathComponents"`
 	ReturnPathComponents  []PathComponent `json:"ReturnPathComponents,omitempty"`
 	Explanations          []Explanation   `json:"Explanations,omitempty"`
+	// Appliance is the ENI id of the first appliance the path runs
+	// through ("" for none); Warning then says what the analysis cannot
+	// know about it.
+	Appliance string `json:"Appliance,omitempty"`
+	Warning   string `json:"Warning,omitempty"`
 }
+
+// ApplianceUnknown is the explanation code of a path blocked after an
+// appliance: what the appliance does to the traffic is unknown, so the
+// block is not definite.
+const ApplianceUnknown = "APPLIANCE_BEHAVIOR_UNKNOWN"
 
 type pathWalk struct {
 	cfg     *config
@@ -66,6 +87,14 @@ type pathWalk struct {
 	req              policy.Packet
 	srcENI, dstENI   *eniCfg
 	srcHost, dstHost *hostCfg
+
+	// service: the request reached the VPC's DNS server or metadata
+	// service (SG-8).
+	service bool
+
+	// The first appliance the walk went through, and the path it was on.
+	appliance     *eniCfg
+	appliancePath string
 }
 
 // ExplainPath analyses the path from source (an ENI id, or an internet
@@ -99,6 +128,7 @@ func (f *Forwarder) ExplainPath(source string, dst netip.Addr, proto uint8, port
 
 // run walks the request from source, then its reply back.
 func (w *pathWalk) run(source string) error {
+	defer w.noteAppliance()
 	if e := w.cfg.eniByID[source]; e != nil {
 		w.p.Src = e.ips[0]
 		w.req, w.srcENI = w.p, e
@@ -106,12 +136,15 @@ func (w *pathWalk) run(source string) error {
 	} else if h := w.cfg.hostByName[source]; h != nil {
 		w.p.Src = h.ip
 		w.req, w.srcHost = w.p, h
-		w.add(h.name, h.name, "internet-host", h.ip.String())
-		w.internet(0)
+		w.fromHost(h) // lgw.go: an internet or on-premises host
 	} else {
 		return fmt.Errorf("no network interface or internet host %q", source)
 	}
 	if !w.arrived {
+		return nil
+	}
+	if w.service {
+		w.a.NetworkPathFound = true // the service answers straight back, past every filter (SG-8)
 		return nil
 	}
 	// The reply, from where the request arrived, as it arrived there.
@@ -120,11 +153,30 @@ func (w *pathWalk) run(source string) error {
 	if e := w.dstENI; e != nil {
 		w.fromENI(e, 0)
 	} else {
-		w.add(w.dstHost.name, w.dstHost.name, "internet-host", w.dstHost.ip.String())
-		w.internet(0)
+		w.fromHost(w.dstHost)
 	}
 	w.a.NetworkPathFound = w.arrived
 	return nil
+}
+
+// noteAppliance says what the analysis cannot know about an appliance the
+// path ran through; a path blocked after it gets APPLIANCE_BEHAVIOR_UNKNOWN
+// first (OBS-3).
+func (w *pathWalk) noteAppliance() {
+	e := w.appliance
+	if e == nil {
+		return
+	}
+	w.a.Appliance = e.id
+	w.a.Warning = fmt.Sprintf("the path runs through appliance %s (source/dest check off): what its operating system does to the traffic "+
+		"(forwarding, address translation, filtering) is not known to the analysis, which assumes it forwards the traffic unchanged", e.id)
+	if w.a.NetworkPathFound || len(w.a.Explanations) == 0 {
+		return
+	}
+	x := Explanation{ExplanationCode: ApplianceUnknown, ComponentID: e.id, Path: w.appliancePath,
+		Detail: fmt.Sprintf("the traffic goes through appliance %s, whose translation (a NAT instance masquerades) is unknown: "+
+			"the block after it holds only if %s forwards the traffic unchanged", e.id, e.id)}
+	w.a.Explanations = append([]Explanation{x}, w.a.Explanations...)
 }
 
 func (w *pathWalk) add(id, name, typ, detail string) {
@@ -183,6 +235,10 @@ func (w *pathWalk) fromENI(e *eniCfg, hops int) {
 		w.block("ENI_SOURCE_DEST_CHECK", e.id, "egress", 0, "%s is not an address of %s (ENI-4)", w.p.Src, e.id)
 		return
 	}
+	if !w.reply && e.vpc.isService(w.p.Dst) { // as the forwarder does (services.go)
+		w.toService(e)
+		return
+	}
 	if t := e.st.tracker; t != nil && !w.reply { // a reply passes the groups (SG-4)
 		if !t.Permits(&w.p, true) {
 			w.block("ENI_SG_RULES_MISMATCH", e.id, "egress", 0, "no outbound rule of %s allows %s (SG-2)", e.groupNames, w.tuple())
@@ -211,12 +267,16 @@ func (w *pathWalk) route(s *subnetCfg, from *eniCfg, hops int) {
 		w.block("BAD_STATE_ROUTE", s.rtb, "", 0, "the route to %s in route table %s (subnet %s) is a blackhole (RT-3)", r.dst, s.rtb, s.name)
 	case drop == dropPeering && r.peer == nil:
 		w.block("BAD_STATE_ROUTE", s.rtb, "", 0, "the route to %s in route table %s (subnet %s) names a peering connection that is not active (PEER-3)", r.dst, s.rtb, s.name)
+	case drop == dropLGWOffOutpost:
+		w.block("CANNOT_ROUTE", s.rtb, "", 0, "subnet %s is not on the Outpost of the local gateway that route table %s sends %s to (COIP-5)", s.name, s.rtb, r.dst)
 	case drop == dropPeering:
 		w.block("CANNOT_ROUTE", s.rtb, "", 0, "no network interface of the peer VPC has %s: a peering connection is not transitive (PEER-2)", dst)
 	case drop != dropNone:
 		w.block("CANNOT_ROUTE", s.id, "", 0, "no network interface that the route table of subnet %s reaches has %s", s.name, dst)
 	case igw:
 		w.toIGW(s, from, hops)
+	case r != nil && r.kind == routeLGW:
+		w.toLGW(s, from, r.lgw) // lgw.go
 	default:
 		w.toENI(s, from, to, hops)
 	}
@@ -234,6 +294,8 @@ func routeKindName(k routeKind) string {
 		return "network interface"
 	case routePeering:
 		return "peering connection"
+	case routeLGW:
+		return "local gateway"
 	}
 	return "blackhole"
 }
@@ -293,7 +355,11 @@ func (w *pathWalk) toENI(s *subnetCfg, from, to *eniCfg, hops int) {
 	if !to.hasIP(w.p.Dst) {
 		// An appliance (source/dest check off) that a route sends the
 		// traffic to: its kernel forwards it, and it leaves through the
-		// appliance's own interface.
+		// appliance's own interface. What the appliance does to it is
+		// unknown (noteAppliance).
+		if w.appliance == nil {
+			w.appliance, w.appliancePath = to, w.path()
+		}
 		if hops+1 >= maxHops {
 			w.block("CANNOT_ROUTE", to.id, "", 0, "more than %d hops inside the VPC", maxHops)
 			return
@@ -403,4 +469,18 @@ func reply(p policy.Packet) policy.Packet {
 		r.ICMPType = 0
 	}
 	return r
+}
+
+// toService: a frame to the VPC's DNS server (base + 2, 169.254.169.253) or
+// metadata service (169.254.169.254) goes straight to them and back: no
+// security group, network ACL or route applies (SG-8); the DNS addresses
+// answer nothing with enableDnsSupport off (DNS-1).
+func (w *pathWalk) toService(e *eniCfg) {
+	s := e.vpc.svc
+	if !s.dnsOn && w.p.Dst != topology.LinkLocalIMDS {
+		w.block("VPC_DNS_SUPPORT_DISABLED", e.vpc.id, "", 0, "enableDnsSupport is off in %s: its Amazon DNS server answers nothing (DNS-1)", e.vpc.id)
+		return
+	}
+	w.add(s.id, "", "vpc-service", "the VPC's Amazon DNS server and metadata service: no security group or network ACL applies (SG-8)")
+	w.service, w.arrived = true, true
 }

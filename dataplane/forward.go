@@ -15,7 +15,9 @@ package dataplane
 //  6. ingress    source/dest check and security-group ingress at the receiving
 //                ENI (ENI-4, SG-2)
 //  7. translate  NAT gateway SNAT (NAT-2..NAT-5) and internet gateway 1:1 NAT
-//                (IGW-1, IGW-2), the emulated internet (IGW-4)
+//                (IGW-1, IGW-2), the emulated internet (IGW-4); a local
+//                gateway's 1:1 NAT to customer-owned IPs and the
+//                on-premises network (COIP-5, lgw.go)
 //  8. deliver    rewrite the Ethernet addresses and write to the port
 //
 // Stages 4 to 8 repeat when a frame crosses a NAT gateway or the internet
@@ -104,7 +106,17 @@ func (w *worker) handle(cfg *config, frame []byte) {
 			h.ctr.drop(dropSpoofedHost)
 			return
 		}
+		if h.lgw != nil {
+			w.fromOnPremises(cfg, h) // lgw.go
+			return
+		}
 		w.internet(cfg, h.ctr, 0)
+		return
+	}
+	if s := cfg.svcByID[w.id]; s != nil {
+		s.ctr.rxFrames.Add(1)
+		s.ctr.rxBytes.Add(uint64(len(frame) - header.VnetHdrLen))
+		w.fromService(cfg, s)
 	}
 }
 
@@ -191,7 +203,8 @@ func (w *worker) arp(cfg *config, frame []byte) {
 	if e := cfg.eniByID[w.id]; e != nil {
 		s := e.subnet
 		switch {
-		case target == s.router:
+		case target == s.router, target == s.vpc.svc.dns:
+			// The DNS server at base + 2 answers behind the router (DNS-1).
 			mac = s.routerMAC[:]
 		case s.prefix.Contains(target):
 			if o := s.vpc.byIP[target]; o != nil && o.subnet == s && o != e {
@@ -200,6 +213,8 @@ func (w *worker) arp(cfg *config, frame []byte) {
 		}
 	} else if h := cfg.hostByName[w.id]; h != nil && target != h.ip {
 		mac = cfg.internetMAC[:] // the emulated internet routes everything
+	} else if sv := cfg.svcByID[w.id]; sv != nil && !sv.vpc.isService(target) {
+		mac = serviceGatewayMAC[:] // a service namespace routes everything to the forwarder
 	}
 	if mac == nil {
 		w.dropIn(cfg, dropARP)
@@ -229,6 +244,11 @@ func (w *worker) fromENI(cfg *config, e *eniCfg, hops int) {
 	// ENI-4: on egress the source must be one of the ENI's own addresses.
 	if e.srcDstCheck && !e.hasIP(m.Src) {
 		e.st.ctr.drop(dropSrcDstEgress)
+		return
+	}
+	// SG-8: the VPC's DNS server and metadata service, unfiltered.
+	if e.vpc.isService(m.Dst) {
+		w.toService(e)
 		return
 	}
 	if e.st.tracker != nil {
@@ -266,12 +286,14 @@ func (w *worker) route(cfg *config, s *subnetCfg, from *eniCfg, hops int) {
 		from.st.ctr.drop(dropHopLimit)
 		return
 	}
-	to, igw, drop, _ := s.nextHop(w.p.meta.Dst)
+	to, igw, drop, r := s.nextHop(w.p.meta.Dst)
 	switch {
 	case drop != dropNone:
 		w.unrouted(from, drop)
 	case igw:
 		w.toIGW(cfg, s, from, hops)
+	case r != nil && r.kind == routeLGW:
+		w.toLGW(cfg, s, from, r.lgw) // lgw.go
 	default:
 		w.toENI(cfg, s, from, to, hops)
 	}

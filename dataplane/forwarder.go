@@ -331,7 +331,10 @@ func (f *Forwarder) Stats() Stats {
 		s.Endpoints = append(s.Endpoints, withQueueDrops(e.st.ctr.snapshot(e.name, e.id, kind), e.port))
 	}
 	for _, h := range cfg.hostByName {
-		s.Endpoints = append(s.Endpoints, withQueueDrops(h.ctr.snapshot(h.name, h.ip.String(), "internet-host"), h.port))
+		s.Endpoints = append(s.Endpoints, withQueueDrops(h.ctr.snapshot(h.name, h.ip.String(), h.kind()), h.port))
+	}
+	for _, sv := range cfg.svcByID {
+		s.Endpoints = append(s.Endpoints, withQueueDrops(sv.ctr.snapshot(sv.id, sv.dns.String(), "vpc-services"), sv.port))
 	}
 	sort.SliceStable(s.Endpoints, func(i, j int) bool { return s.Endpoints[i].Name < s.Endpoints[j].Name })
 	for _, e := range cfg.enis {

@@ -20,9 +20,12 @@ func (st *state) compileGroups(n *topology.Network) {
 		}
 		return id
 	}
-	conv := func(rules []topology.SGRule) []policy.Rule {
+	conv := func(g *topology.SecurityGroup, rules []topology.SGRule) []policy.Rule {
 		out := make([]policy.Rule, 0, len(rules))
 		for _, r := range rules {
+			if n.StaleRule(g, r) {
+				continue // PEER-4: a peered VPC's group without an active peering matches nothing
+			}
 			pr := policy.Rule{Proto: int16(r.Protocol), From: int32(r.FromPort), To: int32(r.ToPort), Prefix: r.CIDR}
 			if r.Group != nil {
 				pr.Group = gid(r.Group)
@@ -34,7 +37,7 @@ func (st *state) compileGroups(n *topology.Network) {
 	m := map[policy.GroupID]*policy.Group{}
 	for _, v := range n.VPCs {
 		for _, g := range v.SGs {
-			m[gid(g)] = &policy.Group{Ingress: conv(g.Ingress), Egress: conv(g.Egress), Members: map[netip.Addr]struct{}{}}
+			m[gid(g)] = &policy.Group{Ingress: conv(g, g.Ingress), Egress: conv(g, g.Egress), Members: map[netip.Addr]struct{}{}}
 		}
 	}
 	for _, v := range n.VPCs {

@@ -3,6 +3,7 @@ package ec2
 import (
 	"net/netip"
 	"slices"
+	"sync"
 
 	"github.com/vpcnet/vpcnet/ec2/types"
 	"github.com/vpcnet/vpcnet/topology"
@@ -43,15 +44,55 @@ func tagSpecName(specs []types.TagSpecification, rt types.ResourceType) (string,
 	return name, nil
 }
 
+// released records the Amazon-pool addresses this account released, by
+// network name, so that AllocateAddress may recover one while no one else
+// holds it (EIP-1). It is the process's, as the account is: a dry run's
+// copy of the network sees the same record; it does not outlive the daemon.
+var released = struct {
+	sync.Mutex
+	m map[string]map[netip.Addr]bool
+}{m: map[string]map[netip.Addr]bool{}}
+
+func wasReleased(n *topology.Network, a netip.Addr) bool {
+	released.Lock()
+	defer released.Unlock()
+	return released.m[n.Name][a]
+}
+
+// setReleased records that a was released (on) or taken again; a dry run
+// (its kernel changes nothing) records nothing.
+func (d *Service) setReleased(a netip.Addr, on bool) {
+	if k, dry := d.k.(nopKernel); dry && k.real != nil { // a dry run's: it reads the real kernel
+		return
+	}
+	n := d.net
+	released.Lock()
+	defer released.Unlock()
+	if released.m[n.Name] == nil {
+		released.m[n.Name] = map[netip.Addr]bool{}
+	}
+	if on {
+		released.m[n.Name][a] = true
+	} else {
+		delete(released.m[n.Name], a)
+	}
+}
+
+// amazonPool reports whether p is one of Amazon's pools (not BYOIP, not
+// customer-owned: ADDR-5).
+func amazonPool(p *topology.Pool) bool { return p.Kind == "" || p.Kind == "amazon" }
+
 // allocateAddress takes a free address of a pool, or the address asked for
-// (EIP-1), in the network border group asked for (EIP-4).
+// (EIP-1), in the network border group asked for (EIP-4). A specific
+// address is one of a BYOIP pool, or an Amazon-pool address this account
+// released and recovers (ADDR-5); a border group is one of the region's.
 func (d *Service) allocateAddress(in *types.AllocateAddressRequest) (*types.AllocateAddressResult, error) {
 	n := d.net
 	if in.Domain != "" && in.Domain != types.DomainTypeVpc {
 		return nil, opErr("InvalidParameterValue", "Invalid value '%s' for domain: vpcnet's addresses are for use in a VPC (vpc)", in.Domain)
 	}
-	if in.CustomerOwnedIpv4Pool != nil {
-		return nil, opErr("InvalidParameterValue", "CustomerOwnedIpv4Pool is not supported: name the pool with PublicIpv4Pool")
+	if out, err, done := d.allocateCoIP(in); done { // customer-owned (coip.go)
+		return out, err
 	}
 	var pool *topology.Pool
 	if ref := deref(in.PublicIpv4Pool); ref != "" {
@@ -63,8 +104,14 @@ func (d *Service) allocateAddress(in *types.AllocateAddressRequest) (*types.Allo
 		if pool == nil {
 			return nil, opErr("InvalidParameterValue", "The pool '%s' does not exist", ref)
 		}
+		if pool.Kind == "coip" {
+			return nil, opErr("InvalidParameterValue", "The pool '%s' is a customer-owned pool: name it with CustomerOwnedIpv4Pool (ADDR-5)", ref)
+		}
 	}
 	border := deref(in.NetworkBorderGroup)
+	if border != "" && topology.BorderRegion(border) != n.Region {
+		return nil, opErr("InvalidParameterValue", "Invalid value '%s' for NetworkBorderGroup: it is not a network border group of region %s (EIP-4)", border, n.Region)
+	}
 	var addr netip.Addr
 	if in.Address != nil {
 		s := *in.Address
@@ -76,23 +123,33 @@ func (d *Service) allocateAddress(in *types.AllocateAddressRequest) (*types.Allo
 		if p == nil || (pool != nil && p != pool) {
 			return nil, opErr("InvalidAddress.NotFound", "Address %s is not in any address pool of this account", a)
 		}
+		if p.Kind == "coip" {
+			return nil, opErr("InvalidParameterValue", "Address %s is in customer-owned pool %s: name the pool with CustomerOwnedIpv4Pool (ADDR-5)", a, p.Name)
+		}
 		if !n.Allocatable(a) {
 			return nil, opErr("InvalidParameterValue", "Address %s is the network or broadcast address of its pool's CIDR (EIP-1)", a)
 		}
 		if by := n.PublicInUse(a); by != "" {
 			return nil, opErr("InvalidAddress.InUse", "Address %s is already in use (%s)", a, by)
 		}
+		if amazonPool(p) && !wasReleased(n, a) {
+			return nil, opErr("InvalidAddress.NotFound", "Address %s cannot be recovered: a specific address is one of a BYOIP pool (PublicIpv4Pool), or of an Amazon pool only when this account released it (ADDR-5, EIP-1)", a)
+		}
 		pool, addr = p, a
 	}
 	if pool == nil {
+		group := border
+		if group == "" {
+			group = n.Region
+		}
 		for _, p := range n.Pools {
-			if border == "" || p.BorderGroup == border {
+			if amazonPool(p) && p.BorderGroup == group { // ADDR-5: Amazon's, unless a pool is named
 				pool = p
 				break
 			}
 		}
 		if pool == nil {
-			return nil, opErr("InvalidParameterValue", "No address pool in network border group '%s'", border)
+			return nil, opErr("InvalidParameterValue", "No Amazon address pool in network border group '%s'", group)
 		}
 	}
 	if border != "" && border != pool.BorderGroup {
@@ -119,6 +176,7 @@ func (d *Service) allocateAddress(in *types.AllocateAddressRequest) (*types.Allo
 	}
 	e := &topology.EIP{Name: name, AllocationID: n.NewID("eipalloc", name), Addr: addr, Pool: pool}
 	n.EIPs = append(n.EIPs, e)
+	d.setReleased(addr, false) // recovered, or taken anew
 	return &types.AllocateAddressResult{PublicIp: ptr(addr.String()), AllocationId: ptr(e.AllocationID),
 		PublicIpv4Pool: ptr(pool.Name), NetworkBorderGroup: ptr(pool.BorderGroup), Domain: types.DomainTypeVpc}, nil
 }
@@ -133,7 +191,7 @@ func dynamicPublic(e *topology.ENI, a netip.Addr) bool {
 // public IP where it should have one.
 func (d *Service) unbindEIP(e *topology.EIP) {
 	eni, priv := e.ENI, e.PrivateIP
-	if eni == nil {
+	if eni == nil || unbindCoIP(e) { // a CoIP is no public IP (coip.go)
 		return
 	}
 	delete(eni.PublicIPs, priv)
@@ -187,6 +245,9 @@ func (d *Service) associateAddress(in *types.AssociateAddressRequest) (*types.As
 	if eni.RequesterManaged {
 		return nil, opErr("OperationNotPermitted", "Network interface %s is requester-managed by NAT gateway %s (ENI-5)", eni.ID, natOwner(eni))
 	}
+	if e.IsCoIP() { // customer-owned: an Outpost's, no internet gateway (coip.go)
+		return d.associateCoIP(e, eni, priv, in)
+	}
 	if eni.Subnet.VPC.IGW == nil {
 		return nil, opErr("Gateway.NotAttached", "Network %s is not attached to any internet gateway", eni.Subnet.VPC.ID)
 	}
@@ -200,7 +261,7 @@ func (d *Service) associateAddress(in *types.AssociateAddressRequest) (*types.As
 	// an EIP already on that private IP included (which stays allocated).
 	d.unbindEIP(e)
 	for _, other := range n.EIPs {
-		if other != e && other.ENI == eni && other.PrivateIP == priv {
+		if other != e && other.ENI == eni && other.PrivateIP == priv && !coexists(other) {
 			other.ENI, other.PrivateIP = nil, netip.Addr{}
 		}
 	}
@@ -285,6 +346,12 @@ func (d *Service) releaseAddress(in *types.ReleaseAddressRequest) (*struct{}, er
 	if e.ENI != nil || e.NAT != nil {
 		return nil, opErr("InvalidIPAddress.InUse", "Address %s is in use. Disassociate it first (EIP-3)", e.Addr)
 	}
+	if e.DomainName != "" { // DNS-3: its reverse DNS name goes first
+		return nil, opErr("InvalidAddress.PtrSet", "The address with allocation id [%s] cannot be released because it has a PTR record set.", e.AllocationID)
+	}
 	d.net.EIPs = slices.DeleteFunc(d.net.EIPs, func(x *topology.EIP) bool { return x == e })
+	if e.Pool != nil && amazonPool(e.Pool) {
+		d.setReleased(e.Addr, true) // EIP-1: the account may recover it
+	}
 	return nil, nil
 }

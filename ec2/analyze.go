@@ -24,6 +24,15 @@ import (
 // ids, an internet host by its name, and Destination an IPv4 address (an
 // Elastic IP, say). Paths and analyses are the account's, not topo.json's:
 // they live as long as the daemon, like key pairs.
+//
+// A path through an appliance (a route to an ENI or instance whose
+// source/dest check is off: a NAT instance, a firewall) is analysed as if
+// the appliance forwarded the traffic unchanged, which is all the tables
+// say; the analysis's WarningMessage names the appliance, and a path
+// blocked after it is not a definite "no": its first explanation is
+// APPLIANCE_BEHAVIOR_UNKNOWN with the appliance's NetworkInterface, the
+// blocks after it holding only if the appliance does not translate
+// (dataplane/explain.go).
 func init() {
 	Define("CreateNetworkInsightsPath", Mutating, (*Service).createNetworkInsightsPath)
 	Define("DescribeNetworkInsightsPaths", ReadOnly, (*Service).describeNetworkInsightsPaths)
@@ -266,6 +275,7 @@ func (d *Service) startNetworkInsightsAnalysis(in *types.StartNetworkInsightsAna
 		ForwardPathComponents: d.pathComponents(pa.ForwardPathComponents),
 		ReturnPathComponents:  d.pathComponents(pa.ReturnPathComponents),
 		Explanations:          d.explanations(pa.Explanations),
+		WarningMessage:        optional(pa.Warning),           // an appliance on the path (OBS-3)
 		Tags:                  append([]types.Tag{}, tags...), // EC2 always answers the list
 	}
 	s := d.insights()
@@ -359,7 +369,7 @@ func (d *Service) explanations(in []dataplane.Explanation) []types.Explanation {
 			rule := int32(x.RuleNumber)
 			e.Acl = c
 			e.AclRule = &types.AnalysisAclRule{Egress: ptr(x.Direction == "egress"), RuleNumber: &rule, RuleAction: ptr("deny")}
-		case "ENI_SG_RULES_MISMATCH", "ENI_SOURCE_DEST_CHECK", "BAD_STATE":
+		case "ENI_SG_RULES_MISMATCH", "ENI_SOURCE_DEST_CHECK", "BAD_STATE", dataplane.ApplianceUnknown:
 			e.NetworkInterface = c
 			if en, err := d.findENI(x.ComponentID); err == nil && x.ExplanationCode == "ENI_SG_RULES_MISMATCH" {
 				for _, g := range en.Groups {
@@ -378,6 +388,14 @@ func (d *Service) explanations(in []dataplane.Explanation) []types.Explanation {
 		out = append(out, e)
 	}
 	return out
+}
+
+// optional is s, or nil for "".
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // --- DescribeNetworkInsightsAnalyses / DeleteNetworkInsightsAnalysis --------------------

@@ -241,7 +241,7 @@ func vpcCIDRs(f func(a *types.VpcCidrBlockAssociation) []string) func(v *types.V
 func vpcOf(n *topology.Network, v *topology.VPC) types.Vpc {
 	x := types.Vpc{VpcId: ptr(v.ID), CidrBlock: ptr(v.CIDR.String()), State: types.VpcStateAvailable,
 		OwnerId: ptr(n.AccountID()), InstanceTenancy: types.TenancyDefault, IsDefault: ptr(false),
-		DhcpOptionsId: ptr("default"), CidrBlockAssociationSet: []types.VpcCidrBlockAssociation{}, Tags: nameTags(v.Name),
+		DhcpOptionsId: ptr(dhcpOptionsID(v)), CidrBlockAssociationSet: []types.VpcCidrBlockAssociation{}, Tags: nameTags(v.Name),
 		Ipv6CidrBlockAssociationSet: []types.VpcIpv6CidrBlockAssociation{}}
 	for _, c := range v.CIDRs() {
 		x.CidrBlockAssociationSet = append(x.CidrBlockAssociationSet, types.VpcCidrBlockAssociation{
@@ -282,8 +282,9 @@ func addressOf(n *topology.Network, e *topology.EIP) types.Address {
 		Tags: nameTags(e.Name)}
 	if p := e.Pool; p != nil {
 		a.PublicIpv4Pool, a.NetworkBorderGroup = ptr(p.Name), ptr(p.BorderGroup)
-		if p.Kind == "coip" { // ADDR-5: a customer-owned address
+		if e.IsCoIP() { // ADDR-5, COIP-3: a customer-owned address is no public IP
 			a.CustomerOwnedIp, a.CustomerOwnedIpv4Pool = ptr(e.Addr.String()), ptr(p.Name)
+			a.PublicIp, a.PublicIpv4Pool = nil, nil
 		}
 	}
 	if e.ENI != nil {
@@ -327,7 +328,7 @@ func (d *Service) describeAddresses(in *types.DescribeAddressesRequest) (*types.
 	if err != nil {
 		return nil, err
 	}
-	if out, err = byIDs(out, in.PublicIps, func(a *types.Address) string { return *a.PublicIp },
+	if out, err = byIDs(out, in.PublicIps, func(a *types.Address) string { return deref(a.PublicIp) },
 		func(ip string) error { return opErr("InvalidAddress.NotFound", "Address '%s' not found.", ip) }); err != nil {
 		return nil, err
 	}
@@ -617,7 +618,7 @@ func describeInstance(n *topology.Network, i *topology.Instance) types.Instance 
 			CapacityReservationPreference: types.CapacityReservationPreferenceOpen},
 		HibernationOptions: &types.HibernationOptions{Configured: ptr(false)},
 		MetadataOptions: &types.InstanceMetadataOptionsResponse{State: types.InstanceMetadataOptionsStateApplied,
-			HttpTokens: types.HttpTokensStateOptional, HttpPutResponseHopLimit: ptr(int32(1)),
+			HttpTokens: httpTokens(i), HttpPutResponseHopLimit: ptr(int32(1)),
 			HttpEndpoint: types.InstanceMetadataEndpointStateEnabled, HttpProtocolIpv6: types.InstanceMetadataProtocolStateDisabled,
 			InstanceMetadataTags: types.InstanceMetadataTagsStateDisabled},
 		EnclaveOptions:           &types.EnclaveOptions{Enabled: ptr(false)},
@@ -915,6 +916,8 @@ func routeTableOf(n *topology.Network, v *topology.VPC, t *topology.RouteTable) 
 			}
 		case topology.TargetPeering:
 			ro.VpcPeeringConnectionId = ptr(r.Peering.ID)
+		case topology.TargetLGW: // coip.go
+			ro.LocalGatewayId = ptr(r.LGW.ID)
 		case topology.TargetBlackhole:
 			ro.GatewayId = ptr("blackhole")
 		}
@@ -1018,6 +1021,7 @@ func subnetOf(n *topology.Network, s *topology.Subnet) types.Subnet {
 		DefaultForAz:                ptr(false),
 		MapPublicIpOnLaunch:         ptr(s.MapPublicIP),
 		MapCustomerOwnedIpOnLaunch:  ptr(false),
+		OutpostArn:                  optional(s.OutpostArn), // coip.go
 		State:                       types.SubnetStateAvailable,
 		SubnetId:                    ptr(s.ID),
 		VpcId:                       ptr(s.VPC.ID),
@@ -1422,4 +1426,12 @@ func (d *Service) describeNatGateways(in *types.DescribeNatGatewaysRequest) (*ty
 		return nil, err
 	}
 	return &types.DescribeNatGatewaysResult{NatGateways: append([]types.NatGateway{}, out...), NextToken: next}, nil
+}
+
+// httpTokens is instance i's metadata option HttpTokens (IMDS-1).
+func httpTokens(i *topology.Instance) types.HttpTokensState {
+	if i.MetadataTokens == topology.MetadataTokensRequired {
+		return types.HttpTokensStateRequired
+	}
+	return types.HttpTokensStateOptional
 }

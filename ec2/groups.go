@@ -86,7 +86,7 @@ func (d *Service) deleteSecurityGroup(in *types.DeleteSecurityGroupRequest) (*st
 			return nil, opErr("DependencyViolation", "resource %s has a dependent object: network interface %s", g.ID, e.ID)
 		}
 	}
-	for _, x := range v.SGs {
+	for _, x := range d.allSGs() { // a peered VPC's rules too, stale ones included (PEER-4)
 		if x == g {
 			continue
 		}

@@ -52,12 +52,12 @@ func instState(i *topology.Instance) types.InstanceStateName {
 }
 
 // launch is what RunInstances was given for an instance that the network
-// model does not keep (the model keeps its type: QUOTA-2). An instance of
-// the file, or one launched with none of them, has describeInstance's
-// image.
+// model does not keep (the model keeps its type, QUOTA-2, its image and
+// key name, which topo.json holds). An instance of the file, or one
+// launched without an image, has describeInstance's image.
 type launch struct {
-	ImageID     string // "" for the default
-	KeyName     string // "" when none was given
+	ImageID     string // "" for the default; the model's, while checking
+	KeyName     string // "" when none was given; the model's, while checking
 	Reservation string // r-…, one per RunInstances
 	Index       int32  // AmiLaunchIndex: its place in the reservation
 }
@@ -76,29 +76,29 @@ func recordLaunch(id string, l launch) {
 	launches.by[id] = l
 }
 
-// withLaunch gives x, an instance as describeInstance builds it, what
-// RunInstances was told of it: image, key pair and launch index.
-// DescribeInstances and every answer about an instance call it.
-func withLaunch(x *types.Instance) {
-	launches.Lock()
-	l, ok := launches.by[deref(x.InstanceId)]
-	launches.Unlock()
-	if !ok {
-		return
-	}
-	if l.ImageID != "" {
-		x.ImageId = ptr(l.ImageID)
-		if m := catalogImage(l.ImageID); m != nil { // the image's root device (catalog.go)
+// withLaunch gives x, instance i as describeInstance builds it, what
+// RunInstances was told of it: image and key pair (the model's), launch
+// index (the process's). DescribeInstances and every answer about an
+// instance call it.
+func withLaunch(x *types.Instance, i *topology.Instance) {
+	if i.ImageID != "" {
+		x.ImageId = ptr(i.ImageID)
+		if m := catalogImage(i.ImageID); m != nil { // the image's root device (catalog.go)
 			x.RootDeviceName = ptr(m.root)
 			for k := range x.BlockDeviceMappings {
 				x.BlockDeviceMappings[k].DeviceName = ptr(m.root)
 			}
 		}
 	}
-	if l.KeyName != "" {
-		x.KeyName = ptr(l.KeyName)
+	if i.KeyName != "" {
+		x.KeyName = ptr(i.KeyName)
 	}
-	x.AmiLaunchIndex = ptr(l.Index)
+	launches.Lock()
+	l, ok := launches.by[deref(x.InstanceId)]
+	launches.Unlock()
+	if ok {
+		x.AmiLaunchIndex = ptr(l.Index)
+	}
 }
 
 // reservationID is the reservation instance id (named name) was launched
@@ -117,7 +117,7 @@ func reservationID(n *topology.Network, id, name string) string {
 // with its launch).
 func (d *Service) instanceShape(i *topology.Instance) types.Instance {
 	x := describeInstance(d.net, i)
-	withLaunch(&x)
+	withLaunch(&x, i)
 	x.Tags = d.tagsOf(i.ID, i.Name) // tags.go
 	return x
 }
@@ -235,7 +235,7 @@ func (d *Service) runInstances(in *types.RunInstancesRequest) (*types.Reservatio
 	}
 	for k, name := range r.names {
 		inst := &topology.Instance{Name: name, ID: n.NewID("i", name), Namespace: r.namespace[k], Subnet: r.subnet, VPC: r.subnet.VPC,
-			UserData: r.userData, AssociatePublicIP: r.public, Type: r.typ}
+			UserData: r.userData, AssociatePublicIP: r.public, Type: r.typ, ImageID: r.launch.ImageID, KeyName: r.launch.KeyName}
 		for j, l := range r.enis {
 			e := l.existing
 			if e == nil {

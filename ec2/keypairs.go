@@ -32,8 +32,9 @@ import (
 // OpenSSH computes it.
 //
 // Key pairs are the account's, not the network's: the Service keeps them in
-// memory (account), with the tags of every resource (tags.go). topo.json
-// and export do not hold them, and they end with the topology's daemon. An
+// memory (account), with the tags of every resource (tags.go); export
+// writes their public halves into topo.json's "key_pairs" (export.go), with
+// their ids, fingerprints and creation times. An
 // instance launched with KeyName shows it in describe-instances; the public
 // key is not put into the instance: an instance is a network namespace that
 // shares the host's filesystem, so it has no /root/.ssh of its own.

@@ -96,8 +96,16 @@ func (d *Service) names() map[string]bool {
 	for _, h := range d.net.Hosts {
 		used[h.Name] = true
 	}
+	for _, name := range d.net.CoIPNames() { // local gateways, on-premises hosts (coip.go)
+		used[name] = true
+	}
 	for _, p := range d.net.Pools {
 		used[p.Name] = true
+	}
+	for _, o := range d.net.DHCPOptions {
+		if o.Name != "" {
+			used[o.Name] = true // dhcp.go (DNS-4); the default set has none
+		}
 	}
 	for _, p := range d.net.Peerings {
 		used[p.Name] = true
@@ -281,23 +289,8 @@ func unsupported(in any, known ...string) error {
 	return nil
 }
 
-// privateDNSName is a private IP's name (DNS-1):
-// ip-10-0-1-5.ec2.internal in us-east-1, else ip-….<region>.compute.internal.
-func privateDNSName(region string, a netip.Addr) string {
-	host := "ip-" + strings.ReplaceAll(a.String(), ".", "-")
-	if region == "us-east-1" {
-		return host + ".ec2.internal"
-	}
-	return host + "." + region + ".compute.internal"
-}
+// privateDNSName is a private IP's name (DNS-1); publicDNSName a public
+// IP's (DNS-2). The DNS server answers from the same functions.
+func privateDNSName(region string, a netip.Addr) string { return topology.PrivateDNSName(region, a) }
 
-// publicDNSName is a public IP's name (DNS-2):
-// ec2-3-34-1-1.compute-1.amazonaws.com in us-east-1, else
-// ec2-….<region>.compute.amazonaws.com.
-func publicDNSName(region string, a netip.Addr) string {
-	host := "ec2-" + strings.ReplaceAll(a.String(), ".", "-")
-	if region == "us-east-1" {
-		return host + ".compute-1.amazonaws.com"
-	}
-	return host + "." + region + ".compute.amazonaws.com"
-}
+func publicDNSName(region string, a netip.Addr) string { return topology.PublicDNSName(region, a) }

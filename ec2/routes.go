@@ -20,14 +20,15 @@ func init() {
 // with: one of them (RT-3). Each is an id or, vpcnet's extension, a name.
 type routeTarget struct {
 	gateway, natGateway, eni, instance, peering *string
+	localGateway                                *string // coip.go
 }
 
 func (d *Service) createRoute(in *types.CreateRouteRequest) (*types.CreateRouteResult, error) {
 	if err := unsupported(in, "RouteTableId", "DestinationCidrBlock", "GatewayId", "NatGatewayId", "NetworkInterfaceId",
-		"InstanceId", "VpcPeeringConnectionId"); err != nil {
+		"InstanceId", "VpcPeeringConnectionId", "LocalGatewayId"); err != nil {
 		return nil, err
 	}
-	tgt := routeTarget{in.GatewayId, in.NatGatewayId, in.NetworkInterfaceId, in.InstanceId, in.VpcPeeringConnectionId}
+	tgt := routeTarget{in.GatewayId, in.NatGatewayId, in.NetworkInterfaceId, in.InstanceId, in.VpcPeeringConnectionId, in.LocalGatewayId}
 	if err := d.setRoute(in.RouteTableId, in.DestinationCidrBlock, tgt, false); err != nil {
 		return nil, err
 	}
@@ -36,10 +37,10 @@ func (d *Service) createRoute(in *types.CreateRouteRequest) (*types.CreateRouteR
 
 func (d *Service) replaceRoute(in *types.ReplaceRouteRequest) (*struct{}, error) {
 	if err := unsupported(in, "RouteTableId", "DestinationCidrBlock", "GatewayId", "NatGatewayId", "NetworkInterfaceId",
-		"InstanceId", "VpcPeeringConnectionId"); err != nil {
+		"InstanceId", "VpcPeeringConnectionId", "LocalGatewayId"); err != nil {
 		return nil, err
 	}
-	tgt := routeTarget{in.GatewayId, in.NatGatewayId, in.NetworkInterfaceId, in.InstanceId, in.VpcPeeringConnectionId}
+	tgt := routeTarget{in.GatewayId, in.NatGatewayId, in.NetworkInterfaceId, in.InstanceId, in.VpcPeeringConnectionId, in.LocalGatewayId}
 	return nil, d.setRoute(in.RouteTableId, in.DestinationCidrBlock, tgt, true)
 }
 
@@ -132,13 +133,13 @@ func (d *Service) setRoute(ref string, cidr *string, tgt routeTarget, replace bo
 // or a peering connection that joins v.
 func (d *Service) resolveTarget(t *topology.RouteTable, v *topology.VPC, tgt routeTarget) (*topology.Route, error) {
 	given := 0
-	for _, p := range []*string{tgt.gateway, tgt.natGateway, tgt.eni, tgt.instance, tgt.peering} {
+	for _, p := range []*string{tgt.gateway, tgt.natGateway, tgt.eni, tgt.instance, tgt.peering, tgt.localGateway} {
 		if p != nil {
 			given++
 		}
 	}
 	if given > 1 {
-		return nil, opErr("InvalidParameterCombination", "Give exactly one of GatewayId, NatGatewayId, NetworkInterfaceId, InstanceId, VpcPeeringConnectionId (RT-3)")
+		return nil, opErr("InvalidParameterCombination", "Give exactly one of GatewayId, NatGatewayId, NetworkInterfaceId, InstanceId, VpcPeeringConnectionId, LocalGatewayId (RT-3)")
 	}
 	rt := &topology.Route{}
 	switch {
@@ -180,6 +181,8 @@ func (d *Service) resolveTarget(t *topology.RouteTable, v *topology.VPC, tgt rou
 			return nil, opErr("InvalidParameterValue", "Instance %s is in %s, not in %s of route table %s (RT-3)", i.ID, i.VPC.ID, v.ID, t.ID)
 		}
 		rt.Kind, rt.TargetName, rt.ENI = topology.TargetENI, i.Name, i.Primary()
+	case tgt.localGateway != nil:
+		return d.localGatewayRoute(v, *tgt.localGateway) // coip.go
 	case tgt.peering != nil:
 		for _, p := range d.net.Peerings {
 			if p.ID == *tgt.peering || p.Name == *tgt.peering {

@@ -375,15 +375,14 @@ func ruleDescription(s *string, at string) (string, error) {
 	return deref(s), nil
 }
 
-// peerGroup resolves a UserIdGroupPair to a group of g's VPC (SG-3): by
-// GroupId or GroupName, each an id or a name; a name is looked up in g's
-// VPC first, so "default" is that VPC's default group, as in the file.
+// peerGroup resolves a UserIdGroupPair to a group of g's VPC (SG-3), or of
+// a VPC an active peering joins to it (PEER-4): by GroupId or GroupName,
+// each an id or a name; a name is looked up in g's VPC first, so "default"
+// is that VPC's default group, as in the file. VpcPeeringConnectionId, if
+// given, must be that peering.
 func (d *Service) peerGroup(g *topology.SecurityGroup, pair types.UserIdGroupPair, at string) (*topology.SecurityGroup, error) {
 	if u := deref(pair.UserId); u != "" && u != d.net.AccountID() {
 		return nil, opErr("InvalidGroup.NotFound", "%s: account %s has no security groups here (this account is %s)", at, u, d.net.AccountID())
-	}
-	if pair.VpcPeeringConnectionId != nil {
-		return nil, opErr("InvalidParameterValue", "%s: groups of a peered VPC are not supported: name a group of %s", at, g.VPC.ID)
 	}
 	find := func(ref string) (*topology.SecurityGroup, error) {
 		for _, x := range g.VPC.SGs {
@@ -412,8 +411,24 @@ func (d *Service) peerGroup(g *topology.SecurityGroup, pair types.UserIdGroupPai
 	if err != nil {
 		return nil, err
 	}
-	if peer.VPC != g.VPC || (pair.VpcId != nil && *pair.VpcId != g.VPC.ID) {
-		return nil, opErr("InvalidGroup.NotFound", "You have specified a security group '%s' that is not in VPC %s", peer.ID, g.VPC.ID)
+	if pair.VpcId != nil && *pair.VpcId != peer.VPC.ID && *pair.VpcId != peer.VPC.Name {
+		return nil, opErr("InvalidGroup.NotFound", "%s: security group '%s' is in VPC %s, not %s", at, peer.ID, peer.VPC.ID, *pair.VpcId)
+	}
+	if peer.VPC == g.VPC {
+		if pair.VpcPeeringConnectionId != nil {
+			return nil, opErr("InvalidParameterValue", "%s: security group '%s' is in VPC %s itself: no peering connection is needed", at, peer.ID, g.VPC.ID)
+		}
+		return peer, nil
+	}
+	// PEER-4: a group of a peered VPC, while the peering is active.
+	// A stale rule's group (the peering gone) may still be named: to revoke
+	// the rule.
+	p := d.net.PeeringBetween(g.VPC, peer.VPC)
+	if !p.Active() && !namesGroup(g, peer) {
+		return nil, opErr("InvalidGroup.NotFound", "You have specified a security group '%s' that is not in VPC %s, nor in a VPC an active peering connection joins to it (PEER-4)", peer.ID, g.VPC.ID)
+	}
+	if ref := deref(pair.VpcPeeringConnectionId); ref != "" && (p == nil || (ref != p.ID && ref != p.Name)) {
+		return nil, opErr("InvalidParameterValue", "%s: VPC peering connection '%s' does not join %s and %s", at, ref, g.VPC.ID, peer.VPC.ID)
 	}
 	return peer, nil
 }

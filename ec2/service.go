@@ -86,16 +86,30 @@ type Kernel interface {
 	ExplainPath(src string, dst netip.Addr, proto uint8, port uint16) (dataplane.PathAnalysis, error)
 }
 
+// ServiceKernel is a Kernel that runs each VPC's services (DNS-1, SG-8):
+// the Amazon DNS server and the metadata service in a namespace of their
+// own. The daemon is one; a kernel that is not (a dry run's, tests') has
+// no services to start.
+type ServiceKernel interface {
+	// StartVPCServices makes v's service namespace and serves it
+	// (CreateVpc); on failure nothing stays.
+	StartVPCServices(v *topology.VPC) error
+	// StopVPCServices removes v's service namespace (DeleteVpc).
+	StopVPCServices(v *topology.VPC)
+}
+
 // Service runs operations on one network.
 type Service struct {
 	net        *topology.Network
 	k          Kernel
 	lastPublic map[string]netip.Addr // instance id → dynamic public IP it had before stop (ADDR-4)
-	acct       *account              // key pairs and tags: the account's, not in topo.json (keypairs.go)
+	acct       *account              // key pairs and tags: the account's (keypairs.go), exported by Export (export.go)
 	insight    *insightStore         // path analysis's paths and analyses (analyze.go)
 }
 
 // New returns a service over store's network and kernel k.
 func New(store Store, k Kernel) *Service {
-	return &Service{net: store.Network(), k: k, lastPublic: map[string]netip.Addr{}, acct: newAccount()}
+	d := &Service{net: store.Network(), k: k, lastPublic: map[string]netip.Addr{}, acct: newAccount()}
+	d.loadAccount() // export.go: the file's tags and key pairs
+	return d
 }

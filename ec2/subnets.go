@@ -21,7 +21,7 @@ func init() {
 // default NACL (NACL-3), and a router MAC of its own (ADDR-3). Without an
 // AvailabilityZone it is in the region's first zone (<region>a).
 func (d *Service) createSubnet(in *types.CreateSubnetRequest) (*types.CreateSubnetResult, error) {
-	if err := unsupported(in, "TagSpecifications", "AvailabilityZone", "CidrBlock", "VpcId"); err != nil {
+	if err := unsupported(in, "TagSpecifications", "AvailabilityZone", "CidrBlock", "VpcId", "OutpostArn"); err != nil {
 		return nil, err
 	}
 	v, err := d.findVPC(in.VpcId)
@@ -53,6 +53,10 @@ func (d *Service) createSubnet(in *types.CreateSubnetRequest) (*types.CreateSubn
 	if err := topology.CheckAZ(d.net.Region, az); err != nil {
 		return nil, opErr("InvalidParameterValue", "Value (%s) for parameter availabilityZone is invalid: %v", az, err)
 	}
+	outpost, err := d.subnetOutpost(in.OutpostArn) // COIP-1, coip.go
+	if err != nil {
+		return nil, err
+	}
 	want, err := nameFromTags(in.TagSpecifications, types.ResourceTypeSubnet)
 	if err != nil {
 		return nil, err
@@ -62,6 +66,7 @@ func (d *Service) createSubnet(in *types.CreateSubnetRequest) (*types.CreateSubn
 		return nil, err
 	}
 	s := d.net.NewSubnet(v, name, c, az)
+	s.OutpostArn = outpost
 	v.Subnets = append(slices.Clone(v.Subnets), s)
 	x := subnetOf(d.net, s)
 	return &types.CreateSubnetResult{Subnet: &x}, nil

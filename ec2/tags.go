@@ -24,8 +24,8 @@ import (
 // ordinary tag.
 //
 // Other tags are the account's, kept by the Service in memory (account), by
-// resource id: describe-* show them, topo.json and export do not hold them,
-// and they end with the topology's daemon. A tag belongs to the resource
+// resource id: describe-* show them, and export writes them into topo.json's
+// "tags" (export.go), from which New takes them back. A tag belongs to the resource
 // object it was put on: a resource deleted and made again under the same
 // name (and so the same id) starts without tags.
 

@@ -100,6 +100,11 @@ func (d *Service) createVpc(in *types.CreateVpcRequest) (*types.CreateVpcResult,
 		return nil, err
 	}
 	v := d.net.NewVPC(name, c)
+	if sk, ok := d.k.(ServiceKernel); ok { // its Amazon DNS server (DNS-1)
+		if err := sk.StartVPCServices(v); err != nil {
+			return nil, opErr("InternalError", "starting the VPC's DNS server: %v", err)
+		}
+	}
 	d.net.VPCs = append(slices.Clone(d.net.VPCs), v)
 	x := vpcOf(d.net, v)
 	x.State = types.VpcStatePending // as CreateVpc answers; describe-vpcs says available
@@ -142,6 +147,9 @@ func (d *Service) vpcDependency(v *topology.VPC) string {
 			return "flow log " + f.ID
 		}
 	}
+	if x := d.ruleNaming(v.DefaultSG); x != nil { // PEER-4: a (stale) rule of another VPC names its default group
+		return "a rule of security group " + x.ID + " names its default security group"
+	}
 	return ""
 }
 
@@ -157,6 +165,9 @@ func (d *Service) deleteVpc(in *types.DeleteVpcRequest) (*struct{}, error) {
 		return nil, opErr("DependencyViolation", "The vpc '%s' has dependencies and cannot be deleted: %s (LIFE-1)", v.ID, dep)
 	}
 	d.net.VPCs = slices.DeleteFunc(slices.Clone(d.net.VPCs), func(x *topology.VPC) bool { return x == v })
+	if sk, ok := d.k.(ServiceKernel); ok {
+		sk.StopVPCServices(v)
+	}
 	return nil, nil
 }
 

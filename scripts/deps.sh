@@ -11,6 +11,7 @@ have nc      || need+=(netcat-openbsd)
 have nft     || need+=(nftables)
 have nstat   || need+=(iproute2)
 have hping3  || need+=(hping3)
+have dig     || need+=(bind9-dnsutils)
 # Debian's AWS CLI v2 and boto3 drive the EC2 endpoint in the tests (test/awscli_test.go); a
 # pip-installed `aws` elsewhere on PATH is not the one the tests run.
 [ -x /usr/bin/aws ] || need+=(awscli)

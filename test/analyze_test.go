@@ -147,3 +147,72 @@ func (tp *Topo) naclID(t *testing.T, name string) string {
 	t.Fatalf("no network ACL %q", name)
 	return ""
 }
+
+// natInstanceTopo: app in a private subnet whose default route is natinst,
+// a NAT instance (source/dest check off, an EIP) that masquerades with nft
+// in its own namespace; an internet host inet.
+const natInstanceTopo = `{
+  "name": "NAME", "region": "us-east-1",
+  "internet": {"hosts": [{"name": "inet", "ip": "203.0.113.80", "user_data": "vpcnet serve --http :80"}]},
+  "vpcs": [{
+    "name": "v", "cidr": "10.7.0.0/16", "internet_gateway": "igw",
+    "subnets": [
+      {"name": "pub", "cidr": "10.7.1.0/24", "az": "us-east-1a", "route_table": "rt-pub"},
+      {"name": "priv", "cidr": "10.7.2.0/24", "az": "us-east-1a", "route_table": "rt-priv"}
+    ],
+    "route_tables": [
+      {"name": "rt-pub", "routes": [{"destination": "0.0.0.0/0", "target": "igw"}]},
+      {"name": "rt-priv", "routes": [{"destination": "0.0.0.0/0", "target": "natinst"}]}
+    ],
+    "security_groups": [{"name": "sg-nat", "ingress": [{"protocol": "all", "source": "10.7.0.0/16"}]}, {"name": "sg-app", "ingress": []}],
+    "instances": [
+      {"name": "natinst", "subnet": "pub", "private_ip": "10.7.1.10", "security_groups": ["sg-nat"], "associate_public_ip": true, "source_dest_check": false,
+       "user_data": "echo 0 > /proc/sys/net/ipv4/conf/all/send_redirects; echo 0 > /proc/sys/net/ipv4/conf/eth0/send_redirects; nft 'add table ip nat; add chain ip nat post { type nat hook postrouting priority 100; }; add rule ip nat post oifname eth0 ip saddr 10.7.2.0/24 masquerade' && echo 1 > /proc/sys/net/ipv4/ip_forward"},
+      {"name": "app", "subnet": "priv", "private_ip": "10.7.2.10", "security_groups": ["sg-app"]}
+    ]
+  }]
+}`
+
+// OBS-3 against real traffic through an appliance: app reaches the internet
+// through a NAT instance that masquerades (curl works, the internet host
+// sees the NAT instance's public IP), and the analysis of that path is not
+// a definite "no": it names the appliance and that its behaviour is unknown.
+func TestOBS3_NATInstancePathIsNotADefiniteNo(t *testing.T) {
+	tp := Up(t, natInstanceTopo)
+	for i := 0; ; i++ { // natinst's user_data turns forwarding on last
+		if out, _ := tp.Exec(t, "natinst", "cat", "/proc/sys/net/ipv4/ip_forward"); strings.TrimSpace(out) == "1" {
+			break
+		}
+		if i == 100 {
+			out, _ := tp.Exec(t, "natinst", "nft", "list", "ruleset")
+			t.Fatalf("natinst's user_data did not set up NAT: %s", out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	w, err := tp.Curl(t, "app", "http://203.0.113.80/")
+	if err != nil || w.Name != "inet" {
+		t.Fatalf("app → internet through the NAT instance: %+v %v", w, err)
+	}
+	if pub := tp.publicIP(t, "natinst"); !strings.HasPrefix(w.Client, pub+":") {
+		t.Errorf("the internet saw %s, want the NAT instance's public IP %s", w.Client, pub)
+	}
+	nat := tp.instance(t, "natinst").NetworkInterfaces[0].NetworkInterfaceId
+	var r struct {
+		NetworkInsightsAnalysis struct {
+			NetworkPathFound bool
+			WarningMessage   string
+			Explanations     []struct {
+				ExplanationCode  string
+				NetworkInterface struct{ Id string }
+			}
+		}
+	}
+	tp.ec2OK(t, &r, "start-network-insights-analysis", "--source", "app", "--destination", "inet", "--protocol", "tcp", "--destination-port", "80")
+	a := r.NetworkInsightsAnalysis
+	if len(a.Explanations) == 0 || a.Explanations[0].ExplanationCode != "APPLIANCE_BEHAVIOR_UNKNOWN" || a.Explanations[0].NetworkInterface.Id != nat {
+		t.Errorf("the analysis of a working path through a NAT instance is a definite no: %+v", a)
+	}
+	if !strings.Contains(a.WarningMessage, nat) {
+		t.Errorf("warning %q does not name the appliance %s", a.WarningMessage, nat)
+	}
+}

@@ -55,7 +55,7 @@ func TestBadFilesRefused(t *testing.T) {
 	RequireRoot(t)
 	t.Run("base comes up", func(t *testing.T) {
 		tp := Up(t, badBase)
-		if got := namespacesWithPrefix(tp.Name + "-"); len(got) != 4 { // i1, i2, wi, h1
+		if got := instanceNamespaces(tp.Name + "-"); len(got) != 4 { // i1, i2, wi, h1
 			t.Fatalf("namespaces of the base: %v, want 4", got)
 		}
 	})

@@ -778,6 +778,20 @@ func TestContract_EveryAnswerFitsEC2sModel(t *testing.T) {
 	}
 	run(&lifeIGW, "create-internet-gateway", "--tag-specifications", "ResourceType=internet-gateway,Tags=[{Key=Name,Value=ct-igw}]")
 	run(nil, "attach-internet-gateway", "--internet-gateway-id", lifeIGW.InternetGateway.InternetGatewayId, "--vpc-id", lv)
+	// DHCP options sets (DNS-4) and the reverse DNS of an EIP (DNS-3),
+	// issue 13: edge's public DNS has web.example.com → eip-web.
+	var ctDopt struct {
+		DhcpOptions struct{ DhcpOptionsId string }
+	}
+	run(&ctDopt, "create-dhcp-options", "--dhcp-configurations", `[{"Key": "domain-name", "Values": ["ct.example"]}, {"Key": "domain-name-servers", "Values": ["AmazonProvidedDNS"]}]`)
+	dopt := ctDopt.DhcpOptions.DhcpOptionsId
+	run(nil, "associate-dhcp-options", "--dhcp-options-id", dopt, "--vpc-id", lv)
+	run(nil, "describe-dhcp-options", "--dhcp-options-ids", dopt)
+	run(nil, "modify-address-attribute", "--allocation-id", "eip-web", "--domain-name", "web.example.com")
+	run(nil, "describe-addresses-attribute", "--allocation-ids", "eip-web", "--attribute", "domain-name")
+	run(nil, "reset-address-attribute", "--allocation-id", "eip-web", "--attribute", "domain-name")
+	run(nil, "associate-dhcp-options", "--dhcp-options-id", "default", "--vpc-id", lv)
+	run(nil, "delete-dhcp-options", "--dhcp-options-id", dopt)
 	describeAll(true)
 
 	// The describe actions and STS call that AWS tools make but vpcnet's

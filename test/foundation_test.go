@@ -184,7 +184,7 @@ func TestUpDownLeavesNothing(t *testing.T) {
 	for _, kill := range []bool{false, true} {
 		t.Run("sigkill="+strconv.FormatBool(kill), func(t *testing.T) {
 			tp := Up(t, threeSubnets)
-			if got := namespacesWithPrefix(tp.Name + "-"); len(got) != 4 {
+			if got := instanceNamespaces(tp.Name + "-"); len(got) != 4 {
 				t.Fatalf("namespaces after up: %v, want 4", got)
 			}
 			if out := tp.MustExec(t, "a1", "ip", "-br", "link", "show", "eth0"); !strings.Contains(out, "UP") {

@@ -18,6 +18,7 @@ const edge = `{
   "name": "NAME", "region": "us-east-1",
   "address_pools": [{"name": "amz", "cidrs": ["3.34.0.0/16"]}],
   "elastic_ips": [{"name": "eip-web", "address": "3.34.10.10"}, {"name": "eip-nat", "address": "3.34.20.20"}],
+  "public_dns_records": [{"name": "web.example.com", "address": "3.34.10.10"}],
   "internet": {"hosts": [{"name": "inet", "ip": "203.0.113.80", "user_data": "vpcnet serve --http :80 --tcp :7"}]},
   "settings": {"nat_max_connections_per_destination": 2},
   "vpcs": [{

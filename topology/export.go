@@ -23,11 +23,15 @@ func Export(n *Network) *Topology {
 		}
 		t.AddressPools = append(t.AddressPools, ps)
 	}
+	t.LocalGateways = exportLocalGateways(n) // coip.go
+
 	eipOf := map[*ENI]string{} // primary ENI → EIP name, for instance elastic_ip
 	for _, e := range n.EIPs {
 		es := EIPSpec{Name: e.Name, Address: e.Addr.String()}
 		switch {
 		case e.ENI == nil || e.NAT != nil: // unassociated, or named by its NAT gateway
+		case e.IsCoIP(): // a customer-owned address names its target (coip.go)
+			exportCoIPTarget(&es, e)
 		case e.PrivateIP == e.ENI.PrimaryIP && e.ENI.DeviceIndex == 0 && e.ENI.Instance != nil:
 			eipOf[e.ENI] = e.Name // the instance's elastic_ip, as the spec writes it
 		default: // another ENI or a secondary IP: the EIP names its target
@@ -45,7 +49,7 @@ func Export(n *Network) *Topology {
 		}
 	}
 	for _, v := range n.VPCs {
-		t.VPCs = append(t.VPCs, exportVPC(n.Name, v, eipOf, n.DetachedIGWs))
+		t.VPCs = append(t.VPCs, exportVPC(n.Name, v, eipOf, n.DetachedIGWs, n))
 	}
 	for _, g := range n.DetachedIGWs {
 		t.InternetGateways = append(t.InternetGateways, IGWSpec{Name: g.Name})
@@ -62,6 +66,7 @@ func Export(n *Network) *Topology {
 		t.FlowLogs = &FlowLogsSpec{Path: f.Path, AggregationSeconds: &agg}
 	}
 	t.VPCFlowLogs = exportVPCFlowLogs(n)
+	exportDNS(n, t) // dhcp.go: DHCP options sets, public DNS records, reverse DNS names
 	s := n.Settings
 	t.Settings = &SettingsSpec{ConntrackMax: &s.ConntrackMax, NATIdleTimeoutSeconds: &s.NATIdleTimeoutSeconds,
 		NATMaxConnectionsPerDestination: &s.NATMaxConnectionsPerDestination, ForwarderCPUs: &s.ForwarderCPUs}
@@ -79,7 +84,7 @@ func Export(n *Network) *Topology {
 	return t
 }
 
-func exportVPC(topo string, v *VPC, eipOf map[*ENI]string, detached []*IGW) VPCSpec {
+func exportVPC(topo string, v *VPC, eipOf map[*ENI]string, detached []*IGW, n *Network) VPCSpec {
 	vs := VPCSpec{Name: v.Name, CIDR: v.CIDR.String()}
 	for _, c := range v.SecondaryCIDRs {
 		vs.SecondaryCIDRs = append(vs.SecondaryCIDRs, c.String())
@@ -94,7 +99,7 @@ func exportVPC(topo string, v *VPC, eipOf map[*ENI]string, detached []*IGW) VPCS
 		vs.InternetGateway = v.IGW.Name
 	}
 	for _, s := range v.Subnets {
-		ss := SubnetSpec{Name: s.Name, CIDR: s.CIDR.String(), AZ: s.AZ, MapPublicIPOnLaunch: s.MapPublicIP}
+		ss := SubnetSpec{Name: s.Name, CIDR: s.CIDR.String(), AZ: s.AZ, MapPublicIPOnLaunch: s.MapPublicIP, OutpostArn: s.OutpostArn}
 		if s.ExplicitRT { // RT-1: only the subnet's own association
 			ss.RouteTable = s.RouteTable.Name
 		}
@@ -141,12 +146,12 @@ func exportVPC(topo string, v *VPC, eipOf map[*ENI]string, detached []*IGW) VPCS
 		for _, r := range g.Ingress {
 			p, ports, it, ic := ruleSpec(r.Protocol, r.FromPort, r.ToPort)
 			gs.Ingress = append(gs.Ingress, IngressRule{Protocol: p, Ports: ports, ICMPType: it, ICMPCode: ic, Source: peerName(r), Description: r.Description,
-				ID: fileRuleID(topo, g, false, r)})
+				ID: fileRuleID(topo, g, false, r), SourceVPC: peerVPCName(g, r), Stale: staleInFile(n, g, r)})
 		}
 		for _, r := range g.Egress {
 			p, ports, it, ic := ruleSpec(r.Protocol, r.FromPort, r.ToPort)
 			gs.Egress = append(gs.Egress, EgressRule{Protocol: p, Ports: ports, ICMPType: it, ICMPCode: ic, Destination: peerName(r), Description: r.Description,
-				ID: fileRuleID(topo, g, true, r)})
+				ID: fileRuleID(topo, g, true, r), DestinationVPC: peerVPCName(g, r), Stale: staleInFile(n, g, r)})
 		}
 		vs.SecurityGroups = append(vs.SecurityGroups, gs)
 	}
@@ -174,6 +179,10 @@ func exportVPC(topo string, v *VPC, eipOf map[*ENI]string, detached []*IGW) VPCS
 			UserData: i.UserData, ConnectionTracking: ctSpec(e.ConnTrack)}
 		if i.Type != DefaultInstanceType { // QUOTA-2
 			is.InstanceType = i.Type
+		}
+		is.ImageID, is.KeyName = i.ImageID, i.KeyName
+		if i.MetadataTokens != DefaultMetadataTokens && i.MetadataTokens != "" { // IMDS-1
+			is.MetadataHTTPTokens = i.MetadataTokens
 		}
 		if e.Description != PrimaryENIDescription {
 			is.Description = &e.Description
@@ -220,6 +229,10 @@ func routeTarget(v *VPC, r *Route) string {
 				return r.ENI.Instance.Name
 			}
 			return r.ENI.Name
+		}
+	case TargetLGW:
+		if r.LGW != nil {
+			return r.LGW.Name
 		}
 	case TargetPeering:
 		if r.Peering != nil && r.Peering.Status != PeeringDeleted {

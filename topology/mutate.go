@@ -51,7 +51,7 @@ func (n *Network) FreePublicIP(pool *Pool, avoid netip.Addr) (netip.Addr, bool) 
 // RegionPool returns the first pool of the region's border group.
 func (n *Network) RegionPool() *Pool {
 	for _, p := range n.Pools {
-		if p.BorderGroup == n.Region {
+		if p.BorderGroup == n.Region && p.Kind != PoolCoIP { // a CoIP is never public (coip.go)
 			return p
 		}
 	}

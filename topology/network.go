@@ -27,6 +27,18 @@ type Network struct {
 	Source         *Topology
 	InstanceByName map[string]*Instance
 	Settings       Settings // dataplane tunables, defaults applied
+
+	LocalGateways []*LocalGateway // Outposts' local gateways (coip.go)
+	// DHCPOptions are the DHCP options sets, the region's default set
+	// first (DNS-4); PublicRecords the emulated public DNS's A records
+	// (DNS-3). See dhcp.go.
+	DHCPOptions   []*DHCPOptions
+	PublicRecords []PublicRecord
+	// Tags and KeyPairs are the account's facts as the file gives them
+	// (tags.go): the EC2 service takes them over when it starts, and
+	// keeps them from then on.
+	Tags     map[any]map[string]string // resource (*VPC, *Subnet, *ENI …) → its tags but the Name that is its name
+	KeyPairs []*KeyPair
 }
 
 // Settings holds the resolved dataplane tunables (topo.json "settings").
@@ -77,6 +89,10 @@ type EIP struct {
 	ENI       *ENI
 	PrivateIP netip.Addr
 	NAT       *NATGateway // set when the EIP belongs to a NAT gateway
+	// DomainName is the reverse DNS name (PTR) set by
+	// ModifyAddressAttribute: lower case, no trailing dot; "" for the
+	// default, the address's public name (DNS-3).
+	DomainName string
 }
 
 // Host is a host on the emulated internet.
@@ -138,6 +154,9 @@ type VPC struct {
 	// enableDnsHostnames attributes (DNS-1, DNS-2).
 	DNSSupport   bool
 	DNSHostnames bool
+	// DHCPOptions is the VPC's DHCP options set; nil for none
+	// (AssociateDhcpOptions "default"): DNS-4.
+	DHCPOptions *DHCPOptions
 }
 
 // IGW is an internet gateway (IGW-1).
@@ -162,6 +181,10 @@ type Subnet struct {
 	// file's route_table, AssociateRouteTable), not the VPC's main table
 	// by default (RT-1).
 	ExplicitRT bool
+
+	// OutpostArn: the subnet is on this Outpost ("" for the Region);
+	// coip.go.
+	OutpostArn string
 }
 
 // Router returns the subnet's .1 (ADDR-3).
@@ -186,6 +209,7 @@ const (
 	TargetENI // an ENI, or an instance's primary ENI
 	TargetPeering
 	TargetBlackhole
+	TargetLGW // an Outpost's local gateway (coip.go)
 )
 
 // Route is one route of a table.
@@ -196,6 +220,7 @@ type Route struct {
 	ENI        *ENI
 	NAT        *NATGateway
 	Peering    *Peering
+	LGW        *LocalGateway // TargetLGW
 }
 
 // NATGateway is a NAT gateway (NAT-1).
@@ -317,6 +342,11 @@ type Instance struct {
 	AssociatePublicIP bool
 	Type              string // instance type (QUOTA-2): its ENI and IP limits; DefaultInstanceType when not given
 	Stopped           bool   // INST-2: stopped by stop-instances; no devices, no dynamic public IP
+	ImageID           string // RunInstances' ImageId; "" for the default image
+	KeyName           string // RunInstances' KeyName; "" for none
+	// MetadataTokens is HttpTokens (IMDS-1): MetadataTokensOptional or
+	// MetadataTokensRequired.
+	MetadataTokens string
 }
 
 // Primary returns eth0's ENI.

@@ -120,7 +120,8 @@ type resolver struct {
 	// sgrIDs: security group rule id → its rule's path (SG-3)
 	sgrIDs map[string]string
 
-	badRegion bool // the region is in error: skip the AZ checks that use it
+	badRegion bool                    // the region is in error: skip the AZ checks that use it
+	dhcp      map[string]*DHCPOptions // DHCP options sets by name (dhcp.go)
 }
 
 func (r *resolver) errf(path, rule, format string, args ...any) {
@@ -168,7 +169,7 @@ func nameProblem(kind, name string) (rule, msg string) {
 		return "NACL-3", `"default" is the name of the VPC's default network ACL`
 	case name == "main" && kind == kindRT:
 		return "RT-1", `"main" is the name of the route table made with the VPC`
-	case (kind == kindInstance || kind == kindHost) && !nsNameRE.MatchString(name):
+	case (kind == kindInstance || kind == kindHost || kind == kindOnPrem) && !nsNameRE.MatchString(name):
 		return RuleFormat, fmt.Sprintf("%s name %q must match %s: it names a network namespace and a host", kind, name, nsNameRE)
 	}
 	return "", ""
@@ -244,6 +245,9 @@ func (r *resolver) resolve() {
 	r.settings()
 	r.flowLogs()
 	r.resolvePools()
+	r.resolveLocalGateways() // coip.go
+	r.resolveDHCPOptions()   // dhcp.go, DNS-4
+	r.resolvePublicRecords() // dhcp.go, DNS-3
 	r.resolveHosts()
 	r.resolveEIPAddrs()
 	r.resolveDetachedIGWs()
@@ -276,7 +280,10 @@ func (r *resolver) resolve() {
 	}
 	r.assignMACs()
 	r.resolveVPCFlowLogs()
+	r.resolveTags()    // tags.go: the account's tags and key pairs, instances' image and key
+	r.eipDomainNames() // dhcp.go, DNS-3
 	r.shadowWarnings()
+	r.checkOnPremises() // coip.go, COIP-4
 }
 
 // settings resolves the dataplane tunables.
@@ -500,7 +507,7 @@ func (r *resolver) resolveHosts() {
 // where auto-assigned public IPs and pool-less EIPs come from (ADDR-5).
 func (r *resolver) regionPool() *Pool {
 	for _, p := range r.n.Pools {
-		if p.BorderGroup == r.n.Region {
+		if p.BorderGroup == r.n.Region && p.Kind != PoolCoIP { // a CoIP is never public (coip.go)
 			return p
 		}
 	}
@@ -650,6 +657,7 @@ func (r *resolver) declareVPC(vi int) {
 	r.secondaryCIDRs(w)
 	v.DNSSupport = boolOr(vs.EnableDNSSupport, true)
 	v.DNSHostnames = boolOr(vs.EnableDNSHostnames, true)
+	r.vpcDHCPOptions(v, vs.DHCPOptions, path+".dhcp_options") // DNS-4
 
 	if vs.InternetGateway != "" {
 		v.IGW = &IGW{Name: vs.InternetGateway, ID: r.id("igw", vs.InternetGateway)}
@@ -660,6 +668,7 @@ func (r *resolver) declareVPC(vi int) {
 	for si, ss := range vs.Subnets {
 		sp := fmt.Sprintf("%s.subnets[%d]", path, si)
 		s := &Subnet{Name: ss.Name, ID: r.id("subnet", ss.Name), AZ: ss.AZ, VPC: v, MapPublicIP: ss.MapPublicIPOnLaunch}
+		r.subnetOutpost(sp, s, ss.OutpostArn) // coip.go
 		r.register(sp+".name", ss.Name, kindSubnet, v, s)
 		v.Subnets = append(v.Subnets, s)
 		switch {
@@ -825,6 +834,7 @@ func (r *resolver) declareVPC(vi int) {
 		inst := &Instance{Name: is.Name, ID: r.id("i", is.Name), Namespace: r.t.Name + "-" + is.Name,
 			VPC: v, UserData: is.UserData, Type: r.instanceType(ip+".instance_type", is.InstanceType)}
 		r.userData(ip+".user_data", is.UserData)
+		inst.MetadataTokens = r.metadataTokens(ip+".metadata_http_tokens", is.MetadataHTTPTokens) // IMDS-1
 		r.register(ip+".name", is.Name, kindInstance, v, inst)
 		eth0 := &ENI{
 			Name:            is.Name,
@@ -1102,8 +1112,9 @@ func (r *resolver) sgByName(path, rule, name string, v *VPC) (*SecurityGroup, bo
 }
 
 // peer resolves an SG rule's source or destination: a CIDR or a group of
-// the same VPC (SG-3).
-func (r *resolver) peer(path, peer string, v *VPC, rule *SGRule) bool {
+// the same VPC (SG-3), or of a peered VPC (PEER-4, peersg.go), named in
+// peerVPC when it is that VPC's default group.
+func (r *resolver) peer(path, peer, peerVPC string, stale bool, v *VPC, rule *SGRule) bool {
 	if peer == "" {
 		r.errf(path, "SG-3", "a cidr or a security group name is required")
 		return false
@@ -1120,6 +1131,10 @@ func (r *resolver) peer(path, peer string, v *VPC, rule *SGRule) bool {
 	if _, err := netip.ParseAddr(peer); err == nil {
 		r.errf(path, "SG-3", "%q is an address, not a cidr (write %s/32)", peer, peer)
 		return false
+	}
+	if g, done, ok := r.peerVPCGroup(path, peer, peerVPC, stale, v); done {
+		rule.Group = g
+		return ok
 	}
 	g, ok := r.sgByName(path, "SG-3", peer, v)
 	rule.Group = g
@@ -1142,7 +1157,7 @@ func (r *resolver) resolveSGRules(w *vpcWork) {
 			p, from, to, ok := r.match(rp, "SG-3", rs.Protocol, rs.Ports, rs.ICMPType, rs.ICMPCode)
 			rule := SGRule{Protocol: p, FromPort: from, ToPort: to, Description: rs.Description}
 			r.description(rp+".description", rs.Description)
-			if r.peer(rp+".source", rs.Source, w.v, &rule) && ok {
+			if r.peer(rp+".source", rs.Source, rs.SourceVPC, rs.Stale, w.v, &rule) && ok {
 				g.Ingress = append(g.Ingress, rule)
 				ids, paths = append(ids, rs.ID), append(paths, rp)
 			}
@@ -1164,7 +1179,7 @@ func (r *resolver) resolveSGRules(w *vpcWork) {
 			p, from, to, ok := r.match(rp, "SG-3", rs.Protocol, rs.Ports, rs.ICMPType, rs.ICMPCode)
 			rule := SGRule{Protocol: p, FromPort: from, ToPort: to, Description: rs.Description}
 			r.description(rp+".description", rs.Description)
-			if r.peer(rp+".destination", rs.Destination, w.v, &rule) && ok {
+			if r.peer(rp+".destination", rs.Destination, rs.DestinationVPC, rs.Stale, w.v, &rule) && ok {
 				g.Egress = append(g.Egress, rule)
 				ids, paths = append(ids, rs.ID), append(paths, rp)
 			}
@@ -1489,6 +1504,8 @@ func (r *resolver) target(path, name string, v *VPC) (*Route, bool) {
 	case kindInstance:
 		route.Kind, route.ENI = TargetENI, e.obj.(*Instance).Primary()
 		return route, sameVPC()
+	case kindLGW:
+		return r.lgwTarget(path, route, e.obj.(*LocalGateway), v) // coip.go
 	case kindPeering:
 		p := e.obj.(*Peering)
 		route.Kind, route.Peering = TargetPeering, p
@@ -1526,6 +1543,9 @@ func (r *resolver) associateAt(path string, e *EIP, eni *ENI, ip netip.Addr, g *
 			r.errf(path, "EIP-2", "private IP %s of %q already has elastic IP %q (%s)", ip, eni.Name, other.Name, r.eipAt[other])
 			return
 		}
+	}
+	if g == nil && r.associateCoIP(path, e, eni, ip) { // coip.go: not a public IP
+		return
 	}
 	e.ENI, e.PrivateIP, e.NAT = eni, ip, g
 	eni.PublicIPs[ip] = e.Addr // EIP-2: replaces any auto-assigned address
@@ -1652,6 +1672,9 @@ func (r *resolver) assignMACs() {
 		}
 	}
 	for _, h := range r.n.Hosts {
+		h.MAC = mac("host", h.Name)
+	}
+	for _, h := range r.n.OnPremHosts() { // coip.go
 		h.MAC = mac("host", h.Name)
 	}
 	for _, v := range r.n.VPCs {

@@ -29,6 +29,9 @@ type Topology struct {
 	Internet     *InternetSpec `json:"internet,omitempty"`
 	VPCs         []VPCSpec     `json:"vpcs,omitempty"`
 	Peerings     []PeeringSpec `json:"peerings,omitempty"`
+	// LocalGateways are Outposts' local gateways (coip.go), route targets
+	// (lgw-…) toward the on-premises network.
+	LocalGateways []LocalGatewaySpec `json:"local_gateways,omitempty"`
 	// InternetGateways are the internet gateways attached to no VPC
 	// (CreateInternetGateway, DetachInternetGateway); a VPC's
 	// internet_gateway is the one attached to it (IGW-1).
@@ -37,7 +40,17 @@ type Topology struct {
 	// VPCFlowLogs are the flow logs of CreateFlowLogs (OBS-1), one per
 	// resource, each to a log group: a file under the state folder.
 	VPCFlowLogs []VPCFlowLogSpec `json:"vpc_flow_logs,omitempty"`
-	Settings    *SettingsSpec    `json:"settings,omitempty"`
+	// Extensions (issue 13, dhcp.go): DHCP options sets besides the
+	// region's default one (DNS-4), and the A records of the emulated
+	// internet's public DNS (DNS-3).
+	DHCPOptions      []DHCPOptionsSpec     `json:"dhcp_options,omitempty"`
+	PublicDNSRecords []PublicDNSRecordSpec `json:"public_dns_records,omitempty"`
+	Settings         *SettingsSpec         `json:"settings,omitempty"`
+	// Extensions (issue 12): the account's tags (CreateTags) of the
+	// resources above, and its key pairs (CreateKeyPair, ImportKeyPair),
+	// public halves only; see tags.go.
+	Tags     []TagsSpec    `json:"tags,omitempty"`
+	KeyPairs []KeyPairSpec `json:"key_pairs,omitempty"`
 }
 
 // PoolSpec is a public address pool (ADDR-5).
@@ -63,6 +76,9 @@ type EIPSpec struct {
 	Instance         string `json:"instance,omitempty"`
 	NetworkInterface string `json:"network_interface,omitempty"`
 	PrivateIP        string `json:"private_ip,omitempty"` // default: the primary private IP
+	// DomainName is the reverse DNS name (ModifyAddressAttribute): a
+	// record of public_dns_records must point it at the address (DNS-3).
+	DomainName string `json:"domain_name,omitempty"`
 }
 
 // InternetSpec is the emulated internet.
@@ -96,6 +112,9 @@ type VPCSpec struct {
 	SecondaryCIDRs     []string `json:"secondary_cidrs,omitempty"`
 	EnableDNSSupport   *bool    `json:"enable_dns_support,omitempty"`
 	EnableDNSHostnames *bool    `json:"enable_dns_hostnames,omitempty"`
+	// DHCPOptions names the VPC's DHCP options set of dhcp_options, or is
+	// "none" for no set; omitted, the region's default set (DNS-4).
+	DHCPOptions string `json:"dhcp_options,omitempty"`
 }
 
 // IGWSpec is an internet gateway attached to no VPC (IGW-1).
@@ -112,6 +131,10 @@ type SubnetSpec struct {
 	RouteTable          string `json:"route_table,omitempty"`
 	NetworkACL          string `json:"network_acl,omitempty"`
 	MapPublicIPOnLaunch bool   `json:"map_public_ip_on_launch,omitempty"`
+	// OutpostArn puts the subnet on an Outpost (coip.go): its ENIs may
+	// hold customer-owned IPs, and it may route to the Outpost's local
+	// gateway.
+	OutpostArn string `json:"outpost_arn,omitempty"`
 }
 
 // RouteTableSpec is a route table; the local route is implicit (RT-1).
@@ -158,6 +181,12 @@ type IngressRule struct {
 	Source      string   `json:"source"`
 	Description string   `json:"description,omitempty"`
 	ID          string   `json:"id,omitempty"` // SecurityGroupRuleId when not the derived one (SG-3)
+	// SourceVPC names the peered VPC whose "default" group Source is
+	// (PEER-4); another group of a peered VPC is named by its name alone.
+	SourceVPC string `json:"source_vpc,omitempty"`
+	// Stale keeps a rule naming a group of a VPC no peering joins any
+	// more: it matches nothing (PEER-4).
+	Stale bool `json:"stale,omitempty"`
 }
 
 // EgressRule is an outbound security-group rule (SG-3). Destination is a
@@ -170,6 +199,10 @@ type EgressRule struct {
 	Destination string   `json:"destination"`
 	Description string   `json:"description,omitempty"`
 	ID          string   `json:"id,omitempty"` // SecurityGroupRuleId when not the derived one (SG-3)
+	// DestinationVPC names the peered VPC whose "default" group
+	// Destination is (PEER-4).
+	DestinationVPC string `json:"destination_vpc,omitempty"`
+	Stale          bool   `json:"stale,omitempty"` // as IngressRule's (PEER-4)
 }
 
 // NACLSpec is a custom network ACL; omitted lists deny all (NACL-3).
@@ -233,6 +266,13 @@ type InstanceSpec struct {
 	InstanceType        string  `json:"instance_type,omitempty"`
 	Description         *string `json:"description,omitempty"`
 	DeleteOnTermination *bool   `json:"delete_on_termination,omitempty"`
+	// The image and key pair it was launched with (RunInstances' ImageId
+	// and KeyName); the key pair need not exist any more, as on EC2.
+	ImageID string `json:"image_id,omitempty"`
+	KeyName string `json:"key_name,omitempty"`
+	// MetadataHTTPTokens is the instance metadata option HttpTokens
+	// (IMDS-1): "optional" (the default) or "required".
+	MetadataHTTPTokens string `json:"metadata_http_tokens,omitempty"`
 }
 
 // PeeringSpec is a VPC peering connection between two VPCs named in VPCs:
@@ -490,6 +530,31 @@ func (w *walker) valueDepth(t reflect.Type, path string, depth int) error {
 			}
 		}
 		if _, err := w.dec.Token(); err != nil { // ']'
+			return w.syntax(path, err)
+		}
+	case reflect.Map: // string keys (tags): each key once
+		if tok == nil {
+			return nil
+		}
+		if d, ok := tok.(json.Delim); !ok || d != '{' {
+			return mismatch()
+		}
+		seen := map[string]bool{}
+		for w.dec.More() {
+			kt, err := w.dec.Token()
+			if err != nil {
+				return w.syntax(path, err)
+			}
+			key, _ := kt.(string)
+			if seen[key] {
+				return w.fail(path, "duplicate key %q", key)
+			}
+			seen[key] = true
+			if err := w.valueDepth(t.Elem(), join(path, key), depth+1); err != nil {
+				return err
+			}
+		}
+		if _, err := w.dec.Token(); err != nil { // '}'
 			return w.syntax(path, err)
 		}
 	case reflect.Struct:

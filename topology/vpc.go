@@ -96,7 +96,7 @@ const (
 // them, so an exported network loads with the same ids. DNS support is on,
 // DNS hostnames off, as for a VPC CreateVpc makes (DNS-1, DNS-2).
 func (n *Network) NewVPC(name string, c netip.Prefix) *VPC {
-	v := &VPC{Name: name, ID: awsID(n.Name, "vpc", name), CIDR: c, DNSSupport: true}
+	v := &VPC{Name: name, ID: awsID(n.Name, "vpc", name), CIDR: c, DNSSupport: true, DHCPOptions: n.DefaultDHCPOptions()}
 	v.DefaultSG = newDefaultSG(n.Name, v)
 	v.SGs = []*SecurityGroup{v.DefaultSG}
 	v.DefaultNACL = newDefaultNACL(n.Name, v)
@@ -145,7 +145,7 @@ func (n *Network) NewIGW(name string) *IGW {
 // usedMACs lists every MAC in use: hosts, subnet routers, ENIs.
 func (n *Network) usedMACs() map[string]bool {
 	used := map[string]bool{}
-	for _, h := range n.Hosts {
+	for _, h := range append(n.OnPremHosts(), n.Hosts...) {
 		used[h.MAC.String()] = true
 	}
 	for _, v := range n.VPCs {

@@ -98,6 +98,7 @@ func upCmd() *cobra.Command {
 			if err := daemon.NewClient(n.Name).Get("/status", &st); err != nil {
 				return &exitError{exitFail, err}
 			}
+			st.Warnings = notPrinted(st.Warnings, n.Warnings) // ADDR-6 and the rest: once (misc.go)
 			printSummary(os.Stdout, &st, time.Since(start))
 			return nil
 		},
@@ -287,6 +288,7 @@ func runForeground(n *topology.Network, data []byte, start time.Time, unlock fun
 	}
 	var st daemon.Status
 	daemon.NewClient(n.Name).Get("/status", &st)
+	st.Warnings = notPrinted(st.Warnings, n.Warnings) // up printed the file's warnings already
 	printSummary(os.Stdout, &st, time.Since(start))
 	fmt.Println("forwarding in the foreground; Ctrl-C takes the network down")
 	unlock()

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,9 +20,10 @@ import (
 
 // ipRanges is the ip-ranges.json shape (ADDR-5).
 type ipRanges struct {
-	SyncToken  string     `json:"syncToken"`
-	CreateDate string     `json:"createDate"`
-	Prefixes   []ipPrefix `json:"prefixes"`
+	SyncToken    string       `json:"syncToken"`
+	CreateDate   string       `json:"createDate"`
+	Prefixes     []ipPrefix   `json:"prefixes"`
+	IPv6Prefixes []ipv6Prefix `json:"ipv6_prefixes"`
 }
 
 type ipPrefix struct {
@@ -29,47 +33,113 @@ type ipPrefix struct {
 	NetworkBorderGroup string `json:"network_border_group"`
 }
 
+// ipv6Prefix is an ipv6_prefixes entry; vpcnet has no IPv6, so the list is
+// always empty, as AWS's file has it (the key is there).
+type ipv6Prefix struct {
+	IPv6Prefix         string `json:"ipv6_prefix"`
+	Region             string `json:"region"`
+	Service            string `json:"service"`
+	NetworkBorderGroup string `json:"network_border_group"`
+}
+
 func ipRangesCmd() *cobra.Command {
 	var topo string
 	c := &cobra.Command{
 		Use:   "ip-ranges [topo.json]",
-		Short: "Print the public address pools in ip-ranges.json shape (ADDR-5)",
-		Long: "Print the address pools of a topology file, else of the topology that is up, " +
-			"else of the embedded default network, in the shape of AWS's ip-ranges.json.",
+		Short: "Print the Amazon address pools as AWS's ip-ranges.json does (ADDR-5)",
+		Long: "Print the Amazon address pools of a topology file, else of the topology that is up " +
+			"(--topology when several are), else of the embedded default network, in the shape of AWS's " +
+			"ip-ranges.json: each prefix under service AMAZON and EC2, with the region of its network border " +
+			"group. BYOIP and customer-owned pools are the account's own and not published. syncToken " +
+			"and createDate derive from the published prefixes: they change only when those do.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := ""
-			if len(args) == 1 {
-				path = args[0]
-			} else if topo != "" {
-				path = filepath.Join(daemon.Dir(topo), "topology.json")
-			} else if names := daemon.List(); len(names) == 1 {
-				path = filepath.Join(daemon.Dir(names[0]), "topology.json")
+			path, err := ipRangesSource(args, topo)
+			if err != nil {
+				return err
 			}
 			n, _, err := loadTopology(path)
 			if err != nil {
 				return err
 			}
-			return printJSON(buildIPRanges(n, time.Now()))
+			return printJSON(buildIPRanges(n))
 		},
 	}
 	c.Flags().StringVar(&topo, "topology", "", "a topology that is up")
 	return c
 }
 
-func buildIPRanges(n *topology.Network, now time.Time) ipRanges {
-	r := ipRanges{SyncToken: strconv.FormatInt(now.Unix(), 10), CreateDate: now.UTC().Format("2006-01-02-15-04-05"),
-		Prefixes: []ipPrefix{}}
+// ipRangesSource is the topology file ip-ranges reads: the one given, the
+// one of the topology named or of the only one up, else "" (the embedded
+// network). With several up and none named, it asks which, as every
+// command on a running topology does.
+func ipRangesSource(args []string, topo string) (string, error) {
+	switch {
+	case len(args) == 1 && topo != "":
+		return "", &exitError{exitUsage, fmt.Errorf("give a topology file or --topology, not both")}
+	case len(args) == 1:
+		return args[0], nil
+	case topo != "":
+		if err := topology.CheckName(topo); err != nil {
+			return "", &exitError{exitUsage, err}
+		}
+		p := filepath.Join(daemon.Dir(topo), "topology.json")
+		if _, err := os.Stat(p); err != nil {
+			return "", &exitError{exitFail, fmt.Errorf("topology %q is not up", topo)}
+		}
+		return p, nil
+	}
+	switch names := daemon.List(); len(names) {
+	case 0:
+		return "", nil
+	case 1:
+		return filepath.Join(daemon.Dir(names[0]), "topology.json"), nil
+	default:
+		return "", &exitError{exitUsage, fmt.Errorf("topologies %s are up: choose one with --topology", strings.Join(names, ", "))}
+	}
+}
+
+// buildIPRanges publishes n's Amazon pools (ADDR-5). The token is a time
+// derived from the published prefixes (a hash of them, as seconds between
+// 2015 and 2025): stable while they stay, another one when they change, so
+// a reader that compares syncTokens sees the change. It is not the time
+// they changed: a pool changes only with the file, which keeps no time.
+func buildIPRanges(n *topology.Network) ipRanges {
+	r := ipRanges{Prefixes: []ipPrefix{}, IPv6Prefixes: []ipv6Prefix{}}
 	for _, p := range n.Pools {
-		svc := strings.ToUpper(p.Kind)
-		if svc == "" {
-			svc = "AMAZON"
+		if p.Kind != "" && p.Kind != "amazon" {
+			continue // BYOIP and customer-owned pools: the account's, not AWS's
 		}
 		for _, c := range p.CIDRs {
-			r.Prefixes = append(r.Prefixes, ipPrefix{IPPrefix: c.String(), Region: n.Region, Service: svc, NetworkBorderGroup: p.BorderGroup})
+			for _, svc := range []string{"AMAZON", "EC2"} {
+				r.Prefixes = append(r.Prefixes, ipPrefix{IPPrefix: c.Masked().String(), Region: topology.BorderRegion(p.BorderGroup),
+					Service: svc, NetworkBorderGroup: p.BorderGroup})
+			}
 		}
 	}
+	h := sha256.New()
+	for _, p := range r.Prefixes {
+		fmt.Fprintf(h, "%s %s %s %s\n", p.IPPrefix, p.Region, p.Service, p.NetworkBorderGroup)
+	}
+	const from, span = 1420070400, 10 * 365 * 24 * 3600 // 2015-01-01, ten years
+	at := time.Unix(from+int64(binary.BigEndian.Uint64(h.Sum(nil))%span), 0).UTC()
+	r.SyncToken = strconv.FormatInt(at.Unix(), 10)
+	r.CreateDate = at.Format("2006-01-02-15-04-05")
 	return r
+}
+
+// notPrinted is the warnings of ws that printed does not hold: `up` prints
+// the file's warnings (ADDR-6 …) as soon as it has read the file, and the
+// running topology's status repeats them, so the summary leaves them out
+// and each is printed once.
+func notPrinted(ws, printed []string) []string {
+	var out []string
+	for _, w := range ws {
+		if !slices.Contains(printed, w) {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 func validateCmd() *cobra.Command {

@@ -354,13 +354,33 @@ func (t *Tracker) Evicted() uint64 { return t.evicted.Load() }
 // direction egress says, by the rules alone (SG-2, SG-8): tracked flows are
 // neither read nor written. Path analysis (OBS-3) asks it.
 func (t *Tracker) Permits(p *Packet, egress bool) bool {
-	if t.resolver.IsValid() && ((egress && p.Dst == t.resolver) || (!egress && p.Src == t.resolver)) {
+	if t.exempt(p, egress) {
 		return true
 	}
 	t.mu.Lock()
 	groups := t.groups
 	t.mu.Unlock()
 	return t.reg.allows(groups, !egress, p)
+}
+
+// Link-local services (SG-8): the Amazon DNS server's second address and
+// the instance metadata service.
+var (
+	linkLocalDNS  = netip.AddrFrom4([4]byte{169, 254, 169, 253})
+	linkLocalIMDS = netip.AddrFrom4([4]byte{169, 254, 169, 254})
+)
+
+// exempt reports whether p goes to (egress) or comes from (ingress) a
+// service that security groups never filter (SG-8): the VPC's resolver at
+// base + 2, 169.254.169.253 and the metadata service at 169.254.169.254.
+// The forwarder delivers such frames before it asks the tracker
+// (dataplane/services.go); this keeps the rule true for every caller.
+func (t *Tracker) exempt(p *Packet, egress bool) bool {
+	peer := p.Dst
+	if !egress {
+		peer = p.Src
+	}
+	return (t.resolver.IsValid() && peer == t.resolver) || peer == linkLocalDNS || peer == linkLocalIMDS
 }
 
 // Egress decides a packet the ENI sends at time now (ns).
@@ -380,7 +400,7 @@ func (t *Tracker) check(p *Packet, now int64, egress bool) Verdict {
 		return Allow
 	}
 	// SG-8: the VPC's resolver is always reachable, and its answers too.
-	if t.resolver.IsValid() && ((egress && p.Dst == t.resolver) || (!egress && p.Src == t.resolver)) {
+	if t.exempt(p, egress) {
 		return Allow
 	}
 	// SG-9: open to the world both ways: judged by the rules on every
