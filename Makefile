@@ -19,6 +19,8 @@ lint:
 	 if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
 	GOOS=darwin $(GO) build ./...
+	@# go.mod says what the code imports, no more and no less (issue 14).
+	$(GO) mod tidy -diff
 
 # Unit tests (no root needed), then the end-to-end tests on real namespaces
 # (root; skipped without it).

@@ -29,6 +29,7 @@ type Status struct {
 	Instances   []InstanceStatus `json:"instances"`
 	Hosts       []HostStatus     `json:"internet_hosts,omitempty"`
 	Warnings    []string         `json:"warnings,omitempty"`
+	Metrics     string           `json:"metrics,omitempty"` // the Prometheus /metrics URL (settings.metrics; off by default)
 }
 
 // InstanceStatus is one instance.
@@ -72,7 +73,7 @@ func (d *Daemon) status() Status {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	n := d.net
-	s := Status{Name: n.Name, PID: os.Getpid(), EC2Endpoint: d.EC2Endpoint(), Warnings: slices.Clone(n.Warnings)}
+	s := Status{Name: n.Name, PID: os.Getpid(), EC2Endpoint: d.EC2Endpoint(), Metrics: d.MetricsURL(), Warnings: slices.Clone(n.Warnings)}
 	if cpus, err := dataplane.AllowedCPUs(); err == nil {
 		s.CPUs = topology.FormatCPUs(cpus)
 	}
@@ -139,6 +140,7 @@ func (d *Daemon) Serve() error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.status()) })
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.fwd.Stats()) })
+	mux.HandleFunc("GET /capture", d.handleCapture) // capture.go
 	mux.HandleFunc("POST /down", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]string{"status": "shutting down"})
 		go d.Shutdown()

@@ -33,6 +33,10 @@ type Daemon struct {
 	svcs *services // VPC services and the public DNS (services.go); nil until Up starts them
 	done chan struct{}
 	once sync.Once
+
+	// metrics serves /metrics (settings.metrics, metrics.go); nil without
+	// it. Set by Up before it serves, then fixed.
+	metrics *metricsServer
 }
 
 // ErrAlreadyUp is returned by Up for a topology whose daemon runs.
@@ -76,6 +80,10 @@ func Up(n *topology.Network, exe string, source []byte) (*Daemon, error) {
 		d.teardown()
 		return nil, err
 	}
+	if err := d.openMetrics(); err != nil {
+		d.teardown()
+		return nil, err
+	}
 	// The VPCs' DNS servers first: user_data may resolve names at once.
 	if err := d.startServices(); err != nil {
 		d.teardown()
@@ -86,6 +94,7 @@ func Up(n *topology.Network, exe string, source []byte) (*Daemon, error) {
 		return nil, err
 	}
 	d.serveEndpoint()
+	d.serveMetrics()
 	return d, nil
 }
 
@@ -296,6 +305,7 @@ func (d *Daemon) Shutdown() {
 
 func (d *Daemon) teardown() {
 	d.closeEndpoint()
+	d.closeMetrics()
 	d.fwd.Stop()
 	d.stopServices()
 	d.mu.Lock()

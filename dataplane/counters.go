@@ -102,6 +102,13 @@ var dropNames = [numDropReasons]string{
 
 func (r dropReason) String() string { return dropNames[r] }
 
+// PortQueueDropReasons names, as EndpointStats.Drops does, the frames lost at
+// a port's queue: toward the forwarder (the kernel's queue was full) and
+// toward the device (it refused the write). The metrics endpoint reads them.
+func PortQueueDropReasons() (rx, tx string) {
+	return dropPortQueueFull.String(), dropPortWriteRefused.String()
+}
+
 // stage numbers the pipeline stages for per-stage frame counts.
 type stage uint8
 

@@ -3,8 +3,9 @@ package dataplane
 // The forwarding pipeline. A frame read from a port goes through these stages
 // in order; each one either passes it on or drops it under a named reason.
 //
-//  1. parse      validate the virtio-net, Ethernet and IPv4 headers, read the L4 ports;
-//                give a non-first IPv4 fragment its first fragment's ports (frag.go)
+//  1. parse      decode Ethernet, ARP, IPv4 and the L4 header with gopacket into
+//                the worker's layers (decode.go); give a non-first IPv4
+//                fragment its first fragment's ports (frag.go)
 //  2. arp        answer ARP for the subnet router and same-subnet ENIs (ADDR-3)
 //  3. egress     source/dest check (ENI-4) and security-group egress with
 //                connection tracking (SG-2, SG-4) at the sending ENI
@@ -47,46 +48,50 @@ type packet struct {
 	// frag: a non-first IPv4 fragment. Its meta's L4 fields are its first
 	// fragment's (frag.go), and follow that fragment's translations.
 	frag bool
+	arp  bool // an ARP frame: arp judges it
 	meta policy.Packet
 }
 
 // worker runs the pipeline for frames read from one port. It owns its
 // buffers; nothing in the per-frame path allocates.
 type worker struct {
-	f       *Forwarder
-	port    Port
-	id      string // ENI id or internet host name the port belongs to
-	queue   int    // which queue of the port this worker reads
-	bufs    [][]byte
-	sizes   []int
-	out     [1][]byte
-	scratch []byte // for ARP replies and NAT RSTs
-	p       packet
-	now     int64
-	flows   *flowTable // flow-log records (OBS-1); nil when flow logs are off
-	frags   *fragTable // datagrams in flight (frag.go); nil until the first fragment
+	f     *Forwarder
+	port  Port
+	id    string // ENI id or internet host name the port belongs to
+	queue int    // which queue of the port this worker reads
+	bufs  [][]byte
+	sizes []int
+	out   [1][]byte
+	gp    *codec // gopacket layers, parser and frame builder (decode.go); made on the first frame
+	p     packet
+	now   int64
+	flows *flowTable // flow-log records (OBS-1); nil when flow logs are off
+	frags *fragTable // datagrams in flight (frag.go); nil until the first fragment
+	// Capture hooks (capture.go): taps is loaded once per frame, nil when
+	// no capture runs; tapFrame is the frame a dropped-frame capture keeps.
+	taps, tapsSeen *tapSet
+	tapCtr         *counters
+	tapFrame       []byte
 }
 
 // handle runs one frame through the pipeline.
 func (w *worker) handle(cfg *config, frame []byte) {
 	f := w.f
 	f.stages[stageParse].Add(1)
+	if w.taps = f.taps.Load(); w.taps != nil {
+		w.tapFrame = frame
+		w.tapPort(cfg, frame) // capture.go
+	}
 	if len(frame) < ipOff {
 		w.dropIn(cfg, dropShort)
 		return
 	}
-	eth := header.Ethernet(frame[header.VnetHdrLen:])
-	switch eth.EtherType() {
-	case header.EtherTypeARP:
-		w.arp(cfg, frame)
-		return
-	case header.EtherTypeIPv4:
-	default:
-		w.dropIn(cfg, dropEtherType)
+	if r := w.parse(frame); r != dropNone { // decode.go
+		w.dropIn(cfg, r)
 		return
 	}
-	if r := w.parse(frame); r != dropNone {
-		w.dropIn(cfg, r)
+	if w.p.arp {
+		w.arp(cfg)
 		return
 	}
 	if r := w.fragment(); r != dropNone {
@@ -103,7 +108,7 @@ func (w *worker) handle(cfg *config, frame []byte) {
 		h.ctr.rxFrames.Add(1)
 		h.ctr.rxBytes.Add(uint64(len(frame) - header.VnetHdrLen))
 		if w.p.meta.Src != h.ip {
-			h.ctr.drop(dropSpoofedHost)
+			w.drop(h.ctr, dropSpoofedHost)
 			return
 		}
 		if h.lgw != nil {
@@ -123,82 +128,19 @@ func (w *worker) handle(cfg *config, frame []byte) {
 // dropIn counts a drop against the endpoint the frame came from.
 func (w *worker) dropIn(cfg *config, r dropReason) {
 	if c := cfg.countersOf(w.id); c != nil {
-		c.drop(r)
+		w.drop(c, r)
 	}
-}
-
-// parse validates the IPv4 header and fills w.p (stage 1). A bad header is a
-// counted drop, never a panic.
-func (w *worker) parse(frame []byte) dropReason {
-	p := &w.p
-	p.frame = frame
-	vh := header.VnetHdr(frame)
-	p.partial = vh.NeedsCsum()
-	ip := header.IPv4(frame[ipOff:])
-	if len(ip) < header.IPv4MinLen || ip.Version() != 4 {
-		return dropBadIPv4
-	}
-	hl := ip.HeaderLen()
-	tl := ip.TotalLen()
-	if hl < header.IPv4MinLen || tl < hl || tl > len(ip) {
-		return dropBadIPv4
-	}
-	p.ip = ip[:tl]
-	m := &p.meta
-	*m = policy.Packet{Src: ip.Src(), Dst: ip.Dst(), Proto: ip.Protocol(), Len: tl}
-	p.l4 = nil
-	p.frag = ip.FragOffset() != 0
-	if p.frag {
-		return dropNone // addresses and protocol only; fragment() does the rest
-	}
-	l4 := ip[hl:tl]
-	switch m.Proto {
-	case header.ProtoTCP:
-		if len(l4) < header.TCPMinLen {
-			return dropBadL4
-		}
-		t := header.TCP(l4)
-		m.SrcPort, m.DstPort, m.TCPFlags = t.SrcPort(), t.DstPort(), t.Flags()
-	case header.ProtoUDP:
-		if len(l4) < header.UDPLen {
-			return dropBadL4
-		}
-		u := header.UDP(l4)
-		m.SrcPort, m.DstPort = u.SrcPort(), u.DstPort()
-	case header.ProtoICMP:
-		if len(l4) < header.ICMPv4MinLen {
-			return dropBadL4
-		}
-		c := header.ICMPv4(l4)
-		m.ICMPType, m.ICMPCode = c.Type(), c.Code()
-		if header.IsQuery(c.Type()) {
-			m.ICMPID = c.ID()
-		}
-	}
-	p.l4 = l4
-	return dropNone
-}
-
-// reparse refreshes the addresses and ports of w.p.meta after a rewrite. A
-// non-first fragment has no ports to read: it keeps its first fragment's.
-func (w *worker) reparse() {
-	if w.p.frag {
-		w.p.meta.Src, w.p.meta.Dst = w.p.ip.Src(), w.p.ip.Dst()
-		return
-	}
-	w.parse(w.p.frame)
 }
 
 // arp answers ARP requests from instances and internet hosts (stage 2,
 // ADDR-3). The reply goes back out of the port the request came in on.
-func (w *worker) arp(cfg *config, frame []byte) {
+func (w *worker) arp(cfg *config) {
 	w.f.stages[stageARP].Add(1)
-	a := header.ARP(frame[ipOff:])
-	if !a.Valid() || a.Op() != header.ARPRequest {
+	target, ok := w.gp.arpRequest() // decode.go
+	if !ok {
 		w.dropIn(cfg, dropARP)
 		return
 	}
-	target := a.TargetIP()
 	var mac []byte
 	if e := cfg.eniByID[w.id]; e != nil {
 		s := e.subnet
@@ -220,18 +162,10 @@ func (w *worker) arp(cfg *config, frame []byte) {
 		w.dropIn(cfg, dropARP)
 		return
 	}
-	r := w.scratch[:ipOff+header.ARPLen]
-	header.VnetHdr(r).Clear()
-	eth := header.Ethernet(r[header.VnetHdrLen:])
-	req := header.Ethernet(frame[header.VnetHdrLen:])
-	eth.SetDst(req.Src())
-	eth.SetSrc(mac)
-	eth.SetEtherType(header.EtherTypeARP)
-	ra := header.ARP(r[ipOff:])
-	copy(ra, a[:header.ARPLen])
-	ra.SetOp(header.ARPReply)
-	ra.SetTarget(a.SenderMAC(), a.SenderIP())
-	ra.SetSender(mac, target)
+	r := w.gp.arpReply(mac, target) // built with gopacket (decode.go)
+	if r == nil {
+		return
+	}
 	w.out[0] = r
 	w.port.Write(w.out[:], 0)
 }
@@ -243,7 +177,7 @@ func (w *worker) fromENI(cfg *config, e *eniCfg, hops int) {
 	f.stages[stageSrcDst].Add(1)
 	// ENI-4: on egress the source must be one of the ENI's own addresses.
 	if e.srcDstCheck && !e.hasIP(m.Src) {
-		e.st.ctr.drop(dropSrcDstEgress)
+		w.drop(&e.st.ctr, dropSrcDstEgress)
 		return
 	}
 	// SG-8: the VPC's DNS server and metadata service, unfiltered.
@@ -269,11 +203,11 @@ func (w *worker) fromENI(cfg *config, e *eniCfg, hops int) {
 func (w *worker) dropSG(e *eniCfg, v policy.Verdict) {
 	switch v {
 	case policy.DropConntrackFull:
-		e.st.ctr.drop(dropConntrackFull)
+		w.drop(&e.st.ctr, dropConntrackFull)
 	case policy.DropEgress:
-		e.st.ctr.dropDetail(dropSGEgress, e.groupNames, 0)
+		w.dropDetail(&e.st.ctr, dropSGEgress, e.groupNames, 0)
 	default:
-		e.st.ctr.dropDetail(dropSGIngress, e.groupNames, 0)
+		w.dropDetail(&e.st.ctr, dropSGIngress, e.groupNames, 0)
 	}
 }
 
@@ -283,7 +217,7 @@ func (w *worker) route(cfg *config, s *subnetCfg, from *eniCfg, hops int) {
 	f := w.f
 	f.stages[stageRoute].Add(1)
 	if hops >= maxHops {
-		from.st.ctr.drop(dropHopLimit)
+		w.drop(&from.st.ctr, dropHopLimit)
 		return
 	}
 	to, igw, drop, r := s.nextHop(w.p.meta.Dst)
@@ -303,7 +237,7 @@ func (w *worker) route(cfg *config, s *subnetCfg, from *eniCfg, hops int) {
 // let out. The frame did leave the ENI, so its flow-log record there is
 // ACCEPT (OBS-1), as on AWS.
 func (w *worker) unrouted(from *eniCfg, r dropReason) {
-	from.st.ctr.drop(r)
+	w.drop(&from.st.ctr, r)
 	w.record(from, false)
 }
 
@@ -313,7 +247,7 @@ func (w *worker) unrouted(from *eniCfg, r dropReason) {
 func (w *worker) naclOut(s *subnetCfg, c *counters) bool {
 	w.f.stages[stageNACL].Add(1)
 	if ok, rule := s.nacl.acl.Check(true, &w.p.meta); !ok {
-		c.dropDetail(dropNACLEgress, s.nacl.id, int32(rule))
+		w.dropDetail(c, dropNACLEgress, s.nacl.id, int32(rule))
 		return false
 	}
 	return true
@@ -322,7 +256,7 @@ func (w *worker) naclOut(s *subnetCfg, c *counters) bool {
 func (w *worker) naclIn(s *subnetCfg, c *counters) bool {
 	w.f.stages[stageNACL].Add(1)
 	if ok, rule := s.nacl.acl.Check(false, &w.p.meta); !ok {
-		c.dropDetail(dropNACLIngress, s.nacl.id, int32(rule))
+		w.dropDetail(c, dropNACLIngress, s.nacl.id, int32(rule))
 		return false
 	}
 	return true
@@ -351,7 +285,7 @@ func (w *worker) toENI(cfg *config, s *subnetCfg, from, to *eniCfg, hops int) {
 	f.stages[stageSrcDst].Add(1)
 	// ENI-4: on ingress the destination must be one of the ENI's addresses.
 	if to.srcDstCheck && !to.hasIP(m.Dst) {
-		to.st.ctr.drop(dropSrcDstIngress)
+		w.drop(&to.st.ctr, dropSrcDstIngress)
 		return
 	}
 	if to.st.tracker != nil {
@@ -380,12 +314,15 @@ func (w *worker) toENI(cfg *config, s *subnetCfg, from, to *eniCfg, hops int) {
 func (w *worker) deliver(port Port, c *counters, dstMAC, srcMAC []byte) {
 	w.f.stages[stageDeliver].Add(1)
 	if port == nil {
-		c.drop(dropNoPort)
+		w.drop(c, dropNoPort)
 		return
 	}
 	eth := header.Ethernet(w.p.frame[header.VnetHdrLen:])
 	eth.SetDst(dstMAC)
 	eth.SetSrc(srcMAC)
+	if w.taps != nil {
+		w.tapIn(c, w.p.frame) // capture.go
+	}
 	w.out[0] = w.p.frame
 	var err error
 	if qw, ok := port.(queueWriter); ok {
@@ -394,7 +331,7 @@ func (w *worker) deliver(port Port, c *counters, dstMAC, srcMAC []byte) {
 		_, err = port.Write(w.out[:], 0)
 	}
 	if err != nil {
-		c.drop(writeDrop(err)) // port-write-refused or tx-error
+		w.drop(c, writeDrop(err)) // port-write-refused or tx-error
 		return
 	}
 	c.txFrames.Add(1)
@@ -419,7 +356,7 @@ func (w *worker) toIGW(cfg *config, s *subnetCfg, from *eniCfg, hops int) {
 	f.stages[stageIGW].Add(1)
 	pub, ok := v.igw.public[w.p.meta.Src]
 	if !ok {
-		from.st.ctr.drop(dropNoPublicIP) // IGW-2, and NAT-1 for private NAT gateways
+		w.drop(&from.st.ctr, dropNoPublicIP) // IGW-2, and NAT-1 for private NAT gateways
 		return
 	}
 	nat.RewriteSrcAddr(w.p.ip, pub, w.p.partial)
@@ -432,12 +369,12 @@ func (w *worker) toIGW(cfg *config, s *subnetCfg, from *eniCfg, hops int) {
 // destinations are not routable). c counts drops.
 func (w *worker) internet(cfg *config, c *counters, hops int) {
 	if hops >= maxHops {
-		c.drop(dropHopLimit)
+		w.drop(c, dropHopLimit)
 		return
 	}
 	dst := w.p.meta.Dst
 	if isPrivate(dst) {
-		c.drop(dropNotRoutable)
+		w.drop(c, dropNotRoutable)
 		return
 	}
 	if h := cfg.hosts[dst]; h != nil {
@@ -455,7 +392,7 @@ func (w *worker) internet(cfg *config, c *counters, hops int) {
 				break
 			}
 		}
-		c.drop(reason)
+		w.drop(c, reason)
 		return
 	}
 	w.fromIGW(cfg, v, c, hops)
@@ -467,12 +404,12 @@ func (w *worker) fromIGW(cfg *config, v *vpcCfg, c *counters, hops int) {
 	w.f.stages[stageIGW].Add(1)
 	priv, ok := v.igw.private[w.p.meta.Dst]
 	if !ok {
-		c.drop(dropNoAssociation)
+		w.drop(c, dropNoAssociation)
 		return
 	}
 	to := v.byIP[priv]
 	if to == nil {
-		c.drop(dropNoAssociation)
+		w.drop(c, dropNoAssociation)
 		return
 	}
 	nat.RewriteDstAddr(w.p.ip, priv, w.p.partial)
@@ -488,6 +425,9 @@ func (w *worker) natGateway(cfg *config, g *natCfg, hops int) {
 	f := w.f
 	f.stages[stageNAT].Add(1)
 	c := &g.eni.st.ctr
+	if w.taps != nil {
+		w.tapIn(c, w.p.frame) // capture.go: the gateway's inside
+	}
 	c.rxFrames.Add(1)
 	c.rxBytes.Add(uint64(len(w.p.frame) - header.VnetHdrLen))
 	m := &w.p.meta
@@ -512,13 +452,16 @@ func (w *worker) natGateway(cfg *config, g *natCfg, hops int) {
 		v = g.gw.Outbound(w.p.ip, w.p.partial, w.now)
 	}
 	if v != nat.OK {
-		c.drop(natDrop(v)) // named as the gateway's own counters name it (NAT-6)
+		w.drop(c, natDrop(v)) // named as the gateway's own counters name it (NAT-6)
 		if v == nat.SendRST {
 			w.natRST(cfg, g, hops)
 		}
 		return
 	}
 	w.reparse()
+	if w.taps != nil {
+		w.tapOut(c, w.p.frame) // capture.go: translated
+	}
 	c.txFrames.Add(1)
 	c.txBytes.Add(uint64(len(w.p.frame) - header.VnetHdrLen))
 	w.route(cfg, g.eni.subnet, g.eni, hops+1)
@@ -560,15 +503,8 @@ func natDrop(v nat.Verdict) dropReason {
 // natRST answers a TCP segment of an idle-expired NAT connection with a RST
 // (NAT-4), sent from the gateway's ENI like any frame it emits.
 func (w *worker) natRST(cfg *config, g *natCfg, hops int) {
-	r := w.scratch
-	n := nat.BuildRST(r[ipOff:], w.p.ip)
-	if n == 0 {
-		return
-	}
-	header.VnetHdr(r).Clear()
-	eth := header.Ethernet(r[header.VnetHdrLen:])
-	eth.SetEtherType(header.EtherTypeIPv4)
-	if w.parse(r[:ipOff+n]) != dropNone {
+	r := w.gp.rst() // built with gopacket (decode.go)
+	if r == nil || w.parse(r) != dropNone {
 		return
 	}
 	w.route(cfg, g.eni.subnet, g.eni, hops+1)

@@ -286,7 +286,7 @@ func benchRig(t testing.TB, topo string) (*worker, *config, *topology.Network, m
 			ports[i.Name] = p
 			f.AttachPort(i.Primary().ID, p)
 			if i.Name == "a1" {
-				w = &worker{f: f, port: p, id: i.Primary().ID, scratch: make([]byte, MaxFrame), now: clock()}
+				w = &worker{f: f, port: p, id: i.Primary().ID, now: clock()}
 			}
 		}
 	}

@@ -49,6 +49,9 @@ type Forwarder struct {
 
 	loops  *pollLoops           // nil until the first pollable port; guarded by mu
 	polled map[string][]*polled // port id → its queues in the loops; guarded by mu
+
+	taps     atomic.Pointer[tapSet] // running captures' taps (capture.go); nil: none
+	captures map[*Capture]bool      // guarded by mu
 }
 
 // sweepEvery is how often expired tracked flows and NAT mappings are
@@ -112,7 +115,7 @@ func (f *Forwarder) AttachPort(id string, p Port) {
 		}
 	}
 	for q, r := range readers {
-		w := &worker{f: f, port: r, id: id, queue: q, scratch: make([]byte, MaxFrame)}
+		w := &worker{f: f, port: r, id: id, queue: q}
 		w.flows = f.flowLog.table()
 		n := r.BatchSize()
 		w.bufs = make([][]byte, n)

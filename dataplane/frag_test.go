@@ -417,7 +417,7 @@ func TestForwardFragmentsAllocatesNothing(t *testing.T) {
 	wa.f.AttachPort("h", hp)
 	ncfg := wa.f.cfg.Load()
 	b1 := n.InstanceByName["b1"].Primary()
-	wb := &worker{f: wa.f, port: &nullPort{}, id: b1.ID, scratch: make([]byte, MaxFrame), now: clock()}
+	wb := &worker{f: wa.f, port: &nullPort{}, id: b1.ID, now: clock()}
 	nb := fragmentFrame(t, bigPing(t, b1.MAC, b1.Subnet.RouterMAC, "10.0.2.10", "203.0.113.80", 8, 7), 1480)
 	if n := allocs(wb, ncfg, nb); n != 0 {
 		t.Fatalf("fragments through the NAT gateway allocate %.1f per datagram", n)

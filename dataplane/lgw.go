@@ -115,7 +115,7 @@ func (w *worker) toLGW(cfg *config, s *subnetCfg, from *eniCfg, g *lgwCfg) {
 	w.f.stages[stageLGW].Add(1)
 	coip, ok := g.out[coipKey{from, w.p.meta.Src}]
 	if !ok {
-		from.st.ctr.drop(dropNoCoIP) // CoIP mode: no private address on premises
+		w.drop(&from.st.ctr, dropNoCoIP) // CoIP mode: no private address on premises
 		return
 	}
 	nat.RewriteSrcAddr(w.p.ip, coip, w.p.partial)
@@ -128,7 +128,7 @@ func (w *worker) toLGW(cfg *config, s *subnetCfg, from *eniCfg, g *lgwCfg) {
 func (w *worker) onPremises(cfg *config, g *lgwCfg, c *counters) {
 	h := g.hosts[w.p.meta.Dst]
 	if h == nil {
-		c.drop(dropNoOnPremHost)
+		w.drop(c, dropNoOnPremHost)
 		return
 	}
 	w.deliver(h.port, h.ctr, h.mac[:], cfg.internetMAC[:])
@@ -148,7 +148,7 @@ func (w *worker) fromOnPremises(cfg *config, h *hostCfg) {
 	w.f.stages[stageLGW].Add(1)
 	k, ok := g.in[dst]
 	if !ok {
-		h.ctr.drop(dropCoIPUnassociated)
+		w.drop(h.ctr, dropCoIPUnassociated)
 		return
 	}
 	nat.RewriteDstAddr(w.p.ip, k.priv, w.p.partial)

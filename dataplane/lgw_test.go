@@ -154,8 +154,8 @@ func lgwRoundTrip(t testing.TB) (func(), map[string]*nullPort) {
 	cfg := f.cfg.Load()
 	edge := n.InstanceByName["edge"].Primary()
 	db := onPremHost(n, "db")
-	out := &worker{f: f, port: ports["edge"], id: edge.ID, scratch: make([]byte, MaxFrame), now: clock()}
-	in := &worker{f: f, port: ports["db"], id: "db", scratch: make([]byte, MaxFrame), now: clock()}
+	out := &worker{f: f, port: ports["edge"], id: edge.ID, now: clock()}
+	in := &worker{f: f, port: ports["db"], id: "db", now: clock()}
 	req := ping(t, edge, edge.Subnet.RouterMAC, "10.0.1.10", "10.100.0.5")
 	rep := frame(t, db.MAC, net.HardwareAddr{0x02, 0x00, 0x5e, 0x00, 0x00, 0x01}, "10.100.0.5", "45.60.50.7",
 		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(0, 0), Id: 7, Seq: 1}, gopacket.Payload("ping"))

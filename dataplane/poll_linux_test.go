@@ -93,7 +93,7 @@ func pollRig(t *testing.T, loops int) (*Forwarder, func(q *fakeQueue) *polled) {
 	f.loops, f.polled = l, map[string][]*polled{}
 	f.mu.Unlock()
 	add := func(q *fakeQueue) *polled {
-		w := &worker{f: f, port: q, id: "none", scratch: make([]byte, MaxFrame)}
+		w := &worker{f: f, port: q, id: "none"}
 		w.bufs, w.sizes = make([][]byte, tapBatch), make([]int, tapBatch)
 		for i := range w.bufs {
 			w.bufs[i] = make([]byte, 64)

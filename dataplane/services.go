@@ -82,7 +82,7 @@ func (st *state) compileServices(c *config, n *topology.Network) {
 func (w *worker) toService(e *eniCfg) {
 	s := e.vpc.svc
 	if !s.dnsOn && w.p.meta.Dst != topology.LinkLocalIMDS {
-		s.ctr.drop(dropDNSDisabled)
+		w.drop(s.ctr, dropDNSDisabled)
 		return
 	}
 	w.deliver(s.port, s.ctr, ServiceMAC, e.subnet.routerMAC[:])
@@ -94,12 +94,12 @@ func (w *worker) toService(e *eniCfg) {
 func (w *worker) fromService(cfg *config, s *svcCfg) {
 	m := &w.p.meta
 	if !s.vpc.isService(m.Src) {
-		s.ctr.drop(dropSpoofedService)
+		w.drop(s.ctr, dropSpoofedService)
 		return
 	}
 	to := s.vpc.byIP[m.Dst]
 	if to == nil {
-		s.ctr.drop(dropNoENI)
+		w.drop(s.ctr, dropNoENI)
 		return
 	}
 	w.deliver(to.port, &to.st.ctr, to.mac[:], to.subnet.routerMAC[:])

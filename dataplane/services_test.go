@@ -174,8 +174,8 @@ func TestServiceAllocatesNothing(t *testing.T) {
 	f.AttachPort(ServicePortID(n.VPCs[0].ID), sport)
 	f.Stop()
 	cfg := f.cfg.Load()
-	out := &worker{f: f, port: aport, id: a1.ID, scratch: make([]byte, MaxFrame), now: clock()}
-	in := &worker{f: f, port: sport, id: ServicePortID(n.VPCs[0].ID), scratch: make([]byte, MaxFrame), now: clock()}
+	out := &worker{f: f, port: aport, id: a1.ID, now: clock()}
+	in := &worker{f: f, port: sport, id: ServicePortID(n.VPCs[0].ID), now: clock()}
 	q := udpTo(t, a1.MAC, a1.Subnet.RouterMAC, "10.0.0.10", "10.0.0.2", 40000, 53)
 	ans := udpTo(t, ServiceMAC, serviceGatewayMAC[:], "10.0.0.2", "10.0.0.10", 53, 40000)
 	buf := make([]byte, len(q))

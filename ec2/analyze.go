@@ -496,7 +496,7 @@ func (d *Service) pathDestination(ref string, fromInternet bool) (netip.Addr, er
 }
 
 func (d *Service) findHost(ref string) *topology.Host {
-	for _, h := range d.net.Hosts {
+	for _, h := range append(d.net.OnPremHosts(), d.net.Hosts...) {
 		if h.Name == ref || h.IP.String() == ref {
 			return h
 		}

@@ -198,4 +198,7 @@ func TestCOIP4_OnPremisesConflict(t *testing.T) {
 	if err := d.onPremisesConflict(netip.MustParsePrefix("10.101.0.0/16")); err != nil {
 		t.Errorf("10.101.0.0/16: %v", err)
 	}
+	// Through the operations, with nothing changed.
+	refused(t, d, "CreateVpc", `{"CidrBlock": "10.100.0.0/16"}`, "InvalidVpc.Range")
+	refused(t, d, "AssociateVpcCidrBlock", `{"VpcId": "`+d.net.VPCs[0].ID+`", "CidrBlock": "10.100.0.0/24"}`, "InvalidVpc.Range")
 }

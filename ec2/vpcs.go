@@ -88,6 +88,9 @@ func (d *Service) createVpc(in *types.CreateVpcRequest) (*types.CreateVpcResult,
 	if err != nil {
 		return nil, err
 	}
+	if err := d.onPremisesConflict(c); err != nil {
+		return nil, err
+	}
 	if q := d.net.Settings.Quotas.VPCs; len(d.net.VPCs) >= q {
 		return nil, opErr("VpcLimitExceeded", "The maximum number of VPCs has been reached (%d, settings.quotas.vpcs; QUOTA-1)", q)
 	}
@@ -239,6 +242,9 @@ func (d *Service) associateVpcCidrBlock(in *types.AssociateVpcCidrBlockRequest) 
 	}
 	c, err := parseVPCCIDR(in.CidrBlock)
 	if err != nil {
+		return nil, err
+	}
+	if err := d.onPremisesConflict(c); err != nil {
 		return nil, err
 	}
 	if o, bad := v.Overlaps(c); bad {

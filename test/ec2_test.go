@@ -926,7 +926,7 @@ func TestEC2_ConstraintsRefusedNothingChanged(t *testing.T) {
 		{"InvalidAddress.NotFound", []string{"allocate-address", "--address", "8.8.8.8"}},
 		{"InvalidParameterValue", []string{"allocate-address", "--address", "not-an-ip"}},
 		{"InvalidParameterValue", []string{"allocate-address", "--public-ipv4-pool", "nope"}},
-		{"InvalidParameterCombination", []string{"allocate-address", "--public-ipv4-pool", "amz", "--network-border-group", "us-west-2"}},
+		{"InvalidParameterCombination", []string{"allocate-address", "--public-ipv4-pool", "west", "--network-border-group", "us-east-1"}},
 		{"InvalidParameterValue", []string{"allocate-address", "--name", "web"}}, // name taken
 		// Network interfaces (ENI-1, ENI-2, ENI-5, ENI-6).
 		{"InvalidSubnetID.NotFound", []string{"create-network-interface", "--subnet-id", noSub}},
@@ -1036,7 +1036,7 @@ func TestEC2_ExportRoundTrip(t *testing.T) {
 	var alloc struct{ PublicIp, AllocationId string }
 	tp.ec2OK(t, &alloc, "allocate-address", "--public-ipv4-pool", "amz")
 	tp.ec2OK(t, nil, "associate-address", "--allocation-id", alloc.AllocationId, "--instance-id", "nopub")
-	tp.ec2OK(t, nil, "allocate-address", "--address", "3.34.99.99", "--name", "kept") // allocated, unassociated
+	tp.ec2OK(t, nil, "allocate-address", "--name", "kept") // allocated, unassociated
 	tp.ec2OK(t, nil, "create-route", "--route-table-id", "rt-priv", "--destination-cidr-block", "192.0.2.0/24", "--instance-id", "web")
 	tp.ec2OK(t, nil, "create-route", "--route-table-id", "rt-pub", "--destination-cidr-block", "10.5.3.0/24", "--network-interface-id", "auto") // RT-4 middlebox
 	tp.ec2OK(t, nil, "authorize-security-group-ingress", "--group-id", "open", "--protocol", "tcp", "--port", "22", "--cidr", "192.0.2.0/24")

@@ -81,6 +81,10 @@ func Export(n *Network) *Topology {
 		ep := s.EC2Endpoint.String()
 		t.Settings.EC2Endpoint = &ep
 	}
+	if s.Metrics.IsValid() {
+		m := s.Metrics.String()
+		t.Settings.Metrics = &m
+	}
 	return t
 }
 

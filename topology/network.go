@@ -53,7 +53,10 @@ type Settings struct {
 	// EC2Endpoint is settings.ec2_endpoint; the zero value means the
 	// default, the first free port from DefaultEC2Port up on 127.0.0.1.
 	EC2Endpoint netip.AddrPort
-	Quotas      Quotas
+	// Metrics is settings.metrics, where /metrics is served; the zero
+	// value means no metrics endpoint (the default).
+	Metrics netip.AddrPort
+	Quotas  Quotas
 }
 
 // Quotas are the account's quotas (QUOTA-1), defaults applied.

@@ -318,22 +318,28 @@ func (r *resolver) settings() {
 			}
 		}
 		if e := ss.EC2Endpoint; e != nil {
-			s.EC2Endpoint = r.ec2Endpoint(*e)
+			s.EC2Endpoint = r.listenAddr("settings.ec2_endpoint", *e, "4566",
+				"other machines can reach the EC2 endpoint (plain HTTP; only the topology's credentials keep them out)")
+		}
+		if m := ss.Metrics; m != nil {
+			s.Metrics = r.listenAddr("settings.metrics", *m, "9100",
+				"other machines can read the forwarder's metrics (plain HTTP, no authentication)")
 		}
 	}
 	r.n.Settings = s
 }
 
-// ec2Endpoint checks settings.ec2_endpoint: an IP (no name, no zone) and a
-// port 1–65535. An address other than loopback is allowed, since the file
-// names it, and is warned about: the endpoint is plain HTTP, and only the
-// signature keeps other machines out.
-func (r *resolver) ec2Endpoint(s string) netip.AddrPort {
-	const path = "settings.ec2_endpoint"
+// listenAddr checks an address the daemon listens on (settings.ec2_endpoint,
+// settings.metrics): an IP (no name, no zone) and a port 1–65535; port is
+// the one the error's example shows. An address other than loopback is
+// allowed, since the file names it, and is warned about with exposed: the
+// EC2 endpoint is plain HTTP, and only the signature keeps other machines
+// out; the metrics endpoint has no authentication at all.
+func (r *resolver) listenAddr(path, s, port, exposed string) netip.AddrPort {
 	ap, err := netip.ParseAddrPort(s)
 	switch {
 	case err != nil:
-		r.errf(path, RuleFormat, "%q is not an IP address and port such as 127.0.0.1:4566 or [::1]:4566", s)
+		r.errf(path, RuleFormat, "%q is not an IP address and port such as 127.0.0.1:%s or [::1]:%s", s, port, port)
 		return netip.AddrPort{}
 	case ap.Addr().Zone() != "":
 		r.errf(path, RuleFormat, "%q: an address with a zone is not accepted", s)
@@ -344,8 +350,7 @@ func (r *resolver) ec2Endpoint(s string) netip.AddrPort {
 	}
 	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	if !ap.Addr().IsLoopback() {
-		r.n.Warnings = append(r.n.Warnings, fmt.Sprintf("settings.ec2_endpoint %s is not a loopback address: "+
-			"other machines can reach the EC2 endpoint (plain HTTP; only the topology's credentials keep them out)", ap))
+		r.n.Warnings = append(r.n.Warnings, fmt.Sprintf("%s %s is not a loopback address: %s", path, ap, exposed))
 	}
 	return ap
 }

@@ -316,6 +316,9 @@ type SettingsSpec struct {
 	// a port, "127.0.0.1:4566" or "[::1]:4566". Default: the first free
 	// port from 4566 up on 127.0.0.1.
 	EC2Endpoint *string `json:"ec2_endpoint,omitempty"`
+	// Metrics is where the topology serves Prometheus metrics on /metrics:
+	// an IP and a port, "127.0.0.1:9100". Default: none (off).
+	Metrics *string `json:"metrics,omitempty"`
 	// Quotas overrides AWS's default quotas (QUOTA-1).
 	Quotas *QuotasSpec `json:"quotas,omitempty"`
 }

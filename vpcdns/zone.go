@@ -8,7 +8,8 @@
 // name ec2-a-b-c-d.<region>.compute.amazonaws.com pointing at the PRIVATE IP
 // (split horizon, DNS-2). The public view is the emulated internet's DNS:
 // each public name to its public IP, PTRs of public IPs, and the names of
-// internet hosts (<host>.internet). A VPC's resolver answers a name it does
+// internet hosts (<host>.internet), the file's public_dns_records, and
+// each Elastic IP's PTR: its reverse name (DNS-3). A VPC's resolver answers a name it does
 // not own from the public view, as Route 53 Resolver recurses to the
 // internet; this happens inside the daemon, so, as on AWS, a VPC with no
 // internet gateway still resolves public names.
@@ -66,6 +67,13 @@ func (v *view) addPTR(a netip.Addr, name string) {
 	}
 }
 
+// setPTR makes name the PTR of a, replacing any.
+func (v *view) setPTR(a netip.Addr, name string) {
+	if r, err := dns.ReverseAddr(a.String()); err == nil {
+		v.ptr[r] = strings.ToLower(dns.Fqdn(name))
+	}
+}
+
 // Data is every view of a network: one per VPC (by VPC id) and the public one.
 type Data struct {
 	vpcs   map[string]*view
@@ -119,6 +127,22 @@ func Build(n *topology.Network) *Data {
 			}
 		}
 		d.vpcs[v.ID] = pv
+	}
+	// DNS-3: the file's records (public_dns_records), and the PTR of each
+	// Elastic IP's address: its reverse name (domain name when set, else
+	// its public name), whether or not it is associated, as EC2 shows it
+	// in describe-addresses-attribute. It overrides the public name the
+	// loop above gave an associated EIP's address.
+	for _, rec := range n.PublicRecords {
+		pub.add(rec.Name, rec.Addr)
+	}
+	for _, e := range n.EIPs {
+		if e.IsCoIP() && e.DomainName == "" {
+			continue // customer-owned (COIP): not Amazon's to name
+		}
+		if e.Addr.IsValid() && e.Addr.Is4() {
+			pub.setPTR(e.Addr, n.ReverseName(e))
+		}
 	}
 	return d
 }

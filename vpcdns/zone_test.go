@@ -275,9 +275,10 @@ func TestLimiter(t *testing.T) {
 // FuzzAnswer: any bytes a client sends, read as miekg/dns reads them, get
 // an answer (or none) that packs, in every view, without a panic.
 func FuzzAnswer(f *testing.F) {
-	n, d := load(f, zoneTopo)
+	n, d := load(f, recordsTopo) // with public_dns_records and reverse names (DNS-3)
 	views := []string{"", vpcID(n, "v"), vpcID(n, "q"), vpcID(n, "off")}
-	for _, name := range []string{"ip-10-9-2-11.ap-northeast-2.compute.internal.", "11.2.9.10.in-addr.arpa.", "remote.internet.", "."} {
+	for _, name := range []string{"ip-10-9-2-11.ap-northeast-2.compute.internal.", "11.2.9.10.in-addr.arpa.", "remote.internet.", ".",
+		"WWW.example.com.", "10.0.34.3.in-addr.arpa.", "30.0.34.3.in-addr.arpa."} {
 		for _, qt := range []uint16{dns.TypeA, dns.TypePTR, dns.TypeANY, dns.TypeAAAA} {
 			m := new(dns.Msg)
 			m.SetQuestion(name, qt)

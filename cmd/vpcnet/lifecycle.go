@@ -309,6 +309,9 @@ func printEndpoint(out io.Writer, st *daemon.Status) {
 	if st.EC2Endpoint != "" {
 		fmt.Fprintf(out, "EC2 endpoint %s: eval \"$(sudo vpcnet env %s)\"; aws --endpoint-url \"$AWS_ENDPOINT_URL\" ec2 describe-vpcs\n", st.EC2Endpoint, st.Name)
 	}
+	if st.Metrics != "" {
+		fmt.Fprintf(out, "Prometheus metrics %s (settings.metrics)\n", st.Metrics)
+	}
 }
 
 // onCPUs names a CPU list for a sentence: "CPU 1", "CPUs 0-1".

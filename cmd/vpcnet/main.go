@@ -38,7 +38,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(upCmd(), downCmd(), statusCmd(), statsCmd(), execCmd(), serveCmd(),
-		ipRangesCmd(), validateCmd(), exportCmd(), envCmd(), daemonCmd())
+		ipRangesCmd(), validateCmd(), exportCmd(), envCmd(), daemonCmd(), graphCmd(), captureCmd())
 	addOperationCommands(root)
 	if err := root.Execute(); err != nil {
 		if msg := err.Error(); strings.HasPrefix(msg, "An error occurred (") {

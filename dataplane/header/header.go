@@ -141,6 +141,39 @@ func (ip IPv4) SetChecksum(c uint16) { binary.BigEndian.PutUint16(ip[10:], c) }
 func (ip IPv4) FragOffset() int     { return int(binary.BigEndian.Uint16(ip[6:])&0x1fff) * 8 }
 func (ip IPv4) MoreFragments() bool { return ip[6]&0x20 != 0 }
 
+// OptionsValid reports whether the options of ip (the bytes between the
+// fixed header and HeaderLen, which must be within ip) form a well-formed
+// list (RFC 791 section 3.1): end-of-list (0) ends it, no-operation (1) is
+// one byte, any other option has a length byte that covers at least its
+// type, its length and one byte of data, and stays within the header. This
+// is what gopacket's IPv4 decoder accepts; Linux also takes a 2-byte option.
+func (ip IPv4) OptionsValid() bool {
+	return optionsValid(ip[IPv4MinLen:ip.HeaderLen()], 3)
+}
+
+// optionsValid walks an IPv4 or TCP option list whose multi-byte options
+// have a length of at least min.
+func optionsValid(o []byte, min int) bool {
+	for len(o) > 0 {
+		switch o[0] {
+		case 0: // end of option list: the rest is padding
+			return true
+		case 1: // no-operation
+			o = o[1:]
+		default:
+			if len(o) < 2 {
+				return false
+			}
+			n := int(o[1])
+			if n < min || n > len(o) {
+				return false
+			}
+			o = o[n:]
+		}
+	}
+	return true
+}
+
 // Payload returns the bytes after the IPv4 header up to TotalLen. Callers
 // must have validated the header first.
 func (ip IPv4) Payload() []byte { return ip[ip.HeaderLen():ip.TotalLen()] }
@@ -169,6 +202,22 @@ func (t TCP) SetSrcPort(p uint16)  { binary.BigEndian.PutUint16(t[0:], p) }
 func (t TCP) SetDstPort(p uint16)  { binary.BigEndian.PutUint16(t[2:], p) }
 func (t TCP) SetChecksum(c uint16) { binary.BigEndian.PutUint16(t[16:], c) }
 
+// Valid reports whether t holds a whole TCP header (RFC 9293 section 3.1):
+// 20 bytes at least, a data offset of 5 words or more that stays within t,
+// and a well-formed option list (kinds 0 and 1 one byte, others with a
+// length of at least 2 that stays within the header), as gopacket's TCP
+// decoder and Linux's tcp_parse_options read it.
+func (t TCP) Valid() bool {
+	if len(t) < TCPMinLen {
+		return false
+	}
+	off := t.DataOffset()
+	if off < TCPMinLen || off > len(t) {
+		return false
+	}
+	return optionsValid(t[TCPMinLen:off], 2)
+}
+
 // TCPChecksumOffset and UDPChecksumOffset are where the L4 checksum lives.
 const (
 	TCPChecksumOffset  = 16
@@ -186,6 +235,13 @@ func (u UDP) Checksum() uint16     { return binary.BigEndian.Uint16(u[6:]) }
 func (u UDP) SetSrcPort(p uint16)  { binary.BigEndian.PutUint16(u[0:], p) }
 func (u UDP) SetDstPort(p uint16)  { binary.BigEndian.PutUint16(u[2:], p) }
 func (u UDP) SetChecksum(c uint16) { binary.BigEndian.PutUint16(u[6:], c) }
+
+// Valid reports whether u holds a UDP header whose length field is 0 (a
+// jumbogram's, RFC 2675: the datagram runs to the end of the packet) or at
+// least the header's 8 bytes, as gopacket's UDP decoder accepts.
+func (u UDP) Valid() bool {
+	return len(u) >= UDPLen && (u.Length() == 0 || u.Length() >= UDPLen)
+}
 
 // ICMP types.
 const (
