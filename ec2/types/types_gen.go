@@ -33,6 +33,10 @@ var Operations = map[string]struct{ Input, Output string }{
 	"CreateSecurityGroup":             {"CreateSecurityGroupRequest", "CreateSecurityGroupResult"},
 	"CreateSubnet":                    {"CreateSubnetRequest", "CreateSubnetResult"},
 	"CreateTags":                      {"CreateTagsRequest", ""},
+	"CreateTrafficMirrorFilter":       {"CreateTrafficMirrorFilterRequest", "CreateTrafficMirrorFilterResult"},
+	"CreateTrafficMirrorFilterRule":   {"CreateTrafficMirrorFilterRuleRequest", "CreateTrafficMirrorFilterRuleResult"},
+	"CreateTrafficMirrorSession":      {"CreateTrafficMirrorSessionRequest", "CreateTrafficMirrorSessionResult"},
+	"CreateTrafficMirrorTarget":       {"CreateTrafficMirrorTargetRequest", "CreateTrafficMirrorTargetResult"},
 	"CreateVpc":                       {"CreateVpcRequest", "CreateVpcResult"},
 	"CreateVpcPeeringConnection":      {"CreateVpcPeeringConnectionRequest", "CreateVpcPeeringConnectionResult"},
 	"DeleteDhcpOptions":               {"DeleteDhcpOptionsRequest", ""},
@@ -50,6 +54,10 @@ var Operations = map[string]struct{ Input, Output string }{
 	"DeleteSecurityGroup":             {"DeleteSecurityGroupRequest", ""},
 	"DeleteSubnet":                    {"DeleteSubnetRequest", ""},
 	"DeleteTags":                      {"DeleteTagsRequest", ""},
+	"DeleteTrafficMirrorFilter":       {"DeleteTrafficMirrorFilterRequest", "DeleteTrafficMirrorFilterResult"},
+	"DeleteTrafficMirrorFilterRule":   {"DeleteTrafficMirrorFilterRuleRequest", "DeleteTrafficMirrorFilterRuleResult"},
+	"DeleteTrafficMirrorSession":      {"DeleteTrafficMirrorSessionRequest", "DeleteTrafficMirrorSessionResult"},
+	"DeleteTrafficMirrorTarget":       {"DeleteTrafficMirrorTargetRequest", "DeleteTrafficMirrorTargetResult"},
 	"DeleteVpc":                       {"DeleteVpcRequest", ""},
 	"DeleteVpcPeeringConnection":      {"DeleteVpcPeeringConnectionRequest", "DeleteVpcPeeringConnectionResult"},
 	"DescribeAccountAttributes":       {"DescribeAccountAttributesRequest", "DescribeAccountAttributesResult"},
@@ -74,6 +82,9 @@ var Operations = map[string]struct{ Input, Output string }{
 	"DescribeSecurityGroups":          {"DescribeSecurityGroupsRequest", "DescribeSecurityGroupsResult"},
 	"DescribeSubnets":                 {"DescribeSubnetsRequest", "DescribeSubnetsResult"},
 	"DescribeTags":                    {"DescribeTagsRequest", "DescribeTagsResult"},
+	"DescribeTrafficMirrorFilters":    {"DescribeTrafficMirrorFiltersRequest", "DescribeTrafficMirrorFiltersResult"},
+	"DescribeTrafficMirrorSessions":   {"DescribeTrafficMirrorSessionsRequest", "DescribeTrafficMirrorSessionsResult"},
+	"DescribeTrafficMirrorTargets":    {"DescribeTrafficMirrorTargetsRequest", "DescribeTrafficMirrorTargetsResult"},
 	"DescribeVpcAttribute":            {"DescribeVpcAttributeRequest", "DescribeVpcAttributeResult"},
 	"DescribeVpcPeeringConnections":   {"DescribeVpcPeeringConnectionsRequest", "DescribeVpcPeeringConnectionsResult"},
 	"DescribeVpcs":                    {"DescribeVpcsRequest", "DescribeVpcsResult"},
@@ -161,6 +172,14 @@ func NewInput(action string) any {
 		return &CreateSubnetRequest{}
 	case "CreateTags":
 		return &CreateTagsRequest{}
+	case "CreateTrafficMirrorFilter":
+		return &CreateTrafficMirrorFilterRequest{}
+	case "CreateTrafficMirrorFilterRule":
+		return &CreateTrafficMirrorFilterRuleRequest{}
+	case "CreateTrafficMirrorSession":
+		return &CreateTrafficMirrorSessionRequest{}
+	case "CreateTrafficMirrorTarget":
+		return &CreateTrafficMirrorTargetRequest{}
 	case "CreateVpc":
 		return &CreateVpcRequest{}
 	case "CreateVpcPeeringConnection":
@@ -195,6 +214,14 @@ func NewInput(action string) any {
 		return &DeleteSubnetRequest{}
 	case "DeleteTags":
 		return &DeleteTagsRequest{}
+	case "DeleteTrafficMirrorFilter":
+		return &DeleteTrafficMirrorFilterRequest{}
+	case "DeleteTrafficMirrorFilterRule":
+		return &DeleteTrafficMirrorFilterRuleRequest{}
+	case "DeleteTrafficMirrorSession":
+		return &DeleteTrafficMirrorSessionRequest{}
+	case "DeleteTrafficMirrorTarget":
+		return &DeleteTrafficMirrorTargetRequest{}
 	case "DeleteVpc":
 		return &DeleteVpcRequest{}
 	case "DeleteVpcPeeringConnection":
@@ -243,6 +270,12 @@ func NewInput(action string) any {
 		return &DescribeSubnetsRequest{}
 	case "DescribeTags":
 		return &DescribeTagsRequest{}
+	case "DescribeTrafficMirrorFilters":
+		return &DescribeTrafficMirrorFiltersRequest{}
+	case "DescribeTrafficMirrorSessions":
+		return &DescribeTrafficMirrorSessionsRequest{}
+	case "DescribeTrafficMirrorTargets":
+		return &DescribeTrafficMirrorTargetsRequest{}
 	case "DescribeVpcAttribute":
 		return &DescribeVpcAttributeRequest{}
 	case "DescribeVpcPeeringConnections":
@@ -355,6 +388,14 @@ func NewOutput(action string) any {
 		return &CreateSecurityGroupResult{}
 	case "CreateSubnet":
 		return &CreateSubnetResult{}
+	case "CreateTrafficMirrorFilter":
+		return &CreateTrafficMirrorFilterResult{}
+	case "CreateTrafficMirrorFilterRule":
+		return &CreateTrafficMirrorFilterRuleResult{}
+	case "CreateTrafficMirrorSession":
+		return &CreateTrafficMirrorSessionResult{}
+	case "CreateTrafficMirrorTarget":
+		return &CreateTrafficMirrorTargetResult{}
 	case "CreateVpc":
 		return &CreateVpcResult{}
 	case "CreateVpcPeeringConnection":
@@ -367,6 +408,14 @@ func NewOutput(action string) any {
 		return &DeleteNetworkInsightsAnalysisResult{}
 	case "DeleteNetworkInsightsPath":
 		return &DeleteNetworkInsightsPathResult{}
+	case "DeleteTrafficMirrorFilter":
+		return &DeleteTrafficMirrorFilterResult{}
+	case "DeleteTrafficMirrorFilterRule":
+		return &DeleteTrafficMirrorFilterRuleResult{}
+	case "DeleteTrafficMirrorSession":
+		return &DeleteTrafficMirrorSessionResult{}
+	case "DeleteTrafficMirrorTarget":
+		return &DeleteTrafficMirrorTargetResult{}
 	case "DeleteVpcPeeringConnection":
 		return &DeleteVpcPeeringConnectionResult{}
 	case "DescribeAccountAttributes":
@@ -413,6 +462,12 @@ func NewOutput(action string) any {
 		return &DescribeSubnetsResult{}
 	case "DescribeTags":
 		return &DescribeTagsResult{}
+	case "DescribeTrafficMirrorFilters":
+		return &DescribeTrafficMirrorFiltersResult{}
+	case "DescribeTrafficMirrorSessions":
+		return &DescribeTrafficMirrorSessionsResult{}
+	case "DescribeTrafficMirrorTargets":
+		return &DescribeTrafficMirrorTargetsResult{}
 	case "DescribeVpcAttribute":
 		return &DescribeVpcAttributeResult{}
 	case "DescribeVpcPeeringConnections":
@@ -1182,6 +1237,79 @@ type CreateTagsRequest struct {
 	Tags      []Tag    `json:"Tags"`      // required
 }
 
+// CreateTrafficMirrorFilterRequest is EC2's CreateTrafficMirrorFilterRequest structure, the input of CreateTrafficMirrorFilter.
+type CreateTrafficMirrorFilterRequest struct {
+	Description       *string            `json:"Description,omitempty"`
+	TagSpecifications []TagSpecification `json:"TagSpecifications,omitzero"`
+	DryRun            *bool              `json:"DryRun,omitempty"`
+	ClientToken       *string            `json:"ClientToken,omitempty"`
+}
+
+// CreateTrafficMirrorFilterResult is EC2's CreateTrafficMirrorFilterResult structure, the output of CreateTrafficMirrorFilter.
+type CreateTrafficMirrorFilterResult struct {
+	TrafficMirrorFilter *TrafficMirrorFilter `json:"TrafficMirrorFilter,omitempty"`
+	ClientToken         *string              `json:"ClientToken,omitempty"`
+}
+
+// CreateTrafficMirrorFilterRuleRequest is EC2's CreateTrafficMirrorFilterRuleRequest structure, the input of CreateTrafficMirrorFilterRule.
+type CreateTrafficMirrorFilterRuleRequest struct {
+	TrafficMirrorFilterId string                         `json:"TrafficMirrorFilterId"` // required
+	TrafficDirection      TrafficDirection               `json:"TrafficDirection"`      // required
+	RuleNumber            int32                          `json:"RuleNumber"`            // required
+	RuleAction            TrafficMirrorRuleAction        `json:"RuleAction"`            // required
+	DestinationPortRange  *TrafficMirrorPortRangeRequest `json:"DestinationPortRange,omitempty"`
+	SourcePortRange       *TrafficMirrorPortRangeRequest `json:"SourcePortRange,omitempty"`
+	Protocol              *int32                         `json:"Protocol,omitempty"`
+	DestinationCidrBlock  string                         `json:"DestinationCidrBlock"` // required
+	SourceCidrBlock       string                         `json:"SourceCidrBlock"`      // required
+	Description           *string                        `json:"Description,omitempty"`
+	DryRun                *bool                          `json:"DryRun,omitempty"`
+	ClientToken           *string                        `json:"ClientToken,omitempty"`
+}
+
+// CreateTrafficMirrorFilterRuleResult is EC2's CreateTrafficMirrorFilterRuleResult structure, the output of CreateTrafficMirrorFilterRule.
+type CreateTrafficMirrorFilterRuleResult struct {
+	TrafficMirrorFilterRule *TrafficMirrorFilterRule `json:"TrafficMirrorFilterRule,omitempty"`
+	ClientToken             *string                  `json:"ClientToken,omitempty"`
+}
+
+// CreateTrafficMirrorSessionRequest is EC2's CreateTrafficMirrorSessionRequest structure, the input of CreateTrafficMirrorSession.
+type CreateTrafficMirrorSessionRequest struct {
+	NetworkInterfaceId    string             `json:"NetworkInterfaceId"`    // required
+	TrafficMirrorTargetId string             `json:"TrafficMirrorTargetId"` // required
+	TrafficMirrorFilterId string             `json:"TrafficMirrorFilterId"` // required
+	PacketLength          *int32             `json:"PacketLength,omitempty"`
+	SessionNumber         int32              `json:"SessionNumber"` // required
+	VirtualNetworkId      *int32             `json:"VirtualNetworkId,omitempty"`
+	Description           *string            `json:"Description,omitempty"`
+	TagSpecifications     []TagSpecification `json:"TagSpecifications,omitzero"`
+	DryRun                *bool              `json:"DryRun,omitempty"`
+	ClientToken           *string            `json:"ClientToken,omitempty"`
+}
+
+// CreateTrafficMirrorSessionResult is EC2's CreateTrafficMirrorSessionResult structure, the output of CreateTrafficMirrorSession.
+type CreateTrafficMirrorSessionResult struct {
+	TrafficMirrorSession *TrafficMirrorSession `json:"TrafficMirrorSession,omitempty"`
+	ClientToken          *string               `json:"ClientToken,omitempty"`
+}
+
+// CreateTrafficMirrorTargetRequest is EC2's CreateTrafficMirrorTargetRequest structure, the input of CreateTrafficMirrorTarget.
+type CreateTrafficMirrorTargetRequest struct {
+	NetworkInterfaceId            *string            `json:"NetworkInterfaceId,omitempty"`
+	NetworkLoadBalancerArn        *string            `json:"NetworkLoadBalancerArn,omitempty"`
+	Description                   *string            `json:"Description,omitempty"`
+	TagSpecifications             []TagSpecification `json:"TagSpecifications,omitzero"`
+	DryRun                        *bool              `json:"DryRun,omitempty"`
+	ClientToken                   *string            `json:"ClientToken,omitempty"`
+	GatewayLoadBalancerEndpointId *string            `json:"GatewayLoadBalancerEndpointId,omitempty"`
+}
+
+// CreateTrafficMirrorTargetResult is EC2's CreateTrafficMirrorTargetResult structure, the output of CreateTrafficMirrorTarget.
+type CreateTrafficMirrorTargetResult struct {
+	TrafficMirrorTarget *TrafficMirrorTarget `json:"TrafficMirrorTarget,omitempty"`
+	ClientToken         *string              `json:"ClientToken,omitempty"`
+}
+
 // CreateVpcPeeringConnectionRequest is EC2's CreateVpcPeeringConnectionRequest structure, the input of CreateVpcPeeringConnection.
 type CreateVpcPeeringConnectionRequest struct {
 	DryRun            *bool              `json:"DryRun,omitempty"`
@@ -1339,6 +1467,50 @@ type DeleteTagsRequest struct {
 	DryRun    *bool    `json:"DryRun,omitempty"`
 	Resources []string `json:"Resources"` // required
 	Tags      []Tag    `json:"Tags,omitzero"`
+}
+
+// DeleteTrafficMirrorFilterRequest is EC2's DeleteTrafficMirrorFilterRequest structure, the input of DeleteTrafficMirrorFilter.
+type DeleteTrafficMirrorFilterRequest struct {
+	TrafficMirrorFilterId string `json:"TrafficMirrorFilterId"` // required
+	DryRun                *bool  `json:"DryRun,omitempty"`
+}
+
+// DeleteTrafficMirrorFilterResult is EC2's DeleteTrafficMirrorFilterResult structure, the output of DeleteTrafficMirrorFilter.
+type DeleteTrafficMirrorFilterResult struct {
+	TrafficMirrorFilterId *string `json:"TrafficMirrorFilterId,omitempty"`
+}
+
+// DeleteTrafficMirrorFilterRuleRequest is EC2's DeleteTrafficMirrorFilterRuleRequest structure, the input of DeleteTrafficMirrorFilterRule.
+type DeleteTrafficMirrorFilterRuleRequest struct {
+	TrafficMirrorFilterRuleId string `json:"TrafficMirrorFilterRuleId"` // required
+	DryRun                    *bool  `json:"DryRun,omitempty"`
+}
+
+// DeleteTrafficMirrorFilterRuleResult is EC2's DeleteTrafficMirrorFilterRuleResult structure, the output of DeleteTrafficMirrorFilterRule.
+type DeleteTrafficMirrorFilterRuleResult struct {
+	TrafficMirrorFilterRuleId *string `json:"TrafficMirrorFilterRuleId,omitempty"`
+}
+
+// DeleteTrafficMirrorSessionRequest is EC2's DeleteTrafficMirrorSessionRequest structure, the input of DeleteTrafficMirrorSession.
+type DeleteTrafficMirrorSessionRequest struct {
+	TrafficMirrorSessionId string `json:"TrafficMirrorSessionId"` // required
+	DryRun                 *bool  `json:"DryRun,omitempty"`
+}
+
+// DeleteTrafficMirrorSessionResult is EC2's DeleteTrafficMirrorSessionResult structure, the output of DeleteTrafficMirrorSession.
+type DeleteTrafficMirrorSessionResult struct {
+	TrafficMirrorSessionId *string `json:"TrafficMirrorSessionId,omitempty"`
+}
+
+// DeleteTrafficMirrorTargetRequest is EC2's DeleteTrafficMirrorTargetRequest structure, the input of DeleteTrafficMirrorTarget.
+type DeleteTrafficMirrorTargetRequest struct {
+	TrafficMirrorTargetId string `json:"TrafficMirrorTargetId"` // required
+	DryRun                *bool  `json:"DryRun,omitempty"`
+}
+
+// DeleteTrafficMirrorTargetResult is EC2's DeleteTrafficMirrorTargetResult structure, the output of DeleteTrafficMirrorTarget.
+type DeleteTrafficMirrorTargetResult struct {
+	TrafficMirrorTargetId *string `json:"TrafficMirrorTargetId,omitempty"`
 }
 
 // DeleteVpcPeeringConnectionRequest is EC2's DeleteVpcPeeringConnectionRequest structure, the input of DeleteVpcPeeringConnection.
@@ -1679,6 +1851,51 @@ type DescribeTagsRequest struct {
 type DescribeTagsResult struct {
 	NextToken *string          `json:"NextToken,omitempty"`
 	Tags      []TagDescription `json:"Tags,omitzero"`
+}
+
+// DescribeTrafficMirrorFiltersRequest is EC2's DescribeTrafficMirrorFiltersRequest structure, the input of DescribeTrafficMirrorFilters.
+type DescribeTrafficMirrorFiltersRequest struct {
+	TrafficMirrorFilterIds []string `json:"TrafficMirrorFilterIds,omitzero"`
+	DryRun                 *bool    `json:"DryRun,omitempty"`
+	Filters                []Filter `json:"Filters,omitzero"`
+	MaxResults             *int32   `json:"MaxResults,omitempty"`
+	NextToken              *string  `json:"NextToken,omitempty"`
+}
+
+// DescribeTrafficMirrorFiltersResult is EC2's DescribeTrafficMirrorFiltersResult structure, the output of DescribeTrafficMirrorFilters.
+type DescribeTrafficMirrorFiltersResult struct {
+	TrafficMirrorFilters []TrafficMirrorFilter `json:"TrafficMirrorFilters,omitzero"`
+	NextToken            *string               `json:"NextToken,omitempty"`
+}
+
+// DescribeTrafficMirrorSessionsRequest is EC2's DescribeTrafficMirrorSessionsRequest structure, the input of DescribeTrafficMirrorSessions.
+type DescribeTrafficMirrorSessionsRequest struct {
+	TrafficMirrorSessionIds []string `json:"TrafficMirrorSessionIds,omitzero"`
+	DryRun                  *bool    `json:"DryRun,omitempty"`
+	Filters                 []Filter `json:"Filters,omitzero"`
+	MaxResults              *int32   `json:"MaxResults,omitempty"`
+	NextToken               *string  `json:"NextToken,omitempty"`
+}
+
+// DescribeTrafficMirrorSessionsResult is EC2's DescribeTrafficMirrorSessionsResult structure, the output of DescribeTrafficMirrorSessions.
+type DescribeTrafficMirrorSessionsResult struct {
+	TrafficMirrorSessions []TrafficMirrorSession `json:"TrafficMirrorSessions,omitzero"`
+	NextToken             *string                `json:"NextToken,omitempty"`
+}
+
+// DescribeTrafficMirrorTargetsRequest is EC2's DescribeTrafficMirrorTargetsRequest structure, the input of DescribeTrafficMirrorTargets.
+type DescribeTrafficMirrorTargetsRequest struct {
+	TrafficMirrorTargetIds []string `json:"TrafficMirrorTargetIds,omitzero"`
+	DryRun                 *bool    `json:"DryRun,omitempty"`
+	Filters                []Filter `json:"Filters,omitzero"`
+	MaxResults             *int32   `json:"MaxResults,omitempty"`
+	NextToken              *string  `json:"NextToken,omitempty"`
+}
+
+// DescribeTrafficMirrorTargetsResult is EC2's DescribeTrafficMirrorTargetsResult structure, the output of DescribeTrafficMirrorTargets.
+type DescribeTrafficMirrorTargetsResult struct {
+	TrafficMirrorTargets []TrafficMirrorTarget `json:"TrafficMirrorTargets,omitzero"`
+	NextToken            *string               `json:"NextToken,omitempty"`
 }
 
 // DescribeVpcAttributeRequest is EC2's DescribeVpcAttributeRequest structure, the input of DescribeVpcAttribute.
@@ -4474,6 +4691,105 @@ type TpmSupportValues string
 // The values of TpmSupportValues.
 const (
 	TpmSupportValuesV20 TpmSupportValues = "v2.0"
+)
+
+// TrafficDirection is EC2's TrafficDirection enum.
+type TrafficDirection string
+
+// The values of TrafficDirection.
+const (
+	TrafficDirectionIngress TrafficDirection = "ingress"
+	TrafficDirectionEgress  TrafficDirection = "egress"
+)
+
+// TrafficMirrorFilter is EC2's TrafficMirrorFilter structure.
+type TrafficMirrorFilter struct {
+	TrafficMirrorFilterId *string                       `json:"TrafficMirrorFilterId,omitempty"`
+	IngressFilterRules    []TrafficMirrorFilterRule     `json:"IngressFilterRules,omitzero"`
+	EgressFilterRules     []TrafficMirrorFilterRule     `json:"EgressFilterRules,omitzero"`
+	NetworkServices       []TrafficMirrorNetworkService `json:"NetworkServices,omitzero"`
+	Description           *string                       `json:"Description,omitempty"`
+	Tags                  []Tag                         `json:"Tags,omitzero"`
+}
+
+// TrafficMirrorFilterRule is EC2's TrafficMirrorFilterRule structure.
+type TrafficMirrorFilterRule struct {
+	TrafficMirrorFilterRuleId *string                 `json:"TrafficMirrorFilterRuleId,omitempty"`
+	TrafficMirrorFilterId     *string                 `json:"TrafficMirrorFilterId,omitempty"`
+	TrafficDirection          TrafficDirection        `json:"TrafficDirection,omitempty"`
+	RuleNumber                *int32                  `json:"RuleNumber,omitempty"`
+	RuleAction                TrafficMirrorRuleAction `json:"RuleAction,omitempty"`
+	Protocol                  *int32                  `json:"Protocol,omitempty"`
+	DestinationPortRange      *TrafficMirrorPortRange `json:"DestinationPortRange,omitempty"`
+	SourcePortRange           *TrafficMirrorPortRange `json:"SourcePortRange,omitempty"`
+	DestinationCidrBlock      *string                 `json:"DestinationCidrBlock,omitempty"`
+	SourceCidrBlock           *string                 `json:"SourceCidrBlock,omitempty"`
+	Description               *string                 `json:"Description,omitempty"`
+}
+
+// TrafficMirrorNetworkService is EC2's TrafficMirrorNetworkService enum.
+type TrafficMirrorNetworkService string
+
+// The values of TrafficMirrorNetworkService.
+const (
+	TrafficMirrorNetworkServiceAmazonDns TrafficMirrorNetworkService = "amazon-dns"
+)
+
+// TrafficMirrorPortRange is EC2's TrafficMirrorPortRange structure.
+type TrafficMirrorPortRange struct {
+	FromPort *int32 `json:"FromPort,omitempty"`
+	ToPort   *int32 `json:"ToPort,omitempty"`
+}
+
+// TrafficMirrorPortRangeRequest is EC2's TrafficMirrorPortRangeRequest structure.
+type TrafficMirrorPortRangeRequest struct {
+	FromPort *int32 `json:"FromPort,omitempty"`
+	ToPort   *int32 `json:"ToPort,omitempty"`
+}
+
+// TrafficMirrorRuleAction is EC2's TrafficMirrorRuleAction enum.
+type TrafficMirrorRuleAction string
+
+// The values of TrafficMirrorRuleAction.
+const (
+	TrafficMirrorRuleActionAccept TrafficMirrorRuleAction = "accept"
+	TrafficMirrorRuleActionReject TrafficMirrorRuleAction = "reject"
+)
+
+// TrafficMirrorSession is EC2's TrafficMirrorSession structure.
+type TrafficMirrorSession struct {
+	TrafficMirrorSessionId *string `json:"TrafficMirrorSessionId,omitempty"`
+	TrafficMirrorTargetId  *string `json:"TrafficMirrorTargetId,omitempty"`
+	TrafficMirrorFilterId  *string `json:"TrafficMirrorFilterId,omitempty"`
+	NetworkInterfaceId     *string `json:"NetworkInterfaceId,omitempty"`
+	OwnerId                *string `json:"OwnerId,omitempty"`
+	PacketLength           *int32  `json:"PacketLength,omitempty"`
+	SessionNumber          *int32  `json:"SessionNumber,omitempty"`
+	VirtualNetworkId       *int32  `json:"VirtualNetworkId,omitempty"`
+	Description            *string `json:"Description,omitempty"`
+	Tags                   []Tag   `json:"Tags,omitzero"`
+}
+
+// TrafficMirrorTarget is EC2's TrafficMirrorTarget structure.
+type TrafficMirrorTarget struct {
+	TrafficMirrorTargetId         *string                 `json:"TrafficMirrorTargetId,omitempty"`
+	NetworkInterfaceId            *string                 `json:"NetworkInterfaceId,omitempty"`
+	NetworkLoadBalancerArn        *string                 `json:"NetworkLoadBalancerArn,omitempty"`
+	Type                          TrafficMirrorTargetType `json:"Type,omitempty"`
+	Description                   *string                 `json:"Description,omitempty"`
+	OwnerId                       *string                 `json:"OwnerId,omitempty"`
+	Tags                          []Tag                   `json:"Tags,omitzero"`
+	GatewayLoadBalancerEndpointId *string                 `json:"GatewayLoadBalancerEndpointId,omitempty"`
+}
+
+// TrafficMirrorTargetType is EC2's TrafficMirrorTargetType enum.
+type TrafficMirrorTargetType string
+
+// The values of TrafficMirrorTargetType.
+const (
+	TrafficMirrorTargetTypeNetworkInterface            TrafficMirrorTargetType = "network-interface"
+	TrafficMirrorTargetTypeNetworkLoadBalancer         TrafficMirrorTargetType = "network-load-balancer"
+	TrafficMirrorTargetTypeGatewayLoadBalancerEndpoint TrafficMirrorTargetType = "gateway-load-balancer-endpoint"
 )
 
 // TrafficType is EC2's TrafficType enum.

@@ -86,6 +86,11 @@ var ec2Operations = []string{
 	// DNS and addresses (issue 13).
 	"CreateDhcpOptions", "AssociateDhcpOptions", "DescribeDhcpOptions", "DeleteDhcpOptions",
 	"ModifyAddressAttribute", "DescribeAddressesAttribute", "ResetAddressAttribute",
+	// Traffic Mirroring (issue 14).
+	"CreateTrafficMirrorTarget", "DeleteTrafficMirrorTarget", "DescribeTrafficMirrorTargets",
+	"CreateTrafficMirrorFilter", "DeleteTrafficMirrorFilter", "DescribeTrafficMirrorFilters",
+	"CreateTrafficMirrorFilterRule", "DeleteTrafficMirrorFilterRule",
+	"CreateTrafficMirrorSession", "DeleteTrafficMirrorSession", "DescribeTrafficMirrorSessions",
 }
 
 // stsOperations are the STS operations served on the same endpoint.
