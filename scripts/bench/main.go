@@ -149,12 +149,31 @@ func benchMain() int {
 	md := rep.markdown()
 	fmt.Print("\n" + rep.text())
 	if o.out != "" {
-		if err := os.WriteFile(o.out, []byte(md), 0o644); err != nil {
+		if err := os.WriteFile(o.out, []byte(keepHandWritten(o.out, md)), 0o644); err != nil {
 			return fail(err)
 		}
 		logf("wrote %s", o.out)
 	}
 	return 0
+}
+
+// handWritten marks where BENCHMARKS.md's hand-written sections begin
+// (figures measured by a test or by hand, each with its command): a new
+// report keeps them.
+const handWritten = "<!-- make bench keeps everything below this line: sections measured by tests or by hand, each with its command -->"
+
+// keepHandWritten returns the new report md followed by the hand-written
+// part of the report file at path, if it has one.
+func keepHandWritten(path, md string) string {
+	old, err := os.ReadFile(path)
+	if err != nil {
+		return md
+	}
+	_, tail, ok := strings.Cut(string(old), handWritten)
+	if !ok {
+		return md
+	}
+	return strings.TrimRight(md, "\n") + "\n\n" + handWritten + tail
 }
 
 // repoRoot finds the module's root from the working directory upwards.
