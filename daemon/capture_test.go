@@ -2,8 +2,12 @@ package daemon
 
 import (
 	"bytes"
+	"context"
+	"encoding/binary"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -11,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vpcnet/vpcnet/dataplane"
+	"github.com/vpcnet/vpcnet/topology"
 )
 
 // The record stream round-trips: header, packets (with and without a
@@ -136,5 +141,86 @@ func TestDropComment(t *testing.T) {
 	}
 	if !strings.HasPrefix(dropComment(&dataplane.CapturedFrame{Drop: "x"}), "vpcnet drop: ") {
 		t.Error("prefix")
+	}
+}
+
+// GET /capture: the header, then frames; -c ends the stream with the
+// counts; a client that goes away ends the capture (no tap left, the
+// handler returns); an unknown endpoint is refused.
+func TestHandleCaptureEndsCleanly(t *testing.T) {
+	n, err := topology.Load([]byte(twoVPCs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwd := dataplane.New(n, dataplane.Options{})
+	defer fwd.Stop()
+	port := dataplane.NewFakePort(8)
+	eni := n.InstanceByName["i1"].ENIs[0]
+	fwd.AttachPort(eni.ID, port)
+	d := newDaemon(n, fwd)
+	srv := httptest.NewServer(http.HandlerFunc(d.handleCapture))
+	get := func(ctx context.Context, q string) (*http.Response, error) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/capture?"+q, nil)
+		return http.DefaultClient.Do(req)
+	}
+	// An ARP request from i1: captured as it sent it.
+	arp := make([]byte, 10+14+28)
+	binary.BigEndian.PutUint16(arp[10+12:], 0x0806)
+	copy(arp[10+14:], []byte{0, 1, 8, 0, 6, 4, 0, 1})
+
+	resp, err := get(context.Background(), "ep=i1&count=1")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	rec, buf, err := ReadCaptureRecord(resp.Body, nil)
+	if err != nil || rec.Header == nil || rec.Header.Endpoints[0] != (CaptureEndpoint{Name: "i1", ID: eni.ID, Kind: "eni"}) {
+		t.Fatalf("header %+v %v", rec.Header, err)
+	}
+	port.Inject(arp)
+	rec, buf, err = ReadCaptureRecord(resp.Body, buf)
+	if err != nil || rec.Type != RecPacket || rec.Packet.Dir != dataplane.CaptureOut || !bytes.Equal(rec.Packet.Data, arp[10:]) {
+		t.Fatalf("packet %+v %v", rec.Packet, err)
+	}
+	rec, _, err = ReadCaptureRecord(resp.Body, buf)
+	if err != nil || rec.End == nil || rec.End.Captured != 1 {
+		t.Fatalf("end %+v %v", rec.End, err)
+	}
+	resp.Body.Close()
+	waitNoCapture(t, fwd)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	resp, err = get(ctx, "ep="+eni.ID)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	if rec, _, err := ReadCaptureRecord(resp.Body, nil); err != nil || rec.Header == nil {
+		t.Fatalf("header: %v", err)
+	}
+	if fwd.CapturesRunning() != 1 {
+		t.Fatal("the capture is not running")
+	}
+	cancel() // the CLI exits
+	resp.Body.Close()
+	waitNoCapture(t, fwd)
+	srv.Close() // waits for the handler to return
+
+	srv = httptest.NewServer(http.HandlerFunc(d.handleCapture))
+	defer srv.Close()
+	resp, err = get(context.Background(), "ep=nope")
+	if err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown endpoint: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if fwd.CapturesRunning() != 0 {
+		t.Error("a refused capture runs")
+	}
+}
+
+func waitNoCapture(t *testing.T, fwd *dataplane.Forwarder) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Second); fwd.CapturesRunning() != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the capture still runs after its client went")
+		}
 	}
 }

@@ -241,9 +241,11 @@ func (c *Capture) put(ep uint16, dir CaptureDir, frame []byte, reason dropReason
 		c.lost.Add(1)
 		return
 	}
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if len(c.wake) == 0 { // a token waits already: no channel operation
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -458,3 +460,11 @@ func Segments(vnet []byte, frame, buf []byte, fn func(seg []byte)) []byte {
 // TryRead moves the next frame into fr without waiting; false when there
 // is none now. Only the goroutine that calls Read may call it.
 func (c *Capture) TryRead(fr *CapturedFrame) bool { return c.ring.get(c, fr) }
+
+// CapturesRunning is the number of captures not yet closed (tests: a
+// capture's end leaves no tap behind).
+func (f *Forwarder) CapturesRunning() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.captures)
+}

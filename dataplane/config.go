@@ -177,6 +177,9 @@ type eniCfg struct {
 	// ENI; logMask the actions any flow log keeps (flowsinks.go).
 	flowLogs []string
 	logMask  uint8
+	// mirrors are the Traffic Mirroring sessions of which it is the
+	// source, lowest number first (mirror.go, TM-3).
+	mirrors []*mirrorCfg
 }
 
 func (e *eniCfg) hasIP(a netip.Addr) bool {
@@ -358,5 +361,6 @@ func (st *state) compile(n *topology.Network) *config {
 		}
 	}
 	bindCoIPs(c, n, lgws)
+	st.compileMirrors(c, n) // mirror.go
 	return c
 }

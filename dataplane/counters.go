@@ -52,6 +52,8 @@ const (
 	dropLGWOffOutpost    // COIP-5: a local gateway route used from a subnet not on its Outpost
 	dropNoOnPremHost     // COIP-5: no on-premises host has the destination
 	dropCoIPUnassociated // COIP-5: from on premises to a customer-owned IP associated with nothing
+	dropMirrorSG         // TM-5: the mirror target's groups refuse VXLAN from the source (mirror.go)
+	dropMirrorRefused    // TM-6: the mirror target's port took no copy
 	numDropReasons
 )
 
@@ -98,6 +100,8 @@ var dropNames = [numDropReasons]string{
 	dropLGWOffOutpost:    "lgw-not-on-outpost (COIP-5)",
 	dropNoOnPremHost:     "lgw-no-on-premises-host (COIP-5)",
 	dropCoIPUnassociated: "lgw-unassociated-customer-owned-ip (COIP-5)",
+	dropMirrorSG:         "mirror-security-group (TM-5)",
+	dropMirrorRefused:    "mirror-copy-refused (TM-6)",
 }
 
 func (r dropReason) String() string { return dropNames[r] }

@@ -16,7 +16,11 @@ package dataplane
 // gopacket takes as "the rest of the frame") or beyond the frame (which it
 // marks truncated). The project's header views say the same thing
 // (header.IPv4.OptionsValid, header.TCP.Valid, header.UDP.Valid), and
-// FuzzParseDifferential holds the two to the same verdicts and fields.
+// FuzzParseDifferential holds the two to the same verdicts and fields. The
+// views also screen each frame before gopacket sees it (screen): gopacket's
+// decoders allocate an error for a bad header, so a flood of bad frames
+// would make garbage; screened, a bad frame is a drop that allocates
+// nothing, and gopacket decodes only what it accepts.
 //
 // The rewrites (NAT gateway, internet gateway, local gateway) stay in the
 // project's own code (nat/, header/): they change the frame's bytes in place
@@ -37,7 +41,6 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"github.com/vpcnet/vpcnet/dataplane/header"
-	"github.com/vpcnet/vpcnet/dataplane/policy"
 )
 
 // maxOptions is the most options an IPv4 or TCP header can carry: 40 bytes
@@ -115,7 +118,11 @@ func newCodec() *codec {
 // and fills w.p (stage 1). A frame that is not IPv4 or ARP, or whose IPv4 or
 // L4 header is bad, is a named drop; an ARP frame sets w.p.arp and is
 // judged by arp.
-func (w *worker) parse(frame []byte) dropReason {
+func (w *worker) parse(frame []byte) dropReason { return w.decode(frame, true) }
+
+// decode is parse. With screened false the frame goes to gopacket
+// unscreened, and gopacket alone judges it (FuzzParseDifferential).
+func (w *worker) decode(frame []byte, screened bool) dropReason {
 	c := w.gp
 	if c == nil {
 		c = newCodec() // once per worker
@@ -123,10 +130,21 @@ func (w *worker) parse(frame []byte) dropReason {
 	}
 	p := &w.p
 	p.frame, p.ip, p.l4, p.arp, p.frag = frame, nil, nil, false, false
+	c.decoded = c.decoded[:0]
 	if len(frame) < ipOff {
 		return dropShort
 	}
 	p.partial = header.VnetHdr(frame).NeedsCsum()
+	if screened {
+		switch r := screen(frame); r {
+		case dropNone:
+		case dropARP:
+			p.arp = true // nothing decoded: arp refuses it
+			return dropNone
+		default:
+			return r
+		}
+	}
 	// The outcome is read from the layers decoded, not from the error: a
 	// layer is in c.decoded only when it decoded whole.
 	_ = c.parser.DecodeLayers(frame[header.VnetHdrLen:], &c.decoded)
@@ -145,9 +163,12 @@ func (w *worker) parse(frame []byte) dropReason {
 	}
 	tl := int(ip.Length)
 	p.ip = header.IPv4(c.eth.Payload[:tl])
+	// Field by field: a composite literal is built on the stack and copied
+	// with 16-byte moves that wait on its 8-byte stores (store forwarding).
 	m := &p.meta
-	*m = policy.Packet{Src: netip.AddrFrom4([4]byte(ip.SrcIP)), Dst: netip.AddrFrom4([4]byte(ip.DstIP)),
-		Proto: uint8(ip.Protocol), Len: tl}
+	m.Src, m.Dst = netip.AddrFrom4([4]byte(ip.SrcIP)), netip.AddrFrom4([4]byte(ip.DstIP))
+	m.Proto, m.Len = uint8(ip.Protocol), tl
+	m.SrcPort, m.DstPort, m.ICMPType, m.ICMPCode, m.ICMPID, m.TCPFlags = 0, 0, 0, 0, 0, 0
 	if ip.FragOffset != 0 {
 		p.frag = true
 		return dropNone // addresses and protocol only; fragment() does the rest
@@ -175,6 +196,53 @@ func (w *worker) parse(frame []byte) dropReason {
 		}
 	}
 	p.l4 = ip.Payload
+	return dropNone
+}
+
+// screen judges a frame of at least ipOff bytes with the project's header
+// views before gopacket sees it, with gopacket's verdicts
+// (FuzzParseDifferential holds them equal): a frame gopacket would refuse
+// never reaches it, because its decoders' errors allocate (fmt.Errorf) and
+// its ARP decoder can panic on a crafted length (recovered, allocating
+// too). So a bad frame is a drop that allocates nothing. dropARP: an ARP
+// frame that is not Ethernet/IPv4.
+func screen(frame []byte) dropReason {
+	switch header.Ethernet(frame[header.VnetHdrLen:]).EtherType() {
+	case header.EtherTypeARP:
+		if !header.ARP(frame[ipOff:]).Valid() {
+			return dropARP
+		}
+		return dropNone
+	case header.EtherTypeIPv4:
+	default:
+		return dropEtherType
+	}
+	ip := header.IPv4(frame[ipOff:])
+	if len(ip) < header.IPv4MinLen || ip.Version() != 4 {
+		return dropBadIPv4
+	}
+	hl, tl := ip.HeaderLen(), ip.TotalLen()
+	if hl < header.IPv4MinLen || tl < hl || tl > len(ip) || hl > header.IPv4MinLen && !ip.OptionsValid() {
+		return dropBadIPv4
+	}
+	if ip.FragOffset() != 0 {
+		return dropNone
+	}
+	l4 := ip[hl:tl]
+	switch ip.Protocol() {
+	case header.ProtoTCP:
+		if !header.TCP(l4).Valid() {
+			return dropBadL4
+		}
+	case header.ProtoUDP:
+		if !header.UDP(l4).Valid() {
+			return dropBadL4
+		}
+	case header.ProtoICMP:
+		if len(l4) < header.ICMPv4MinLen {
+			return dropBadL4
+		}
+	}
 	return dropNone
 }
 

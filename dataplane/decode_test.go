@@ -226,7 +226,47 @@ func TestParseVerdicts(t *testing.T) {
 	}
 }
 
-// natRig: b1 in a private subnet behind the NAT gateway, every ACL open.
+// A bad frame is a drop that allocates nothing: the views screen it before
+// gopacket, whose decoders allocate an error (and whose ARP decoder panics
+// on a hardware address length of 128).
+func TestParseBadFramesAllocateNothing(t *testing.T) {
+	mac := net.HardwareAddr{2, 0, 0, 0, 0, 1}
+	tcp := frame(t, mac, mac, "10.0.1.10", "10.0.2.10", &layers.TCP{SrcPort: 1000, DstPort: 22, SYN: true})
+	udp := frame(t, mac, mac, "10.0.1.10", "10.0.2.10", &layers.UDP{SrcPort: 1000, DstPort: 53}, gopacket.Payload("q"))
+	mod := func(f []byte, at int, b ...byte) []byte {
+		g := append([]byte(nil), f...)
+		copy(g[at:], b)
+		return g
+	}
+	arp := make([]byte, ipOff+header.ARPLen)
+	header.Ethernet(arp[header.VnetHdrLen:]).SetEtherType(header.EtherTypeARP)
+	copy(arp[ipOff:], []byte{0, 1, 8, 0, 128, 4, 0, 1})
+	w := &worker{}
+	for _, c := range []struct {
+		name string
+		f    []byte
+		want dropReason
+	}{
+		{"tcp data offset 4", mod(tcp, ipOff+32, 4<<4), dropBadL4},
+		{"udp length 3", mod(udp, ipOff+24, 0, 3), dropBadL4},
+		{"ipv4 header length 4", mod(tcp, ipOff, 0x44), dropBadIPv4},
+		{"ipv4 option past the header", mod(tcp, ipOff, 0x46), dropBadIPv4},
+		{"ipv4 cut", tcp[:ipOff+19], dropBadIPv4},
+		{"arp hardware length 128", arp, dropNone}, // arp refuses it
+	} {
+		var r dropReason
+		if allocs := testing.AllocsPerRun(100, func() { r = w.parse(c.f) }); allocs != 0 || r != c.want {
+			t.Errorf("%s: %v allocations, verdict %v (want %v)", c.name, allocs, r, c.want)
+		}
+		if c.want == dropNone {
+			if _, ok := w.gp.arpRequest(); !w.p.arp || ok {
+				t.Errorf("%s: taken as an ARP request", c.name)
+			}
+		}
+	}
+}
+
+// natRSTTopo: b1 in a private subnet behind the NAT gateway, every ACL open.
 const natRSTTopo = `{
   "name": "rst", "region": "us-east-1",
   "address_pools": [{"name": "amz", "cidrs": ["3.34.0.0/16"]}],

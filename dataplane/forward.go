@@ -72,6 +72,7 @@ type worker struct {
 	taps, tapsSeen *tapSet
 	tapCtr         *counters
 	tapFrame       []byte
+	mir            *mirrorScratch // Traffic Mirroring's buffer (mirror.go); made on the first copy
 }
 
 // handle runs one frame through the pipeline.
@@ -101,6 +102,9 @@ func (w *worker) handle(cfg *config, frame []byte) {
 	if e := cfg.eniByID[w.id]; e != nil {
 		e.st.ctr.rxFrames.Add(1)
 		e.st.ctr.rxBytes.Add(uint64(len(frame) - header.VnetHdrLen))
+		if e.mirrors != nil {
+			w.mirror(e, true) // mirror.go: as sent, before any rewrite
+		}
 		w.fromENI(cfg, e, 0)
 		return
 	}
@@ -308,6 +312,9 @@ func (w *worker) toENI(cfg *config, s *subnetCfg, from, to *eniCfg, hops int) {
 		srcMAC = &from.mac // same subnet: the frame keeps its sender's MAC
 	}
 	w.deliver(to.port, &to.st.ctr, to.mac[:], srcMAC[:])
+	if to.mirrors != nil {
+		w.mirror(to, false) // mirror.go: as received
+	}
 }
 
 // deliver writes the frame to a port (stage 8).

@@ -103,4 +103,7 @@ func (w *worker) fromService(cfg *config, s *svcCfg) {
 		return
 	}
 	w.deliver(to.port, &to.st.ctr, to.mac[:], to.subnet.routerMAC[:])
+	if to.mirrors != nil {
+		w.mirror(to, false) // mirror.go
+	}
 }

@@ -102,6 +102,9 @@ func (d *Service) names() map[string]bool {
 	for _, p := range d.net.Pools {
 		used[p.Name] = true
 	}
+	for _, name := range d.net.MirrorNames() { // mirror.go
+		used[name] = true
+	}
 	for _, o := range d.net.DHCPOptions {
 		if o.Name != "" {
 			used[o.Name] = true // dhcp.go (DNS-4); the default set has none

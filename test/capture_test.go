@@ -57,8 +57,9 @@ func startCapture(t *testing.T, tp *Topo, file string, args ...string) (wait fun
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	done := make(chan struct{}) // closed when the CLI has exited, with its error in werr
+	var werr error
+	go func() { werr = cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		cancel()
 		<-done
@@ -68,8 +69,8 @@ func startCapture(t *testing.T, tp *Topo, file string, args ...string) (wait fun
 			break
 		}
 		select {
-		case err := <-done:
-			t.Fatalf("capture ended before it began: %v\n%s", err, out.String())
+		case <-done:
+			t.Fatalf("capture ended before it began: %v\n%s", werr, out.String())
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -79,9 +80,9 @@ func startCapture(t *testing.T, tp *Topo, file string, args ...string) (wait fun
 	return func() string {
 		t.Helper()
 		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("capture: %v\n%s", err, out.String())
+		case <-done:
+			if werr != nil {
+				t.Fatalf("capture: %v\n%s", werr, out.String())
 			}
 		case <-time.After(20 * time.Second):
 			t.Fatalf("capture did not end by itself:\n%s", out.String())

@@ -792,6 +792,27 @@ func TestContract_EveryAnswerFitsEC2sModel(t *testing.T) {
 	run(nil, "reset-address-attribute", "--allocation-id", "eip-web", "--attribute", "domain-name")
 	run(nil, "associate-dhcp-options", "--dhcp-options-id", "default", "--vpc-id", lv)
 	run(nil, "delete-dhcp-options", "--dhcp-options-id", dopt)
+	// Traffic Mirroring (issue 14, TM-1..TM-4): a target, a filter with a
+	// rule, a session on web; torn down below.
+	var tmt struct {
+		TrafficMirrorTarget struct{ TrafficMirrorTargetId string }
+	}
+	run(&tmt, "create-traffic-mirror-target", "--network-interface-id", "db", "--description", "ct")
+	var tmf struct {
+		TrafficMirrorFilter struct{ TrafficMirrorFilterId string }
+	}
+	run(&tmf, "create-traffic-mirror-filter", "--description", "ct")
+	var tmfr struct {
+		TrafficMirrorFilterRule struct{ TrafficMirrorFilterRuleId string }
+	}
+	run(&tmfr, "create-traffic-mirror-filter-rule", "--traffic-mirror-filter-id", tmf.TrafficMirrorFilter.TrafficMirrorFilterId,
+		"--traffic-direction", "ingress", "--rule-number", "100", "--rule-action", "accept", "--protocol", "6",
+		"--destination-port-range", "FromPort=80,ToPort=80", "--source-cidr-block", "0.0.0.0/0", "--destination-cidr-block", "0.0.0.0/0")
+	var tms struct {
+		TrafficMirrorSession struct{ TrafficMirrorSessionId string }
+	}
+	run(&tms, "create-traffic-mirror-session", "--network-interface-id", "web", "--traffic-mirror-target-id", tmt.TrafficMirrorTarget.TrafficMirrorTargetId,
+		"--traffic-mirror-filter-id", tmf.TrafficMirrorFilter.TrafficMirrorFilterId, "--session-number", "1", "--packet-length", "128")
 	describeAll(true)
 
 	// The describe actions and STS call that AWS tools make but vpcnet's
@@ -804,6 +825,10 @@ func TestContract_EveryAnswerFitsEC2sModel(t *testing.T) {
 	}
 
 	// Tear down.
+	run(nil, "delete-traffic-mirror-session", "--traffic-mirror-session-id", tms.TrafficMirrorSession.TrafficMirrorSessionId)
+	run(nil, "delete-traffic-mirror-filter-rule", "--traffic-mirror-filter-rule-id", tmfr.TrafficMirrorFilterRule.TrafficMirrorFilterRuleId)
+	run(nil, "delete-traffic-mirror-filter", "--traffic-mirror-filter-id", tmf.TrafficMirrorFilter.TrafficMirrorFilterId)
+	run(nil, "delete-traffic-mirror-target", "--traffic-mirror-target-id", tmt.TrafficMirrorTarget.TrafficMirrorTargetId)
 	run(nil, "delete-route", peerRoute...)
 	run(nil, "delete-vpc-peering-connection", "--vpc-peering-connection-id", pcx)
 	run(nil, "delete-vpc", "--vpc-id", ctVPC.Vpc.VpcId)

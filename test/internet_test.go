@@ -2,6 +2,7 @@ package test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -247,9 +248,11 @@ func TestNAT2_PrivateInstanceThroughNATGateway(t *testing.T) {
 // ErrorPortAllocation, while another destination still works.
 func TestNAT3_ConnectionLimitPerDestination(t *testing.T) {
 	tp := Up(t, edge)
-	if _, err := tp.Curl(t, "db", "http://203.0.113.80/"); err != nil { // the echo server is up too by now
-		t.Fatal(err)
-	}
+	// Wait for inet's servers from inside inet, not through the NAT
+	// gateway: every attempt through it, refused ones too, holds a port
+	// for that destination until its closed mapping is reclaimed (10 s),
+	// and would count against the limit this test measures.
+	waitListening(t, tp, "inet", 80, 7)
 	// Two long-lived connections to inet:7 from db, in the background.
 	tp.MustExec(t, "db", "sh", "-c", "(sleep 6 | nc 203.0.113.80 7 >/dev/null 2>&1 &); (sleep 6 | nc 203.0.113.80 7 >/dev/null 2>&1 &); sleep 0.5")
 	if out, err := tp.Exec(t, "db", "nc", "-z", "-w", "1", "203.0.113.80", "7"); err == nil {
@@ -265,9 +268,14 @@ func TestNAT3_ConnectionLimitPerDestination(t *testing.T) {
 	if n := tp.Drops(t, "nat", "nat-port-allocation"); n == 0 {
 		t.Fatal("port allocation drop not counted")
 	}
-	// Another destination (port 80) is not limited by inet:7's count.
+	// Another destination (port 80) is not limited by inet:7's count: no
+	// port allocation error for it.
+	before := tp.Drops(t, "nat", "nat-port-allocation")
 	if _, err := tp.Curl(t, "db", "http://203.0.113.80/"); err != nil {
 		t.Fatalf("another destination failed: %v", err)
+	}
+	if n := tp.Drops(t, "nat", "nat-port-allocation"); n != before {
+		t.Fatalf("port allocation drops rose from %d to %d for another destination (NAT-3 counts per destination)", before, n)
 	}
 }
 
@@ -457,5 +465,24 @@ func TestNAT1_PrivateNATGatewayCannotUseTheIGW(t *testing.T) {
 	}
 	if attempts == 0 {
 		t.Fatal("the private NAT gateway saw no connection attempt")
+	}
+}
+
+// waitListening waits until TCP ports listen in namespace name, asking
+// inside it (nothing crosses the forwarder).
+func waitListening(t *testing.T, tp *Topo, name string, ports ...int) {
+	t.Helper()
+	for _, p := range ports {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			out, _ := tp.Exec(t, name, "ss", "-Hltn", fmt.Sprintf("sport = :%d", p))
+			if strings.TrimSpace(out) != "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: nothing listens on tcp port %d after 10 s", name, p)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 }

@@ -66,6 +66,7 @@ func Export(n *Network) *Topology {
 		t.FlowLogs = &FlowLogsSpec{Path: f.Path, AggregationSeconds: &agg}
 	}
 	t.VPCFlowLogs = exportVPCFlowLogs(n)
+	t.TrafficMirroring = exportMirroring(n)
 	exportDNS(n, t) // dhcp.go: DHCP options sets, public DNS records, reverse DNS names
 	s := n.Settings
 	t.Settings = &SettingsSpec{ConntrackMax: &s.ConntrackMax, NATIdleTimeoutSeconds: &s.NATIdleTimeoutSeconds,

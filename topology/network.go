@@ -39,6 +39,8 @@ type Network struct {
 	// keeps them from then on.
 	Tags     map[any]map[string]string // resource (*VPC, *Subnet, *ENI …) → its tags but the Name that is its name
 	KeyPairs []*KeyPair
+	// Mirroring is Traffic Mirroring's targets, filters and sessions (mirror.go).
+	Mirroring TrafficMirroring
 }
 
 // Settings holds the resolved dataplane tunables (topo.json "settings").

@@ -280,6 +280,7 @@ func (r *resolver) resolve() {
 	}
 	r.assignMACs()
 	r.resolveVPCFlowLogs()
+	r.resolveMirroring()
 	r.resolveTags()    // tags.go: the account's tags and key pairs, instances' image and key
 	r.eipDomainNames() // dhcp.go, DNS-3
 	r.shadowWarnings()

@@ -51,6 +51,9 @@ type Topology struct {
 	// public halves only; see tags.go.
 	Tags     []TagsSpec    `json:"tags,omitempty"`
 	KeyPairs []KeyPairSpec `json:"key_pairs,omitempty"`
+	// TrafficMirroring (issue 14, mirror.go): traffic mirror targets,
+	// filters and sessions, by name.
+	TrafficMirroring *TrafficMirroringSpec `json:"traffic_mirroring,omitempty"`
 }
 
 // PoolSpec is a public address pool (ADDR-5).
