@@ -23,13 +23,9 @@ func (d *Service) createSecurityGroup(in *types.CreateSecurityGroupRequest) (*ty
 	var v *topology.VPC
 	switch ref := deref(in.VpcId); {
 	case ref != "":
-		for _, x := range d.net.VPCs {
-			if x.ID == ref || x.Name == ref {
-				v = x
-			}
-		}
-		if v == nil {
-			return nil, opErr("InvalidVpcID.NotFound", "The vpc ID '%s' does not exist", ref)
+		var err error
+		if v, err = d.findVPC(ref); err != nil {
+			return nil, err
 		}
 	case len(d.net.VPCs) == 1:
 		v = d.net.VPCs[0]

@@ -26,7 +26,7 @@ func (d *Service) createNetworkAcl(in *types.CreateNetworkAclRequest) (*types.Cr
 	if err := unsupported(in, "VpcId", "TagSpecifications"); err != nil {
 		return nil, err
 	}
-	v, err := d.vpcByRef(in.VpcId)
+	v, err := d.findVPC(in.VpcId)
 	if err != nil {
 		return nil, err
 	}

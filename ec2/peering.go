@@ -134,14 +134,14 @@ func (d *Service) createVpcPeeringConnection(in *types.CreateVpcPeeringConnectio
 	if r := deref(in.PeerRegion); r != "" && r != d.net.Region {
 		return nil, opErr("Unsupported", "vpcnet peers VPCs of this region (%s) only, not of %s (PEER-1)", d.net.Region, r)
 	}
-	a, err := d.vpcByRef(deref(in.VpcId))
+	a, err := d.findVPC(deref(in.VpcId))
 	if err != nil {
 		return nil, err
 	}
 	if deref(in.PeerVpcId) == "" {
 		return nil, opErr("MissingParameter", "The request must contain the parameter peerVpcId")
 	}
-	b, err := d.vpcByRef(*in.PeerVpcId)
+	b, err := d.findVPC(*in.PeerVpcId)
 	if err != nil {
 		return nil, err
 	}

@@ -21,19 +21,6 @@ func init() {
 	Define("ReplaceRouteTableAssociation", Mutating, (*Service).replaceRouteTableAssociation)
 }
 
-// vpcByRef finds a VPC by id or name (required: MissingParameter when ref
-// is empty).
-func (d *Service) vpcByRef(ref string) (*topology.VPC, error) {
-	if ref == "" {
-		return nil, opErr("MissingParameter", "The request must contain the parameter vpcId")
-	}
-	for _, v := range d.net.VPCs {
-		if v.ID == ref || v.Name == ref {
-			return v, nil
-		}
-	}
-	return nil, opErr("InvalidVpcID.NotFound", "The vpc ID '%s' does not exist", ref)
-}
 
 // associatedWith is the association state EC2 shows for a live one.
 func associatedWith() *types.RouteTableAssociationState {
@@ -46,7 +33,7 @@ func (d *Service) createRouteTable(in *types.CreateRouteTableRequest) (*types.Cr
 	if err := unsupported(in, "VpcId", "TagSpecifications"); err != nil {
 		return nil, err
 	}
-	v, err := d.vpcByRef(in.VpcId)
+	v, err := d.findVPC(in.VpcId)
 	if err != nil {
 		return nil, err
 	}
