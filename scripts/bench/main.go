@@ -5,14 +5,15 @@
 // Usage (as root, from the repository root; `sudo make bench` builds
 // bin/vpcnet and runs it through scripts/bench.sh):
 //
-//	go run ./scripts/bench [-runs 3] [-seconds 5] [-only kernel|vpcnet|nat|ops|api|bringup|gobench] [-out FILE]
+//	go run ./scripts/bench [-runs 3] [-seconds 5] [-only kernel|vpcnet|nat|ops|api|observe|bringup|gobench] [-out FILE]
 //	go run ./scripts/bench api    # the same as -only api
 //
 // Each test runs -runs times, interleaved (kernel, vpcnet, kernel, vpcnet,
 // …), and the report gives medians. -only runs one part: "kernel" and
 // "vpcnet" measure one side of every figure, "nat" both sides of the NAT
 // figures, "ops" only the live operations (ops.go), "api" only the EC2
-// endpoint through the AWS SDK for Go (api.go), "bringup" only the
+// endpoint through the AWS SDK for Go (api.go), "observe" only the cost of
+// capture and of /metrics scrapes (observe.go), "bringup" only the
 // bring-up times, "gobench" only the Go per-packet benchmarks (gobench.go).
 // The one argument NAME is -only NAME. A run with -only writes no file
 // unless -out is given.
@@ -70,7 +71,7 @@ func benchMain() int {
 	var o options
 	flag.IntVar(&o.runs, "runs", 3, "interleaved runs per test (the report gives medians)")
 	flag.IntVar(&o.seconds, "seconds", 5, "seconds per run")
-	flag.StringVar(&o.only, "only", "", "one part: kernel, vpcnet, nat, ops, api, bringup or gobench (or give it as the one argument)")
+	flag.StringVar(&o.only, "only", "", "one part: kernel, vpcnet, nat, ops, api, observe, bringup or gobench (or give it as the one argument)")
 	flag.StringVar(&o.out, "out", "", "report file (default: BENCHMARKS.md at the repository root; none with -only)")
 	flag.StringVar(&o.vpcnetBin, "vpcnet", "", "the vpcnet binary (default: bin/vpcnet at the repository root)")
 	instances := flag.String("instances", "10,50,100", "comma-separated sizes of the generated topologies whose bring-up is timed")
@@ -97,9 +98,9 @@ func benchMain() int {
 		o.instances = append(o.instances, n)
 	}
 	switch o.only {
-	case "", "kernel", "vpcnet", "nat", "ops", "api", "bringup", "gobench":
+	case "", "kernel", "vpcnet", "nat", "ops", "api", "observe", "bringup", "gobench":
 	default:
-		return fail(fmt.Errorf("-only %q: want kernel, vpcnet, nat, ops, api, bringup or gobench", o.only))
+		return fail(fmt.Errorf("-only %q: want kernel, vpcnet, nat, ops, api, observe, bringup or gobench", o.only))
 	}
 	if err := checkEnvironment(); err != nil {
 		return fail(err)
@@ -221,7 +222,7 @@ func bench(ctx context.Context, c *cleanups, o options) (*report, error) {
 	}
 	var ts []test
 	for _, t := range tests(exe) {
-		if o.only == "bringup" || o.only == "ops" || o.only == "api" || o.only == "gobench" || (o.only == "nat" && !t.nat) {
+		if o.only == "bringup" || o.only == "ops" || o.only == "api" || o.only == "observe" || o.only == "gobench" || (o.only == "nat" && !t.nat) {
 			continue
 		}
 		ts = append(ts, t)
@@ -236,7 +237,8 @@ func bench(ctx context.Context, c *cleanups, o options) (*report, error) {
 	doBringup := o.only == "" || o.only == "bringup"
 	doOps := o.only == "" || o.only == "ops"
 	doAPI := o.only == "" || o.only == "api"
-	if useVpcnet || doBringup || doOps || doAPI {
+	doObserve := o.only == "" || o.only == "observe"
+	if useVpcnet || doBringup || doOps || doAPI || doObserve {
 		if err := v.checkBinary(); err != nil {
 			return nil, err
 		}
@@ -336,6 +338,12 @@ func bench(ctx context.Context, c *cleanups, o options) (*report, error) {
 	if doAPI {
 		if rep.api, err = apiBench(ctx, c, v, exe, o.runs, plainUp); err != nil {
 			return nil, fmt.Errorf("EC2 endpoint: %w", err)
+		}
+		plainUp = true
+	}
+	if doObserve {
+		if rep.observe, err = observeBench(ctx, c, v, exe, o.runs, o.seconds, plainUp); err != nil {
+			return nil, fmt.Errorf("observability cost: %w", err)
 		}
 	}
 	// Everything measured so far comes down before the bring-up timings.

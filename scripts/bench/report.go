@@ -28,9 +28,10 @@ type report struct {
 	tests   []test                        // in the order first measured
 	csum    map[side]map[string]int64     // side → counter → delta across the runs
 	bringup []bringupResult
-	ops     *opsResult // live operations (ops.go); nil when not measured
-	api     *apiResult // the EC2 endpoint (api.go); nil when not measured
-	gobench []*goBench // per-packet Go benchmarks (gobench.go)
+	ops     *opsResult     // live operations (ops.go); nil when not measured
+	api     *apiResult     // the EC2 endpoint (api.go); nil when not measured
+	observe *observeResult // capture and /metrics cost (observe.go); nil when not measured
+	gobench []*goBench     // per-packet Go benchmarks (gobench.go)
 }
 
 type bringupResult struct {
@@ -251,6 +252,9 @@ func (r *report) text() string {
 		}
 		b.WriteString("\n")
 	}
+	if r.observe != nil {
+		b.WriteString(r.observe.text(r.o.runs) + "\n")
+	}
 	for _, x := range r.bringup {
 		if x.skipped != "" {
 			fmt.Fprintf(&b, "bring-up, %s: %s\n", x.label, x.skipped)
@@ -366,6 +370,9 @@ func (r *report) markdown() string {
 		for _, l := range r.api.intervalsLines() {
 			p("- %s", l)
 		}
+	}
+	if r.observe != nil {
+		b.WriteString(r.observe.markdown(r.o.runs))
 	}
 	if len(r.bringup) > 0 {
 		p("")
