@@ -190,7 +190,7 @@ func TestINST_RunInstancesRefused(t *testing.T) {
 		{"unknown group", run(`, "SecurityGroupIds": ["nope"]`), "InvalidGroup.NotFound"},
 		{"name taken", run(name("web")), "InvalidParameterValue"},
 		{"name with a slash", run(name("bad name/x")), "InvalidParameterValue"},
-		{"a second tag", run(`, "TagSpecifications": [{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "a"}, {"Key": "env", "Value": "x"}]}]`), "InvalidParameterValue"},
+		{"a reserved tag", run(`, "TagSpecifications": [{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "a"}, {"Key": "aws:env", "Value": "x"}]}]`), "InvalidParameterValue"},
 		{"malformed image", run(`, "ImageId": "ami-xyz"`), "InvalidAMIID.Malformed"},
 		{"unknown type", run(`, "InstanceType": "t9.mega"`), "InvalidParameterValue"},
 		{"key name with newline", run(`, "KeyName": "a\nb"`), "InvalidKeyPair.Format"},

@@ -213,7 +213,7 @@ func TestENI_RefusedWithNothingChanged(t *testing.T) {
 		{"CreateNetworkInterface", `{"SubnetId": "PUB-WEB-2a", ` + nameTag("local") + `}`, "InvalidParameterValue"}, // RT-3's word
 		{"CreateNetworkInterface", `{"SubnetId": "PUB-WEB-2a", ` + nameTag(long) + `}`, "InvalidParameterValue"},
 		{"CreateNetworkInterface", `{"SubnetId": "PUB-WEB-2a", ` + nameTag("") + `}`, "InvalidParameterValue"},
-		{"CreateNetworkInterface", `{"SubnetId": "PUB-WEB-2a", "TagSpecifications": [{"ResourceType": "network-interface", "Tags": [{"Key": "env", "Value": "x"}]}]}`, "InvalidParameterValue"},
+		{"CreateNetworkInterface", `{"SubnetId": "PUB-WEB-2a", "TagSpecifications": [{"ResourceType": "network-interface", "Tags": [{"Key": "env", "Value": ""}, {"Key": "env", "Value": "x"}]}]}`, "InvalidParameterValue"},
 		{"CreateNetworkInterface", `{"SubnetId": "PUB-WEB-2a", "TagSpecifications": [{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "x"}]}]}`, "InvalidParameterValue"},
 		{"CreateNetworkInterface", `{"SubnetId": "PUB-WEB-2a", "Ipv6AddressCount": 1}`, "Unsupported"},
 		{"CreateNetworkInterface", `{"SubnetId": "PUB-WEB-2a", "InterfaceType": "trunk"}`, "Unsupported"},

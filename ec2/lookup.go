@@ -249,7 +249,8 @@ func (d *Service) groupsOf(v *topology.VPC, refs []string) ([]*topology.Security
 
 // nameFromTags returns the Name tag that specs give the resource of type rt
 // they create: vpcnet's name of the resource (the CLI's --name), "" when
-// none is given. vpcnet keeps no tag but Name, so another key, a second
+// none is given. Its other tags are checked here, before anything is made,
+// and put on the new resource after the operation (creationTags); a second
 // specification or another resource type is refused, not dropped.
 func nameFromTags(specs []types.TagSpecification, rt types.ResourceType) (string, error) {
 	name := ""
@@ -260,15 +261,12 @@ func nameFromTags(specs []types.TagSpecification, rt types.ResourceType) (string
 		if k > 0 {
 			return "", opErr("InvalidParameterValue", "The same resource type may not be specified more than once in tag specifications")
 		}
+		if err := checkTags(s.Tags, false); err != nil {
+			return "", err
+		}
 		for _, t := range s.Tags {
-			if deref(t.Key) != "Name" {
-				return "", opErr("InvalidParameterValue", "Tag %q: vpcnet keeps only the Name tag, the resource's name", deref(t.Key))
-			}
-			if name != "" {
-				return "", opErr("InvalidParameterValue", "The tag Name is given twice")
-			}
-			if name = deref(t.Value); name == "" {
-				return "", opErr("InvalidParameterValue", "The Name tag's value must not be empty")
+			if deref(t.Key) == "Name" {
+				name = deref(t.Value)
 			}
 		}
 	}

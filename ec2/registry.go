@@ -101,7 +101,58 @@ func (d *Service) CallInput(name string, in map[string]any) (any, error) {
 	if dry, _ := in["DryRun"].(bool); dry {
 		return nil, d.dryRun(op, v)
 	}
-	return op.call(d, v)
+	specs := creationTags(v)
+	var before map[string]bool
+	if len(specs) > 0 {
+		before = map[string]bool{}
+		for _, r := range d.resources() {
+			before[r.id] = true
+		}
+	}
+	out, err := op.call(d, v)
+	if err == nil && len(specs) > 0 {
+		err = d.tagNew(before, specs)
+	}
+	return out, err
+}
+
+// creationTags returns the tags other than Name that a request's
+// TagSpecifications give the resources it creates, by resource type: EC2
+// tags them as it makes them (Terraform and the AWS CLI send them so). The
+// operation has checked them already (nameFromTags).
+func creationTags(in any) map[types.ResourceType][]types.Tag {
+	f := reflect.ValueOf(in).Elem().FieldByName("TagSpecifications")
+	if !f.IsValid() {
+		return nil
+	}
+	specs, ok := f.Interface().([]types.TagSpecification)
+	if !ok {
+		return nil
+	}
+	out := map[types.ResourceType][]types.Tag{}
+	for _, s := range specs {
+		for _, t := range s.Tags {
+			if deref(t.Key) != "Name" {
+				out[s.ResourceType] = append(out[s.ResourceType], t)
+			}
+		}
+	}
+	return out
+}
+
+// tagNew puts specs' tags on the resources the operation made: those not
+// in before, of each spec's resource type.
+func (d *Service) tagNew(before map[string]bool, specs map[types.ResourceType][]types.Tag) error {
+	for _, r := range d.resources() {
+		if tags := specs[r.kind]; !before[r.id] && len(tags) > 0 {
+			// Checked before the operation ran (nameFromTags): a refusal
+			// here is vpcnet's fault, said as such.
+			if _, err := d.createTags(&types.CreateTagsRequest{Resources: []string{r.id}, Tags: tags}); err != nil {
+				return opErr("InternalError", "%s was created, but its tags were not put on it: %v", r.id, err)
+			}
+		}
+	}
+	return nil
 }
 
 // dryRun runs op on a copy of the network (exported and loaded again,

@@ -395,3 +395,26 @@ func TestTags_DeletedResourceForgetsTags(t *testing.T) {
 		}
 	}
 }
+
+// Tags given at creation (TagSpecifications, as Terraform and the AWS CLI
+// send them) are on the new resource, Name as its name and the rest as
+// tags; a bad one refuses the creation with nothing made.
+func TestTagsAtCreation(t *testing.T) {
+	d := rulesSvc(t, "")
+	out := callOK(t, d, "CreateVpc", `{"CidrBlock": "10.77.0.0/16", "TagSpecifications": [{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": "tf"}, {"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "net"}]}]}`)
+	id := *out.(*types.CreateVpcResult).Vpc.VpcId
+	got := map[string]string{}
+	for _, tg := range d.tagsOf(id, "tf") {
+		got[*tg.Key] = *tg.Value
+	}
+	if len(got) != 3 || got["Name"] != "tf" || got["env"] != "prod" || got["team"] != "net" {
+		t.Fatalf("tags of the new VPC: %v", got)
+	}
+	refused(t, d, "CreateVpc", `{"CidrBlock": "10.78.0.0/16", "TagSpecifications": [{"ResourceType": "vpc", "Tags": [{"Key": "aws:x", "Value": "y"}]}]}`, "InvalidParameterValue")
+	// Only the new resource is tagged, not others of its type.
+	for _, v := range d.net.VPCs {
+		if v.ID != id && len(d.tagsOf(v.ID, v.Name)) > 1 {
+			t.Errorf("VPC %s got tags it was not given: %v", v.ID, d.tagsOf(v.ID, v.Name))
+		}
+	}
+}
