@@ -21,7 +21,6 @@ func init() {
 	Define("ReplaceRouteTableAssociation", Mutating, (*Service).replaceRouteTableAssociation)
 }
 
-
 // associatedWith is the association state EC2 shows for a live one.
 func associatedWith() *types.RouteTableAssociationState {
 	return &types.RouteTableAssociationState{State: types.RouteTableAssociationStateCodeAssociated}
