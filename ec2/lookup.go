@@ -261,13 +261,22 @@ func nameFromTags(specs []types.TagSpecification, rt types.ResourceType) (string
 		if k > 0 {
 			return "", opErr("InvalidParameterValue", "The same resource type may not be specified more than once in tag specifications")
 		}
-		if err := checkTags(s.Tags, false); err != nil {
+		// The Name is checked as a name by the operation; the rest as tags.
+		var rest []types.Tag
+		for _, t := range s.Tags {
+			if deref(t.Key) != "Name" {
+				rest = append(rest, t)
+			} else if name != "" {
+				return "", opErr("InvalidParameterValue", "The tag Name is given twice")
+			} else if name = deref(t.Value); name == "" {
+				return "", opErr("InvalidParameterValue", "The Name tag's value must not be empty")
+			}
+		}
+		if err := checkTags(rest, true); err != nil {
 			return "", err
 		}
-		for _, t := range s.Tags {
-			if deref(t.Key) == "Name" {
-				name = deref(t.Value)
-			}
+		if n := len(s.Tags); n > maxTagsPerResource {
+			return "", opErr("TagLimitExceeded", "The maximum number of tags per resource is %d, not %d", maxTagsPerResource, n)
 		}
 	}
 	return name, nil

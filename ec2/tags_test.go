@@ -418,3 +418,13 @@ func TestTagsAtCreation(t *testing.T) {
 		}
 	}
 }
+
+// A Name and 50 other tags are 51: refused before anything is made.
+func TestTagsAtCreationLimit(t *testing.T) {
+	d := rulesSvc(t, "")
+	tags := `{"Key": "Name", "Value": "many"}`
+	for i := range 50 {
+		tags += fmt.Sprintf(`, {"Key": "k%d", "Value": "v"}`, i)
+	}
+	refused(t, d, "CreateVpc", `{"CidrBlock": "10.79.0.0/16", "TagSpecifications": [{"ResourceType": "vpc", "Tags": [`+tags+`]}]}`, "TagLimitExceeded")
+}
