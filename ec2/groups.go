@@ -44,8 +44,8 @@ func (d *Service) createSecurityGroup(in *types.CreateSecurityGroupRequest) (*ty
 	if in.Description == "" {
 		return nil, opErr("MissingParameter", "The request must contain the parameter GroupDescription")
 	}
-	if err := topology.CheckDescription(in.Description); err != nil {
-		return nil, opErr("InvalidParameterValue", "%v", err)
+	if err := checkDescription(&in.Description); err != nil {
+		return nil, err
 	}
 	if len(in.TagSpecifications) > 0 {
 		if name, err := nameFromTags(in.TagSpecifications, types.ResourceTypeSecurityGroup); err != nil {

@@ -74,11 +74,7 @@ func internetGatewayOf(n *topology.Network, g *topology.IGW, v *topology.VPC) ty
 
 // createInternetGateway makes an internet gateway attached to nothing.
 func (d *Service) createInternetGateway(in *types.CreateInternetGatewayRequest) (*types.CreateInternetGatewayResult, error) {
-	want, err := nameFromTags(in.TagSpecifications, types.ResourceTypeInternetGateway)
-	if err != nil {
-		return nil, err
-	}
-	name, err := d.newName(want, "igw", topology.KindIGW)
+	name, err := d.nameFromSpecs(in.TagSpecifications, types.ResourceTypeInternetGateway, "igw", topology.KindIGW)
 	if err != nil {
 		return nil, err
 	}

@@ -639,8 +639,8 @@ func (d *Service) launchENI(ni types.InstanceNetworkInterfaceSpecification, all 
 		l.description = topology.PrimaryENIDescription
 	}
 	if ni.Description != nil {
-		if err := topology.CheckDescription(*ni.Description); err != nil {
-			return l, opErr("InvalidParameterValue", "%v", err)
+		if err := checkDescription(ni.Description); err != nil {
+			return l, err
 		}
 		l.description = *ni.Description
 	}

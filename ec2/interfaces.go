@@ -61,8 +61,8 @@ func (d *Service) createNetworkInterface(in *types.CreateNetworkInterfaceRequest
 		return nil, err
 	}
 	desc := deref(in.Description)
-	if err := topology.CheckDescription(desc); err != nil {
-		return nil, opErr("InvalidParameterValue", "%v", err)
+	if err := checkDescription(in.Description); err != nil {
+		return nil, err
 	}
 	e := &topology.ENI{Name: name, ID: d.net.NewID("eni", name), Subnet: s, MAC: d.net.NewMAC(name), PrimaryIP: ip,
 		Groups: groups, SourceDestCheck: true, Kind: topology.ENICompute, Description: desc,
@@ -291,8 +291,8 @@ func (d *Service) modifyENI(e *topology.ENI, sdc *types.AttributeBooleanValue, g
 		}
 	}
 	if desc != nil {
-		if err := topology.CheckDescription(*desc); err != nil {
-			return opErr("InvalidParameterValue", "%v", err)
+		if err := checkDescription(desc); err != nil {
+			return err
 		}
 	}
 	if gs != nil {

@@ -282,6 +282,25 @@ func nameFromTags(specs []types.TagSpecification, rt types.ResourceType) (string
 	return name, nil
 }
 
+// checkDescription holds a description to the file's rule (EC2's 255
+// bytes, no control characters), so that export always loads again.
+func checkDescription(p *string) error {
+	if err := topology.CheckDescription(deref(p)); err != nil {
+		return opErr("InvalidParameterValue", "%v", err)
+	}
+	return nil
+}
+
+// nameFromSpecs is a new resource's name: its Name tag from specs (checked
+// with the rest of its tags, nameFromTags), or base-1, base-2 … (newName).
+func (d *Service) nameFromSpecs(specs []types.TagSpecification, rt types.ResourceType, base, kind string) (string, error) {
+	want, err := nameFromTags(specs, rt)
+	if err != nil {
+		return "", err
+	}
+	return d.newName(want, base, kind)
+}
+
 // unsupported refuses a request that sets a member the handler neither
 // implements nor may safely ignore: EC2 would act on it, vpcnet cannot,
 // and answering success would be a lie. known are the members the handler

@@ -73,22 +73,6 @@ func (d *Service) mirrorENI(ref string) (*topology.ENI, error) {
 	return e, nil
 }
 
-// mirrorName is a new resource's name: its Name tag, or base-1, base-2 ….
-func (d *Service) mirrorName(specs []types.TagSpecification, rt types.ResourceType, base, kind string) (string, error) {
-	want, err := nameFromTags(specs, rt)
-	if err != nil {
-		return "", err
-	}
-	return d.newName(want, base, kind)
-}
-
-func checkDescription(p *string) error {
-	if err := topology.CheckDescription(deref(p)); err != nil {
-		return opErr("InvalidParameterValue", "%v", err)
-	}
-	return nil
-}
-
 // --- targets (TM-1) ------------------------------------------------------------
 
 func (d *Service) createTrafficMirrorTarget(in *types.CreateTrafficMirrorTargetRequest) (*types.CreateTrafficMirrorTargetResult, error) {
@@ -108,7 +92,7 @@ func (d *Service) createTrafficMirrorTarget(in *types.CreateTrafficMirrorTargetR
 	if err := checkDescription(in.Description); err != nil {
 		return nil, err
 	}
-	name, err := d.mirrorName(in.TagSpecifications, types.ResourceTypeTrafficMirrorTarget, "tmt", topology.KindMirrorTarget)
+	name, err := d.nameFromSpecs(in.TagSpecifications, types.ResourceTypeTrafficMirrorTarget, "tmt", topology.KindMirrorTarget)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +162,7 @@ func (d *Service) createTrafficMirrorFilter(in *types.CreateTrafficMirrorFilterR
 	if err := checkDescription(in.Description); err != nil {
 		return nil, err
 	}
-	name, err := d.mirrorName(in.TagSpecifications, types.ResourceTypeTrafficMirrorFilter, "tmf", topology.KindMirrorFilter)
+	name, err := d.nameFromSpecs(in.TagSpecifications, types.ResourceTypeTrafficMirrorFilter, "tmf", topology.KindMirrorFilter)
 	if err != nil {
 		return nil, err
 	}
@@ -430,7 +414,7 @@ func (d *Service) createTrafficMirrorSession(in *types.CreateTrafficMirrorSessio
 	if src == t.ENI {
 		return nil, opErr("InvalidParameterValue", "The source network interface %s is the traffic mirror target's: give another target (TM-3)", src.ID)
 	}
-	if sv, tv := src.Subnet.VPC, t.ENI.Subnet.VPC; sv != tv && !d.peered(sv, tv) {
+	if sv, tv := src.Subnet.VPC, t.ENI.Subnet.VPC; sv != tv && !d.net.PeeringBetween(sv, tv).Active() {
 		return nil, opErr("InvalidParameterValue", "The target %s is in %s, the source in %s: they must be in the same VPC or peered VPCs", t.ID, tv.ID, sv.ID)
 	}
 	live := d.net.LiveMirrorSessions()
@@ -453,7 +437,7 @@ func (d *Service) createTrafficMirrorSession(in *types.CreateTrafficMirrorSessio
 	if len(sources) > topology.MaxMirrorSourcesPerTarget {
 		return nil, opErr("TrafficMirrorSourcesPerTargetLimitExceeded", "Traffic mirror target %s has %d sources, the most it takes (TM-3)", t.ID, topology.MaxMirrorSourcesPerTarget)
 	}
-	name, err := d.mirrorName(in.TagSpecifications, types.ResourceTypeTrafficMirrorSession, "tms", topology.KindMirrorSession)
+	name, err := d.nameFromSpecs(in.TagSpecifications, types.ResourceTypeTrafficMirrorSession, "tms", topology.KindMirrorSession)
 	if err != nil {
 		return nil, err
 	}
@@ -468,16 +452,6 @@ func (d *Service) createTrafficMirrorSession(in *types.CreateTrafficMirrorSessio
 	m.Sessions = append(slices.Clone(m.Sessions), s)
 	x := d.mirrorSessionOf(s)
 	return &types.CreateTrafficMirrorSessionResult{TrafficMirrorSession: &x, ClientToken: clientToken(in.ClientToken)}, nil
-}
-
-// peered reports whether an active peering joins a and b.
-func (d *Service) peered(a, b *topology.VPC) bool {
-	for _, p := range d.net.Peerings {
-		if p.Active() && (p.VPCs == [2]*topology.VPC{a, b} || p.VPCs == [2]*topology.VPC{b, a}) {
-			return true
-		}
-	}
-	return false
 }
 
 func (d *Service) deleteTrafficMirrorSession(in *types.DeleteTrafficMirrorSessionRequest) (*types.DeleteTrafficMirrorSessionResult, error) {

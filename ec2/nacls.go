@@ -30,11 +30,7 @@ func (d *Service) createNetworkAcl(in *types.CreateNetworkAclRequest) (*types.Cr
 	if err != nil {
 		return nil, err
 	}
-	want, err := nameFromTags(in.TagSpecifications, types.ResourceTypeNetworkAcl)
-	if err != nil {
-		return nil, err
-	}
-	name, err := d.newName(want, "acl", topology.KindNACL)
+	name, err := d.nameFromSpecs(in.TagSpecifications, types.ResourceTypeNetworkAcl, "acl", topology.KindNACL)
 	if err != nil {
 		return nil, err
 	}

@@ -75,11 +75,7 @@ func (d *Service) createNatGateway(in *types.CreateNatGatewayRequest) (*types.Cr
 	if err != nil {
 		return nil, err
 	}
-	want, err := nameFromTags(in.TagSpecifications, types.ResourceTypeNatgateway)
-	if err != nil {
-		return nil, err
-	}
-	name, err := d.newName(want, "nat", kindNAT)
+	name, err := d.nameFromSpecs(in.TagSpecifications, types.ResourceTypeNatgateway, "nat", kindNAT)
 	if err != nil {
 		return nil, err
 	}

@@ -148,16 +148,10 @@ func (d *Service) createVpcPeeringConnection(in *types.CreateVpcPeeringConnectio
 	if a == b {
 		return nil, opErr("InvalidParameterValue", "A VPC cannot be peered with itself: %s (PEER-1)", a.ID)
 	}
-	for _, p := range d.net.Peerings {
-		if (p.VPCs[0] == a && p.VPCs[1] == b) || (p.VPCs[0] == b && p.VPCs[1] == a) {
-			return nil, opErr("VpcPeeringConnectionAlreadyExists", "A VPC peering connection between %s and %s already exists: %s (%s)", a.ID, b.ID, p.ID, p.Status)
-		}
+	if p := d.net.PeeringBetween(a, b); p != nil {
+		return nil, opErr("VpcPeeringConnectionAlreadyExists", "A VPC peering connection between %s and %s already exists: %s (%s)", a.ID, b.ID, p.ID, p.Status)
 	}
-	want, err := nameFromTags(in.TagSpecifications, types.ResourceTypeVpcPeeringConnection)
-	if err != nil {
-		return nil, err
-	}
-	name, err := d.newName(want, "peering", topology.KindPeering)
+	name, err := d.nameFromSpecs(in.TagSpecifications, types.ResourceTypeVpcPeeringConnection, "peering", topology.KindPeering)
 	if err != nil {
 		return nil, err
 	}

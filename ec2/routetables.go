@@ -36,11 +36,7 @@ func (d *Service) createRouteTable(in *types.CreateRouteTableRequest) (*types.Cr
 	if err != nil {
 		return nil, err
 	}
-	want, err := nameFromTags(in.TagSpecifications, types.ResourceTypeRouteTable)
-	if err != nil {
-		return nil, err
-	}
-	name, err := d.newName(want, "rt", topology.KindRT)
+	name, err := d.nameFromSpecs(in.TagSpecifications, types.ResourceTypeRouteTable, "rt", topology.KindRT)
 	if err != nil {
 		return nil, err
 	}

@@ -57,11 +57,7 @@ func (d *Service) createSubnet(in *types.CreateSubnetRequest) (*types.CreateSubn
 	if err != nil {
 		return nil, err
 	}
-	want, err := nameFromTags(in.TagSpecifications, types.ResourceTypeSubnet)
-	if err != nil {
-		return nil, err
-	}
-	name, err := d.newName(want, "subnet", topology.KindSubnet)
+	name, err := d.nameFromSpecs(in.TagSpecifications, types.ResourceTypeSubnet, "subnet", topology.KindSubnet)
 	if err != nil {
 		return nil, err
 	}

@@ -94,11 +94,7 @@ func (d *Service) createVpc(in *types.CreateVpcRequest) (*types.CreateVpcResult,
 	if q := d.net.Settings.Quotas.VPCs; len(d.net.VPCs) >= q {
 		return nil, opErr("VpcLimitExceeded", "The maximum number of VPCs has been reached (%d, settings.quotas.vpcs; QUOTA-1)", q)
 	}
-	want, err := nameFromTags(in.TagSpecifications, types.ResourceTypeVpc)
-	if err != nil {
-		return nil, err
-	}
-	name, err := d.newName(want, "vpc", topology.KindVPC)
+	name, err := d.nameFromSpecs(in.TagSpecifications, types.ResourceTypeVpc, "vpc", topology.KindVPC)
 	if err != nil {
 		return nil, err
 	}
