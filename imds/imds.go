@@ -253,7 +253,9 @@ func (h *Handler) checkToken(vs []string, id string) (int64, bool) {
 		return 0, false
 	}
 	var raw [tokenRaw]byte
-	if n, err := base64.RawURLEncoding.Decode(raw[:], []byte(vs[0])); err != nil || n != tokenRaw {
+	// Strict: the last character's two spare bits must be zero, so that
+	// one token has one spelling (a non-strict decoder ignores them).
+	if n, err := base64.RawURLEncoding.Strict().Decode(raw[:], []byte(vs[0])); err != nil || n != tokenRaw {
 		return 0, false
 	}
 	if !hmac.Equal(raw[8:], h.mac(id, raw[:8])) {

@@ -343,11 +343,15 @@ func TestIMDS1_BadRequests(t *testing.T) {
 	dbTok := w.token(t, "v1", "10.10.2.20")
 	other := New(h.lookup).token(w.n.InstanceByName["web"].ID, now.Unix()+60) // another daemon's key
 	id := "/latest/meta-data/instance-id"
+	// The last character carries two spare bits: flipping its low bit must
+	// be refused too (one token, one spelling), as must a flip in the MAC.
 	tamper := []byte(tok)
 	tamper[len(tamper)-1] ^= 1
 	if tamper[len(tamper)-1] == tok[len(tok)-1] {
 		t.Fatal("no change")
 	}
+	tamperMid := []byte(tok)
+	tamperMid[20] ^= 1
 	cases := []struct {
 		name, src, method, path string
 		hdr                     []string
@@ -360,6 +364,7 @@ func TestIMDS1_BadRequests(t *testing.T) {
 		{"v2 required: its token", "10.10.2.20", "GET", id, []string{TokenHeader, dbTok}, 200},
 		{"another instance's token", "10.10.2.20", "GET", id, []string{TokenHeader, tok}, 401},
 		{"a forged token", "10.9.1.10", "GET", id, []string{TokenHeader, string(tamper)}, 401},
+		{"a token with a bit of its MAC flipped", "10.9.1.10", "GET", id, []string{TokenHeader, string(tamperMid)}, 401},
 		{"another daemon's token", "10.9.1.10", "GET", id, []string{TokenHeader, other}, 401},
 		{"a bad token with v1 allowed", "10.9.1.10", "GET", id, []string{TokenHeader, "nope"}, 401},
 		{"an empty token", "10.9.1.10", "GET", id, []string{TokenHeader, ""}, 401},
