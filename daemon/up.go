@@ -65,7 +65,8 @@ func Up(n *topology.Network, exe string, source []byte) (*Daemon, error) {
 	}
 	self := netns.Proc{PID: os.Getpid()}
 	self.Start = netns.StartTimeOf(self.PID)
-	d := newDaemon(n, dataplane.New(n, dataplane.Options{ConntrackMax: n.Settings.ConntrackMax}))
+	d := newDaemon(n, dataplane.New(n, dataplane.Options{ConntrackMax: n.Settings.ConntrackMax,
+		BusyPoll: time.Duration(n.Settings.BusyPollMicroseconds) * time.Microsecond}))
 	d.exe, d.st.Daemon = exe, self
 	// CreateFlowLogs's files: flow-logs/<group>.log, root's only (OBS-1).
 	d.fwd.SetFlowLogDir(filepath.Join(dir, "flow-logs"))

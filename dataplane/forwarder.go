@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,9 @@ import (
 // Options tune the forwarder.
 type Options struct {
 	ConntrackMax int // bound on tracked flows across all ENIs (SG-4); 0: default
+	// BusyPoll is how long a poll loop keeps looking for frames after the
+	// last one before it sleeps (settings.busy_poll_us); 0 sleeps at once.
+	BusyPoll time.Duration
 }
 
 // Forwarder is the userspace VPC: one worker per port (per queue of a
@@ -138,7 +142,7 @@ func (f *Forwarder) AttachPort(id string, p Port) {
 // reports whether they run. Call it with mu held.
 func (f *Forwarder) startLoops() bool {
 	if f.loops == nil {
-		l, err := startPollLoops(runtime.GOMAXPROCS(0))
+		l, err := startPollLoops(runtime.GOMAXPROCS(0), busyPollWindow(f.st.opts.BusyPoll))
 		if err != nil {
 			return false
 		}
@@ -381,4 +385,16 @@ func withQueueDrops(es EndpointStats, p Port) EndpointStats {
 		es.Drops[dropPortQueueFull.String()] += n
 	}
 	return es
+}
+
+// busyPollWindow is the poll loops' spin window: d (settings.busy_poll_us),
+// or VPCNET_BUSYPOLL (microseconds) when set, a lab override that lets a
+// bench compare windows without editing its topology (issue 15).
+func busyPollWindow(d time.Duration) time.Duration {
+	if v, ok := os.LookupEnv("VPCNET_BUSYPOLL"); ok {
+		if us, err := strconv.Atoi(v); err == nil && us >= 0 && us <= 100000 {
+			return time.Duration(us) * time.Microsecond
+		}
+	}
+	return d
 }

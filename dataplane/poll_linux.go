@@ -2,8 +2,10 @@ package dataplane
 
 import (
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -21,6 +23,12 @@ import (
 // queue only every 10 ms while flooded queues kept the P busy, and an
 // established flow beside a flood saw tens of milliseconds per hop).
 //
+// A loop that finds nothing keeps looking for spin (settings.busy_poll_us)
+// after the last event before it sleeps in Go's poller: a frame that comes
+// meanwhile (an echo reply, a flow's next segment) is read without a wakeup,
+// the largest part of the forwarder's latency (issue 15); an idle loop
+// sleeps, since the window starts only from an event.
+//
 // Goroutines: startPollLoops starts the loops; each ends when stop closes
 // its descriptor. A queue is served by one loop at a time (polled.state).
 
@@ -37,6 +45,8 @@ type pollLoops struct {
 	tab   atomic.Pointer[[]*polled] // slot → queue, copied on change; read per event
 	gen   uint32
 	freed []uint32 // free slots
+
+	spin int64 // busy-poll window in ns after the last event; 0 sleeps at once
 }
 
 // polled is one queue the loops serve, and its worker.
@@ -58,12 +68,12 @@ const (
 )
 
 // startPollLoops creates the epoll instance and n loops.
-func startPollLoops(n int) (*pollLoops, error) {
+func startPollLoops(n int, spin time.Duration) (*pollLoops, error) {
 	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
-	l := &pollLoops{ep: ep}
+	l := &pollLoops{ep: ep, spin: int64(spin)}
 	empty := []*polled{}
 	l.tab.Store(&empty)
 	for i := range max(n, 1) {
@@ -165,19 +175,34 @@ func (l *pollLoops) run(rc interface {
 	events := make([]unix.EpollEvent, pollEvents)
 	ready := make([]*polled, 0, 64)
 	got := 0
+	var last int64 // when epoll last had an event (clock)
 	wait := func(fd uintptr) bool {
-		n, err := unix.EpollWait(int(fd), events, 0)
-		if err != nil {
-			n = 0
+		for {
+			n, err := unix.EpollWait(int(fd), events, 0)
+			if err != nil {
+				n = 0
+			}
+			got = n
+			if n > 0 || len(ready) > 0 {
+				return true
+			}
+			// Adaptive busy polling: while frames came within the
+			// last l.spin, look again instead of sleeping, so the
+			// next frame costs no wakeup; idle, the loop sleeps.
+			if l.spin <= 0 || clock()-last > l.spin {
+				return false
+			}
+			runtime.Gosched()
 		}
-		got = n
-		return n > 0 || len(ready) > 0
 	}
 	for {
 		if err := rc.Read(wait); err != nil {
 			return // stop closed the descriptor
 		}
 		if got > 0 {
+			if l.spin > 0 {
+				last = clock()
+			}
 			tab := *l.tab.Load()
 			for i := range events[:got] {
 				token := *(*uint64)(unsafe.Pointer(&events[i].Fd))

@@ -80,12 +80,18 @@ func (q *fakeQueue) Close() error                           { q.closed.Store(tru
 // pollRig is a forwarder whose poll loops (n of them) serve fake queues.
 func pollRig(t *testing.T, loops int) (*Forwarder, func(q *fakeQueue) *polled) {
 	t.Helper()
+	return pollRigSpin(t, loops, 0)
+}
+
+// pollRigSpin is pollRig with the loops' busy-poll window.
+func pollRigSpin(t *testing.T, loops int, spin time.Duration) (*Forwarder, func(q *fakeQueue) *polled) {
+	t.Helper()
 	n, err := topology.Load([]byte(unitTopo))
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := New(n, Options{})
-	l, err := startPollLoops(loops)
+	l, err := startPollLoops(loops, spin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,4 +196,65 @@ func TestPollLoopsServeEveryQueueAndRetireClosedOnes(t *testing.T) {
 			t.Fatalf("slot %d still holds a queue after Stop", i)
 		}
 	}
+}
+
+// cpuTime is the process's user and system time so far.
+func cpuTime(t *testing.T) time.Duration {
+	t.Helper()
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// Issue 15, adaptive busy polling: after a frame the loop keeps looking for
+// the next one for the window (so it costs no wakeup), then sleeps, so an
+// idle forwarder costs no CPU. Measured in CPU time, which a busy machine
+// can only lower: the bounds are a tenth of the window and a small fraction
+// of the idle time.
+func TestBusyPollSpinsAfterAFrameThenSleeps(t *testing.T) {
+	const window = 400 * time.Millisecond
+	f, add := pollRigSpin(t, 1, window)
+	q := newFakeQueue(t, false)
+	q.floodOf = newFakeQueue(t, false)
+	add(q)
+	idle := func(what string) {
+		before := cpuTime(t)
+		time.Sleep(300 * time.Millisecond)
+		if used := cpuTime(t) - before; used > 30*time.Millisecond {
+			t.Fatalf("%s: %v of CPU in 300 ms, want the loop asleep", what, used)
+		}
+	}
+	idle("before any frame")
+	q.pending.Add(1)
+	q.kick()
+	pollWait(t, "the frame", func() bool { return q.reads.Load() == 1 })
+	before := cpuTime(t)
+	time.Sleep(window / 2)
+	if used := cpuTime(t) - before; used < window/10 {
+		t.Fatalf("%v of CPU in the %v after a frame, want the loop spinning", used, window/2)
+	}
+	time.Sleep(window) // the window is over
+	idle("after the window")
+	q.Close()
+	f.Stop()
+}
+
+// Without a window the loop sleeps as soon as the queue is empty.
+func TestBusyPollOffSleepsAtOnce(t *testing.T) {
+	f, add := pollRigSpin(t, 1, 0)
+	q := newFakeQueue(t, false)
+	q.floodOf = newFakeQueue(t, false)
+	add(q)
+	q.pending.Add(1)
+	q.kick()
+	pollWait(t, "the frame", func() bool { return q.reads.Load() == 1 })
+	before := cpuTime(t)
+	time.Sleep(300 * time.Millisecond)
+	if used := cpuTime(t) - before; used > 30*time.Millisecond {
+		t.Fatalf("%v of CPU in 300 ms after a frame with busy polling off", used)
+	}
+	q.Close()
+	f.Stop()
 }

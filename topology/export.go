@@ -70,7 +70,8 @@ func Export(n *Network) *Topology {
 	exportDNS(n, t) // dhcp.go: DHCP options sets, public DNS records, reverse DNS names
 	s := n.Settings
 	t.Settings = &SettingsSpec{ConntrackMax: &s.ConntrackMax, NATIdleTimeoutSeconds: &s.NATIdleTimeoutSeconds,
-		NATMaxConnectionsPerDestination: &s.NATMaxConnectionsPerDestination, ForwarderCPUs: &s.ForwarderCPUs}
+		NATMaxConnectionsPerDestination: &s.NATMaxConnectionsPerDestination, ForwarderCPUs: &s.ForwarderCPUs,
+		BusyPollMicroseconds: &s.BusyPollMicroseconds}
 	if q := s.Quotas; q != DefaultQuotas() {
 		t.Settings.Quotas = &QuotasSpec{VPCs: &q.VPCs, ElasticIPs: &q.ElasticIPs, GroupsPerENI: &q.GroupsPerENI,
 			RulesPerGroup: &q.RulesPerGroup, RulesPerNACL: &q.RulesPerNACL, RoutesPerTable: &q.RoutesPerTable}

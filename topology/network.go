@@ -52,6 +52,9 @@ type Settings struct {
 	// default), "all" (not pinned) or a CPU list such as "1" or "2-3,6".
 	// Which CPUs "auto" means depends on the machine (dataplane.ForwarderCPUs).
 	ForwarderCPUs string
+	// BusyPollMicroseconds is settings.busy_poll_us: the poll loops' spin
+	// window after the last frame (dataplane/poll_linux.go); 0 sleeps at once.
+	BusyPollMicroseconds int
 	// EC2Endpoint is settings.ec2_endpoint; the zero value means the
 	// default, the first free port from DefaultEC2Port up on 127.0.0.1.
 	EC2Endpoint netip.AddrPort

@@ -12,10 +12,13 @@ import (
 
 // Defaults applied by Resolve.
 const (
-	DefaultRegion                          = "us-east-1"
-	DefaultPoolName                        = "amazon"
-	DefaultPoolCIDR                        = "3.34.0.0/16"
-	DefaultConntrackMax                    = 262144
+	DefaultRegion       = "us-east-1"
+	DefaultPoolName     = "amazon"
+	DefaultPoolCIDR     = "3.34.0.0/16"
+	DefaultConntrackMax = 262144
+	// DefaultBusyPollMicroseconds is how long the forwarder keeps looking
+	// for frames after the last one before it sleeps (settings.busy_poll_us).
+	DefaultBusyPollMicroseconds            = 200
 	DefaultNATIdleTimeoutSeconds           = 350   // NAT-4
 	DefaultNATMaxConnectionsPerDestination = 55000 // NAT-3
 	DefaultFlowLogAggregationSeconds       = 60    // OBS-1
@@ -294,6 +297,7 @@ func (r *resolver) settings() {
 		NATIdleTimeoutSeconds:           DefaultNATIdleTimeoutSeconds,
 		NATMaxConnectionsPerDestination: DefaultNATMaxConnectionsPerDestination,
 		ForwarderCPUs:                   CPUsAuto,
+		BusyPollMicroseconds:            DefaultBusyPollMicroseconds,
 		Quotas:                          DefaultQuotas(),
 	}
 	if ss := r.t.Settings; ss != nil {
@@ -311,6 +315,7 @@ func (r *resolver) settings() {
 		r.intIn(&s.NATIdleTimeoutSeconds, ss.NATIdleTimeoutSeconds, "settings.nat_idle_timeout_seconds", "NAT-4", 1, 432000)
 		// NAT-3: one source port per connection, from 1024–65535.
 		r.intIn(&s.NATMaxConnectionsPerDestination, ss.NATMaxConnectionsPerDestination, "settings.nat_max_connections_per_destination", "NAT-3", 1, 65535-1024+1)
+		r.intIn(&s.BusyPollMicroseconds, ss.BusyPollMicroseconds, "settings.busy_poll_us", RuleFormat, 0, 100000)
 		if c := ss.ForwarderCPUs; c != nil {
 			if _, err := ParseCPUs(*c); err != nil {
 				r.errf("settings.forwarder_cpus", RuleFormat, "%v", err)

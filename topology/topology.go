@@ -315,6 +315,9 @@ type SettingsSpec struct {
 	NATMaxConnectionsPerDestination *int `json:"nat_max_connections_per_destination,omitempty"`
 	// ForwarderCPUs is "auto", "all" or a CPU list such as "1" or "2-3,6".
 	ForwarderCPUs *string `json:"forwarder_cpus,omitempty"`
+	// BusyPollMicroseconds is how long the forwarder spins for the next
+	// frame after the last one before it sleeps: 0 to 100000, default 200.
+	BusyPollMicroseconds *int `json:"busy_poll_us,omitempty"`
 	// EC2Endpoint is where the topology serves EC2's Query API: an IP and
 	// a port, "127.0.0.1:4566" or "[::1]:4566". Default: the first free
 	// port from 4566 up on 127.0.0.1.

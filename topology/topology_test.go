@@ -234,6 +234,8 @@ func badCases(t testing.TB) []badCase {
 		{"FORMAT forwarder_cpus backwards", e(`"region": "us-east-1",`, `"region": "us-east-1", "settings": {"forwarder_cpus": "3-1"},`), "settings.forwarder_cpus", RuleFormat, "backwards"},
 		{"FORMAT forwarder_cpus empty", e(`"region": "us-east-1",`, `"region": "us-east-1", "settings": {"forwarder_cpus": ""},`), "settings.forwarder_cpus", RuleFormat, "empty"},
 		{"FORMAT forwarder_cpus number", e(`"region": "us-east-1",`, `"region": "us-east-1", "settings": {"forwarder_cpus": 1},`), "settings.forwarder_cpus", RuleFormat, ""},
+		{"busy poll below 0", e(`"region": "us-east-1",`, `"region": "us-east-1", "settings": {"busy_poll_us": -1},`), "settings.busy_poll_us", "FORMAT", ""},
+		{"busy poll above 100 ms", e(`"region": "us-east-1",`, `"region": "us-east-1", "settings": {"busy_poll_us": 100001},`), "settings.busy_poll_us", "FORMAT", ""},
 		{"NAT-4 settings out of range", e(`"region": "us-east-1",`, `"region": "us-east-1", "settings": {"nat_idle_timeout_seconds": 0},`), "settings.nat_idle_timeout_seconds", "NAT-4", ""},
 
 		// SG-3, SG-6, SG-7.
@@ -444,7 +446,7 @@ func TestDefaults(t *testing.T) {
 		n.Pools[0].BorderGroup != "us-east-1" || n.Pools[0].CIDRs[0] != netip.MustParsePrefix("3.34.0.0/16") {
 		t.Errorf("default pool: %+v", n.Pools[0])
 	}
-	if n.Settings != (Settings{262144, 350, 55000, CPUsAuto, netip.AddrPort{}, netip.AddrPort{}, DefaultQuotas()}) {
+	if n.Settings != (Settings{262144, 350, 55000, CPUsAuto, DefaultBusyPollMicroseconds, netip.AddrPort{}, netip.AddrPort{}, DefaultQuotas()}) {
 		t.Errorf("settings %+v", n.Settings)
 	}
 	v := n.VPCs[0]
@@ -685,9 +687,9 @@ func TestRoutes(t *testing.T) {
 
 func TestConnTrackAndSettings(t *testing.T) {
 	n := mustLoad(t, edit(t, base,
-		`"region": "us-east-1",`, `"region": "us-east-1", "settings": {"conntrack_max": 1000, "nat_idle_timeout_seconds": 5, "nat_max_connections_per_destination": 10, "forwarder_cpus": "1,3-4"}, "flow_logs": {"path": "/tmp/fl"},`,
+		`"region": "us-east-1",`, `"region": "us-east-1", "settings": {"conntrack_max": 1000, "nat_idle_timeout_seconds": 5, "nat_max_connections_per_destination": 10, "forwarder_cpus": "1,3-4", "busy_poll_us": 0}, "flow_logs": {"path": "/tmp/fl"},`,
 		`{"name": "i2", "subnet": "b"}`, `{"name": "i2", "subnet": "b", "source_dest_check": false, "connection_tracking": {"tcp_established": 60, "udp_stream": 60, "udp": 60}}`))
-	if n.Settings != (Settings{1000, 5, 10, "1,3-4", netip.AddrPort{}, netip.AddrPort{}, DefaultQuotas()}) {
+	if n.Settings != (Settings{1000, 5, 10, "1,3-4", 0, netip.AddrPort{}, netip.AddrPort{}, DefaultQuotas()}) {
 		t.Errorf("settings %+v", n.Settings)
 	}
 	// QUOTA-1: each quota settable, the rest AWS's defaults; out of range named.
