@@ -195,21 +195,73 @@ type metricsCollector struct {
 	ctFlows, ctMax, ctShare, ctRefused          *prometheus.Desc
 	ctEvicted, ctENIFlows, ctENIEvicted         *prometheus.Desc
 	cpu                                         *prometheus.Desc
-	natActive                                   *prometheus.Desc
-	natCounters                                 []natCounter
+	natMetrics                                  []natMetric
 	natDrops                                    *prometheus.Desc
 }
 
-// natCounter is one of a NAT gateway's CloudWatch counters (NAT-6).
-type natCounter struct {
+// natMetric is one of a NAT gateway's CloudWatch metrics (NAT-6), named
+// as CloudWatch names it in the AWS/NATGateway namespace.
+type natMetric struct {
 	desc  *prometheus.Desc
+	kind  prometheus.ValueType
 	value func(*nat.Stats) uint64
+}
+
+// natCloudWatchMetrics are the AWS/NATGateway metrics that the NAT
+// gateway's counters give (NAT-6), under CloudWatch's own names (Prometheus
+// allows upper case), so that a CloudWatch alarm or dashboard reads the
+// same here: CloudWatch's ErrorPortAllocation is
+// vpcnet_natgateway_ErrorPortAllocation. The counters carry no _total
+// suffix for the same reason; their TYPE says counter, and CloudWatch's Sum
+// over a period is increase() over it. "Source" is the private side (the
+// VPC's instances), "Destination" the remote side.
+//
+// Packets are those the forwarder hands the gateway: a GSO super-frame (an
+// instance with TSO on) is one packet here where AWS would see its wire
+// segments, and its bytes count its headers once. CloudWatch's
+// PeakBytesPerSecond and PeakPacketsPerSecond are left out: they are peaks
+// of rates sampled every 10 seconds within each minute, which counters read
+// at scrape time cannot give (the README shows the PromQL that comes near).
+var natCloudWatchMetrics = []struct {
+	name, help string
+	kind       prometheus.ValueType
+	value      func(*nat.Stats) uint64
+}{
+	{"ActiveConnectionCount", "concurrent active connections through the NAT gateway now: TCP, UDP and ICMP queries " +
+		"(CloudWatch documents TCP only; they agree when the traffic is TCP)",
+		prometheus.GaugeValue, func(s *nat.Stats) uint64 { return s.ActiveConnectionCount }},
+	{"ConnectionAttemptCount", "connection attempts through the NAT gateway (a new connection's first packet)",
+		prometheus.CounterValue, func(s *nat.Stats) uint64 { return s.ConnectionAttemptCount }},
+	{"ConnectionEstablishedCount", "connections established through the NAT gateway (the destination answered)",
+		prometheus.CounterValue, func(s *nat.Stats) uint64 { return s.ConnectionEstablishedCount }},
+	{"ErrorPortAllocation", "times the NAT gateway could not allocate a source port for a destination (NAT-3)",
+		prometheus.CounterValue, func(s *nat.Stats) uint64 { return s.ErrorPortAllocation }},
+	{"IdleTimeoutCount", "connections that went from active to idle: not closed, no packet for the idle timeout (NAT-4)",
+		prometheus.CounterValue, func(s *nat.Stats) uint64 { return s.IdleTimeoutCount }},
+	{"PacketsDropCount", "packets the NAT gateway dropped (by reason: vpcnet_natgateway_drops_total)",
+		prometheus.CounterValue, func(s *nat.Stats) uint64 { return s.PacketsDropCount }},
+	{"PacketsInFromSource", "packets received from clients in the VPC",
+		prometheus.CounterValue, func(s *nat.Stats) uint64 { return s.PacketsInFromSource }},
+	{"PacketsOutToDestination", "packets sent out to the destination",
+		prometheus.CounterValue, func(s *nat.Stats) uint64 { return s.PacketsOutToDestination }},
+	{"PacketsInFromDestination", "packets received from the destination",
+		prometheus.CounterValue, func(s *nat.Stats) uint64 { return s.PacketsInFromDestination }},
+	{"PacketsOutToSource", "packets sent to clients in the VPC",
+		prometheus.CounterValue, func(s *nat.Stats) uint64 { return s.PacketsOutToSource }},
+	{"BytesInFromSource", "bytes received from clients in the VPC (IPv4 packets, from the IP header on)",
+		prometheus.CounterValue, func(s *nat.Stats) uint64 { return s.BytesInFromSource }},
+	{"BytesOutToDestination", "bytes sent out to the destination (IPv4 packets, from the IP header on)",
+		prometheus.CounterValue, func(s *nat.Stats) uint64 { return s.BytesOutToDestination }},
+	{"BytesInFromDestination", "bytes received from the destination (IPv4 packets, from the IP header on)",
+		prometheus.CounterValue, func(s *nat.Stats) uint64 { return s.BytesInFromDestination }},
+	{"BytesOutToSource", "bytes sent to clients in the VPC (IPv4 packets, from the IP header on)",
+		prometheus.CounterValue, func(s *nat.Stats) uint64 { return s.BytesOutToSource }},
 }
 
 // Label names.
 var (
 	endpointLabels = []string{"vpc", "kind", "id", "name"}
-	natLabels      = []string{"vpc", "nat_gateway", "name"}
+	natLabels      = []string{"vpc", "nat_gateway_id", "name"}
 )
 
 // newMetricsCollector returns the collector of topology topo: stats reads
@@ -245,43 +297,14 @@ func newMetricsCollector(topo string, stats func() dataplane.Stats, labelsOf fun
 		ctENIEvicted: desc("conntrack_eni_evicted_total", "An ENI's live flows evicted to make room (SG-10).", "vpc", "id", "name"),
 		cpu: desc("forwarder_cpu_seconds_total", "CPU time of the forwarder's process (getrusage RUSAGE_SELF: its workers, "+
 			"and the topology's EC2, DNS, metadata and metrics servers), by mode: user or system.", "mode"),
-		natActive: desc("natgateway_active_connections", "CloudWatch's ActiveConnectionCount: the NAT gateway's concurrent "+
-			"active connections (TCP, UDP, ICMP) now (NAT-6).", natLabels...),
-		natDrops: desc("natgateway_packets_drop_count_total", "CloudWatch's PacketsDropCount, by reason: packets the NAT "+
-			"gateway dropped (NAT-2 protocol, NAT-3 port allocation, NAT-5 unsolicited, NAT-4 idle …); sum over reason for CloudWatch's.",
+		natDrops: desc("natgateway_drops_total", "The NAT gateway's PacketsDropCount by reason (vpcnet's breakdown, "+
+			"CloudWatch has none): NAT-2 protocol, NAT-3 port allocation, NAT-4 idle timeout (answered with a RST), NAT-5 unsolicited …",
 			with(natLabels, "reason")...),
 	}
-	for _, n := range []struct {
-		cw, name, help string
-		value          func(*nat.Stats) uint64
-	}{
-		{"ConnectionAttemptCount", "connection_attempt_count_total", "connections attempted through the NAT gateway (a new mapping's first packet)",
-			func(s *nat.Stats) uint64 { return s.ConnectionAttemptCount }},
-		{"ConnectionEstablishedCount", "connection_established_count_total", "connections established (TCP answered, UDP or ICMP answered)",
-			func(s *nat.Stats) uint64 { return s.ConnectionEstablishedCount }},
-		{"ErrorPortAllocation", "error_port_allocation_total", "times no source port was free for a destination (NAT-3)",
-			func(s *nat.Stats) uint64 { return s.ErrorPortAllocation }},
-		{"IdleTimeoutCount", "idle_timeout_count_total", "connections that went from active to idle and were closed (NAT-4)",
-			func(s *nat.Stats) uint64 { return s.IdleTimeoutCount }},
-		{"PacketsInFromSource", "packets_in_from_source_total", "packets received from instances in the VPC",
-			func(s *nat.Stats) uint64 { return s.PacketsInFromSource }},
-		{"PacketsOutToDestination", "packets_out_to_destination_total", "packets sent out toward the destination",
-			func(s *nat.Stats) uint64 { return s.PacketsOutToDestination }},
-		{"PacketsInFromDestination", "packets_in_from_destination_total", "packets received back from the destination",
-			func(s *nat.Stats) uint64 { return s.PacketsInFromDestination }},
-		{"PacketsOutToSource", "packets_out_to_source_total", "packets sent back to instances in the VPC",
-			func(s *nat.Stats) uint64 { return s.PacketsOutToSource }},
-		{"BytesInFromSource", "bytes_in_from_source_total", "bytes received from instances in the VPC",
-			func(s *nat.Stats) uint64 { return s.BytesInFromSource }},
-		{"BytesOutToDestination", "bytes_out_to_destination_total", "bytes sent out toward the destination",
-			func(s *nat.Stats) uint64 { return s.BytesOutToDestination }},
-		{"BytesInFromDestination", "bytes_in_from_destination_total", "bytes received back from the destination",
-			func(s *nat.Stats) uint64 { return s.BytesInFromDestination }},
-		{"BytesOutToSource", "bytes_out_to_source_total", "bytes sent back to instances in the VPC",
-			func(s *nat.Stats) uint64 { return s.BytesOutToSource }},
-	} {
-		m.natCounters = append(m.natCounters, natCounter{
-			desc:  desc("natgateway_"+n.name, "CloudWatch's "+n.cw+": "+n.help+" (NAT-6).", natLabels...),
+	for _, n := range natCloudWatchMetrics {
+		m.natMetrics = append(m.natMetrics, natMetric{
+			desc:  prometheus.NewDesc("vpcnet_natgateway_"+n.name, "CloudWatch's AWS/NATGateway "+n.name+": "+n.help+" (NAT-6).", natLabels, c),
+			kind:  n.kind,
 			value: n.value})
 	}
 	return m
@@ -290,10 +313,10 @@ func newMetricsCollector(topo string, stats func() dataplane.Stats, labelsOf fun
 // Describe sends every metric's description (prometheus.Collector).
 func (m *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{m.frames, m.bytes, m.drops, m.ruleDrops, m.queueDrops, m.stages,
-		m.ctFlows, m.ctMax, m.ctShare, m.ctRefused, m.ctEvicted, m.ctENIFlows, m.ctENIEvicted, m.cpu, m.natActive, m.natDrops} {
+		m.ctFlows, m.ctMax, m.ctShare, m.ctRefused, m.ctEvicted, m.ctENIFlows, m.ctENIEvicted, m.cpu, m.natDrops} {
 		ch <- d
 	}
-	for _, n := range m.natCounters {
+	for _, n := range m.natMetrics {
 		ch <- n.desc
 	}
 }
@@ -356,9 +379,8 @@ func (m *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for id, ns := range s.NAT {
 		nl := []string{l.vpcOf[id], id, l.natName[id]}
-		gauge(m.natActive, float64(ns.ActiveConnectionCount), nl...)
-		for _, n := range m.natCounters {
-			counter(n.desc, n.value(&ns), nl...)
+		for _, n := range m.natMetrics {
+			ch <- prometheus.MustNewConstMetric(n.desc, n.kind, float64(n.value(&ns)), nl...)
 		}
 		for r, v := range ns.DropsByReason {
 			counter(m.natDrops, v, append(nl, r)...)

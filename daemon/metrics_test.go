@@ -119,19 +119,22 @@ vpcnet_endpoint_drops_total{id="{WEB}",kind="eni",name="web",reason="security-gr
 vpcnet_endpoint_rule_drops_total{by="{ACL}",id="{WEB}",kind="eni",name="web",reason="network-acl ingress (NACL-4)",rule="*",topology="ch5",vpc="{VPC}"} 4
 vpcnet_endpoint_rule_drops_total{by="{ACL}",id="{WEB}",kind="eni",name="web",reason="network-acl ingress (NACL-4)",rule="110",topology="ch5",vpc="{VPC}"} 1
 vpcnet_endpoint_rule_drops_total{by="{GROUPS}",id="{WEB}",kind="eni",name="web",reason="security-group ingress (SG-2)",rule="",topology="ch5",vpc="{VPC}"} 3
-# HELP vpcnet_natgateway_active_connections CloudWatch's ActiveConnectionCount: the NAT gateway's concurrent active connections (TCP, UDP, ICMP) now (NAT-6).
-# TYPE vpcnet_natgateway_active_connections gauge
-vpcnet_natgateway_active_connections{name="nat-2a",nat_gateway="{NATGW}",topology="ch5",vpc="{VPC}"} 2
-# HELP vpcnet_natgateway_error_port_allocation_total CloudWatch's ErrorPortAllocation: times no source port was free for a destination (NAT-3) (NAT-6).
-# TYPE vpcnet_natgateway_error_port_allocation_total counter
-vpcnet_natgateway_error_port_allocation_total{name="nat-2a",nat_gateway="{NATGW}",topology="ch5",vpc="{VPC}"} 1
-# HELP vpcnet_natgateway_bytes_out_to_destination_total CloudWatch's BytesOutToDestination: bytes sent out toward the destination (NAT-6).
-# TYPE vpcnet_natgateway_bytes_out_to_destination_total counter
-vpcnet_natgateway_bytes_out_to_destination_total{name="nat-2a",nat_gateway="{NATGW}",topology="ch5",vpc="{VPC}"} 1900
-# HELP vpcnet_natgateway_packets_drop_count_total CloudWatch's PacketsDropCount, by reason: packets the NAT gateway dropped (NAT-2 protocol, NAT-3 port allocation, NAT-5 unsolicited, NAT-4 idle …); sum over reason for CloudWatch's.
-# TYPE vpcnet_natgateway_packets_drop_count_total counter
-vpcnet_natgateway_packets_drop_count_total{name="nat-2a",nat_gateway="{NATGW}",reason="port-allocation (NAT-3)",topology="ch5",vpc="{VPC}"} 1
-vpcnet_natgateway_packets_drop_count_total{name="nat-2a",nat_gateway="{NATGW}",reason="unsolicited (NAT-5)",topology="ch5",vpc="{VPC}"} 2
+# HELP vpcnet_natgateway_ActiveConnectionCount CloudWatch's AWS/NATGateway ActiveConnectionCount: concurrent active connections through the NAT gateway now: TCP, UDP and ICMP queries (CloudWatch documents TCP only; they agree when the traffic is TCP) (NAT-6).
+# TYPE vpcnet_natgateway_ActiveConnectionCount gauge
+vpcnet_natgateway_ActiveConnectionCount{name="nat-2a",nat_gateway_id="{NATGW}",topology="ch5",vpc="{VPC}"} 2
+# HELP vpcnet_natgateway_ErrorPortAllocation CloudWatch's AWS/NATGateway ErrorPortAllocation: times the NAT gateway could not allocate a source port for a destination (NAT-3) (NAT-6).
+# TYPE vpcnet_natgateway_ErrorPortAllocation counter
+vpcnet_natgateway_ErrorPortAllocation{name="nat-2a",nat_gateway_id="{NATGW}",topology="ch5",vpc="{VPC}"} 1
+# HELP vpcnet_natgateway_BytesOutToDestination CloudWatch's AWS/NATGateway BytesOutToDestination: bytes sent out to the destination (IPv4 packets, from the IP header on) (NAT-6).
+# TYPE vpcnet_natgateway_BytesOutToDestination counter
+vpcnet_natgateway_BytesOutToDestination{name="nat-2a",nat_gateway_id="{NATGW}",topology="ch5",vpc="{VPC}"} 1900
+# HELP vpcnet_natgateway_PacketsDropCount CloudWatch's AWS/NATGateway PacketsDropCount: packets the NAT gateway dropped (by reason: vpcnet_natgateway_drops_total) (NAT-6).
+# TYPE vpcnet_natgateway_PacketsDropCount counter
+vpcnet_natgateway_PacketsDropCount{name="nat-2a",nat_gateway_id="{NATGW}",topology="ch5",vpc="{VPC}"} 3
+# HELP vpcnet_natgateway_drops_total The NAT gateway's PacketsDropCount by reason (vpcnet's breakdown, CloudWatch has none): NAT-2 protocol, NAT-3 port allocation, NAT-4 idle timeout (answered with a RST), NAT-5 unsolicited …
+# TYPE vpcnet_natgateway_drops_total counter
+vpcnet_natgateway_drops_total{name="nat-2a",nat_gateway_id="{NATGW}",reason="port-allocation (NAT-3)",topology="ch5",vpc="{VPC}"} 1
+vpcnet_natgateway_drops_total{name="nat-2a",nat_gateway_id="{NATGW}",reason="unsolicited (NAT-5)",topology="ch5",vpc="{VPC}"} 2
 # HELP vpcnet_port_queue_drops_total Frames lost at the queue between a device and the forwarder: rx the kernel dropped because the queue toward the forwarder was full (tx_dropped of the TAP), tx the device refused (EAGAIN, ENOBUFS). Also in vpcnet_endpoint_drops_total as port-queue-full and port-write-refused.
 # TYPE vpcnet_port_queue_drops_total counter
 vpcnet_port_queue_drops_total{direction="rx",id="{WEB}",kind="eni",name="web",topology="ch5",vpc="{VPC}"} 2
@@ -154,32 +157,60 @@ vpcnet_conntrack_flows{topology="ch5"} 3
 vpcnet_conntrack_eni_flows{id="{WEB}",name="web",topology="ch5",vpc="{VPC}"} 3
 `)
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "vpcnet_endpoint_frames_total", "vpcnet_endpoint_drops_total",
-		"vpcnet_endpoint_rule_drops_total", "vpcnet_natgateway_active_connections", "vpcnet_natgateway_error_port_allocation_total",
-		"vpcnet_natgateway_bytes_out_to_destination_total", "vpcnet_natgateway_packets_drop_count_total", "vpcnet_port_queue_drops_total",
+		"vpcnet_endpoint_rule_drops_total", "vpcnet_natgateway_ActiveConnectionCount", "vpcnet_natgateway_ErrorPortAllocation",
+		"vpcnet_natgateway_BytesOutToDestination", "vpcnet_natgateway_PacketsDropCount", "vpcnet_natgateway_drops_total", "vpcnet_port_queue_drops_total",
 		"vpcnet_stage_frames_total", "vpcnet_conntrack_flows", "vpcnet_conntrack_eni_flows"); err != nil {
 		t.Error(err)
 	}
-	// Every CloudWatch counter the NAT code keeps is there, once per gateway.
-	for _, name := range []string{"connection_attempt_count_total", "connection_established_count_total", "error_port_allocation_total",
-		"idle_timeout_count_total", "packets_in_from_source_total", "packets_out_to_destination_total", "packets_in_from_destination_total",
-		"packets_out_to_source_total", "bytes_in_from_source_total", "bytes_out_to_destination_total", "bytes_in_from_destination_total",
-		"bytes_out_to_source_total", "active_connections"} {
+	// Every AWS/NATGateway metric the NAT code keeps is there under
+	// CloudWatch's name, once per gateway, with the counters' values.
+	cw := map[string]float64{"ActiveConnectionCount": 2, "ConnectionAttemptCount": 5, "ConnectionEstablishedCount": 4,
+		"ErrorPortAllocation": 1, "IdleTimeoutCount": 1, "PacketsDropCount": 3, "PacketsInFromSource": 20, "PacketsOutToDestination": 19,
+		"PacketsInFromDestination": 18, "PacketsOutToSource": 17, "BytesInFromSource": 2000, "BytesOutToDestination": 1900,
+		"BytesInFromDestination": 1800, "BytesOutToSource": 1700}
+	for name := range cw {
 		if n := testutil.CollectAndCount(c, "vpcnet_natgateway_"+name); n != 1 {
 			t.Errorf("vpcnet_natgateway_%s: %d series, want 1", name, n)
 		}
 	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Error(err)
+	}
+	natFams := 0
+	for _, f := range fams {
+		name, ok := strings.CutPrefix(f.GetName(), "vpcnet_natgateway_")
+		if !ok || name == "drops_total" {
+			continue
+		}
+		natFams++
+		if m := f.GetMetric(); len(m) != 1 || m[0].GetCounter().GetValue()+m[0].GetGauge().GetValue() != cw[name] {
+			t.Errorf("%s: %v, want one series of %v", f.GetName(), f.GetMetric(), cw[name])
+		}
+		if !strings.HasPrefix(f.GetHelp(), "CloudWatch's AWS/NATGateway "+name+": ") {
+			t.Errorf("%s: help %q does not name CloudWatch's metric", f.GetName(), f.GetHelp())
+		}
+	}
+	if natFams != len(cw) {
+		t.Errorf("%d vpcnet_natgateway_ families under CloudWatch's names, want the %d", natFams, len(cw))
+	}
 	if n := testutil.CollectAndCount(c, "vpcnet_forwarder_cpu_seconds_total"); n != 2 {
 		t.Errorf("vpcnet_forwarder_cpu_seconds_total: %d series, want user and system", n)
 	}
-	// Prometheus's own naming rules (promlint): units, _total on counters.
-	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
-		t.Errorf("lint: %v %v", err, problems)
-	}
-	// The pedantic registry checks every metric against its description.
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	if _, err := reg.Gather(); err != nil {
+	// Prometheus's own naming rules (promlint): units, _total on counters;
+	// the NAT gateway's metrics break two of them on purpose, to carry
+	// CloudWatch's names (camelCase, no _total), and nothing else.
+	problems, err := testutil.CollectAndLint(c)
+	if err != nil {
 		t.Error(err)
+	}
+	for _, p := range problems {
+		name, ok := strings.CutPrefix(p.Metric, "vpcnet_natgateway_")
+		if _, isCW := cw[name]; !ok || !isCW || !(strings.Contains(p.Text, "camelCase") || strings.Contains(p.Text, `"_total" suffix`)) {
+			t.Errorf("lint: %s: %s", p.Metric, p.Text)
+		}
 	}
 }
 

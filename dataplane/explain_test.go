@@ -21,12 +21,16 @@ import (
 // lets 5432 in and out but forgets the replies' ephemeral ports; nopub in
 // the public subnet without a public IP; hidden, with an EIP, in the
 // private subnet (its replies leave through the NAT gateway); lonely, with
-// an EIP, in a subnet whose route table has only local; an internet host h.
+// an EIP, in a subnet whose route table has only local; inner, in a subnet
+// ("behind") whose default route is natinst, a NAT instance (source/dest
+// check off, an EIP, its group admitting TCP 443 from the VPC) in the
+// public subnet; an internet host h.
 const pathTopo = `{
   "name": "path", "region": "us-east-1",
   "address_pools": [{"name": "amz", "cidrs": ["3.34.0.0/16"]}],
   "elastic_ips": [{"name": "e-web", "address": "3.34.1.10"}, {"name": "e-nat", "address": "3.34.1.20"},
-                  {"name": "e-hid", "address": "3.34.1.30"}, {"name": "e-lon", "address": "3.34.1.40"}],
+                  {"name": "e-hid", "address": "3.34.1.30"}, {"name": "e-lon", "address": "3.34.1.40"},
+                  {"name": "e-ni", "address": "3.34.1.50"}],
   "internet": {"hosts": [{"name": "h", "ip": "203.0.113.80"}]},
   "vpcs": [{
     "name": "v", "cidr": "10.0.0.0/16", "internet_gateway": "igw",
@@ -34,11 +38,13 @@ const pathTopo = `{
       {"name": "pub", "cidr": "10.0.1.0/24", "az": "us-east-1a", "route_table": "rt-pub"},
       {"name": "priv", "cidr": "10.0.2.0/24", "az": "us-east-1a", "route_table": "rt-priv"},
       {"name": "iso", "cidr": "10.0.3.0/24", "az": "us-east-1a", "network_acl": "strict"},
-      {"name": "dark", "cidr": "10.0.4.0/24", "az": "us-east-1a"}
+      {"name": "dark", "cidr": "10.0.4.0/24", "az": "us-east-1a"},
+      {"name": "behind", "cidr": "10.0.5.0/24", "az": "us-east-1a", "route_table": "rt-inner"}
     ],
     "route_tables": [
       {"name": "rt-pub", "routes": [{"destination": "0.0.0.0/0", "target": "igw"}, {"destination": "198.51.100.0/24", "target": "blackhole"}]},
-      {"name": "rt-priv", "routes": [{"destination": "0.0.0.0/0", "target": "nat"}]}
+      {"name": "rt-priv", "routes": [{"destination": "0.0.0.0/0", "target": "nat"}]},
+      {"name": "rt-inner", "routes": [{"destination": "0.0.0.0/0", "target": "natinst"}]}
     ],
     "nat_gateways": [{"name": "nat", "subnet": "pub", "elastic_ip": "e-nat"}],
     "network_acls": [{"name": "strict",
@@ -47,7 +53,8 @@ const pathTopo = `{
     "security_groups": [
       {"name": "sg-web", "ingress": [{"protocol": "tcp", "ports": "80", "source": "0.0.0.0/0"}]},
       {"name": "sg-app", "ingress": [{"protocol": "all", "source": "10.0.0.0/16"}]},
-      {"name": "sg-db", "ingress": [{"protocol": "tcp", "ports": "5432", "source": "sg-app"}]}
+      {"name": "sg-db", "ingress": [{"protocol": "tcp", "ports": "5432", "source": "sg-app"}]},
+      {"name": "sg-nat", "ingress": [{"protocol": "tcp", "ports": "443", "source": "10.0.0.0/16"}]}
     ],
     "instances": [
       {"name": "web", "subnet": "pub", "private_ip": "10.0.1.10", "security_groups": ["sg-web"], "elastic_ip": "e-web"},
@@ -55,7 +62,9 @@ const pathTopo = `{
       {"name": "app", "subnet": "priv", "private_ip": "10.0.2.10", "security_groups": ["sg-app"]},
       {"name": "db", "subnet": "iso", "private_ip": "10.0.3.10", "security_groups": ["sg-db"]},
       {"name": "hidden", "subnet": "priv", "private_ip": "10.0.2.20", "security_groups": ["sg-web"], "elastic_ip": "e-hid"},
-      {"name": "lonely", "subnet": "dark", "private_ip": "10.0.4.10", "security_groups": ["sg-web"], "elastic_ip": "e-lon"}
+      {"name": "lonely", "subnet": "dark", "private_ip": "10.0.4.10", "security_groups": ["sg-web"], "elastic_ip": "e-lon"},
+      {"name": "natinst", "subnet": "pub", "private_ip": "10.0.1.12", "security_groups": ["sg-nat"], "elastic_ip": "e-ni", "source_dest_check": false},
+      {"name": "inner", "subnet": "behind", "private_ip": "10.0.5.10", "security_groups": ["sg-app"]}
     ]
   }]
 }`
@@ -213,6 +222,13 @@ func subsequence(want, got []string) bool {
 // frame sent through the real pipeline arrives exactly when the analysis
 // finds the forward path, and its reply comes back exactly when the
 // analysis finds the whole path (return NACLs included).
+//
+// A path through an appliance (a NAT instance) is played by the test as
+// the appliance, both ways the analysis allows for: forwarded unchanged
+// (what the analysis assumes), the verdict after APPLIANCE_BEHAVIOR_UNKNOWN
+// holds; masqueraded (what a NAT instance does), the request reaches the
+// internet from the appliance's public IP and the reply comes back to the
+// source, which is why the analysis must not answer a definite no (OBS-3).
 func TestOBS3_AnalysisAgreesWithTheForwarder(t *testing.T) {
 	r := newRig(t, pathTopo)
 	n := r.net
@@ -250,6 +266,67 @@ func TestOBS3_AnalysisAgreesWithTheForwarder(t *testing.T) {
 		}
 		return r.enis[name].PrimaryIP.String()
 	}
+	recv := func(name string) []byte {
+		select {
+		case f := <-r.ports[name].Sent():
+			return f
+		case <-time.After(300 * time.Millisecond):
+			return nil
+		}
+	}
+	nameOf := map[string]string{} // ENI id → instance name
+	for name, e := range r.enis {
+		nameOf[e.ID] = name
+	}
+	// throughAppliance checks a path the analysis walks through an
+	// appliance, playing the appliance as a NAT instance would (TCP or UDP).
+	throughAppliance := func(name, from, to, dst string, proto uint8, port uint16, a *PathAnalysis) {
+		t.Helper()
+		appl := nameOf[a.Appliance]
+		if len(a.Explanations) == 0 || a.Explanations[0].ExplanationCode != ApplianceUnknown || a.Explanations[0].ComponentID != a.Appliance {
+			t.Errorf("%s: through appliance %s, the analysis says %v %+v, want %s at it first", name, appl, a.NetworkPathFound, a.Explanations, ApplianceUnknown)
+			return
+		}
+		rest := a.Explanations[1:]
+		unchanged := len(rest) == 0 || rest[0].Path == "return"
+		sport := pathPorts[0][0]
+		r.send(from, mk(from, ipOf(from), dst, proto, sport, port, false))
+		if recv(appl) == nil {
+			t.Errorf("%s: the request did not reach the appliance %s, which the analysis walks through", name, appl)
+			return
+		}
+		// Forwarded unchanged: the analysis's own assumption, so its verdict
+		// after the appliance must hold (here IGW-2: a private source).
+		r.send(appl, mk(appl, ipOf(from), dst, proto, sport, port, false))
+		if got := recv(to); (got != nil) != unchanged {
+			t.Errorf("%s: forwarded unchanged by %s, the request arrived %v; the analysis says %+v", name, appl, got != nil, rest)
+		}
+		// Masqueraded: from the appliance's own address and a port of its
+		// own. The internet gateway gives it the appliance's public IP.
+		const masq = 61000
+		r.send(appl, mk(appl, ipOf(appl), dst, proto, masq, port, false))
+		got := recv(to)
+		if got == nil {
+			t.Errorf("%s: masqueraded by %s, the request did not arrive", name, appl)
+			return
+		}
+		pub := r.enis[appl].PublicIPs[r.enis[appl].PrimaryIP]
+		if src := header.IPv4(got[ipOff:]).Src(); src != pub {
+			t.Errorf("%s: masqueraded by %s, the request arrived from %s, want its public IP %s", name, appl, src, pub)
+		}
+		r.send(to, mk(to, dst, pub.String(), proto, port, masq, true))
+		back := recv(appl)
+		if back == nil || header.IPv4(back[ipOff:]).Dst().String() != ipOf(appl) {
+			t.Errorf("%s: the reply did not come back to the appliance %s", name, appl)
+			return
+		}
+		// The appliance undoes its translation and sends the reply on.
+		r.send(appl, mk(appl, dst, ipOf(from), proto, port, sport, true))
+		if back := recv(from); back == nil || header.IPv4(back[ipOff:]).Src().String() != dst {
+			t.Errorf("%s: the reply, translated back by %s, did not reach %s from %s", name, appl, from, dst)
+		}
+	}
+	appliances := 0 // questions whose path runs through an appliance
 	for _, c := range []struct {
 		from, dst string
 		proto     uint8
@@ -267,6 +344,8 @@ func TestOBS3_AnalysisAgreesWithTheForwarder(t *testing.T) {
 		{"web", "10.0.2.10", header.ProtoICMP, 0},
 		{"h", "3.34.1.40", header.ProtoTCP, 80},
 		{"h", "3.34.1.30", header.ProtoTCP, 80},
+		{"inner", "203.0.113.80", header.ProtoTCP, 443}, // through the NAT instance
+		{"inner", "203.0.113.80", header.ProtoTCP, 80},  // natinst's group admits 443 only: a definite no
 	} {
 		name := fmt.Sprintf("%s → %s proto %d port %d", c.from, c.dst, c.proto, c.port)
 		src := c.from
@@ -279,6 +358,11 @@ func TestOBS3_AnalysisAgreesWithTheForwarder(t *testing.T) {
 		}
 		forward := a.NetworkPathFound || (len(a.Explanations) > 0 && a.Explanations[0].Path == "return")
 		to := portOf[c.dst]
+		if a.Appliance != "" {
+			throughAppliance(name, c.from, to, c.dst, c.proto, c.port, &a)
+			appliances++
+			continue
+		}
 		r.send(c.from, mk(c.from, ipOf(c.from), c.dst, c.proto, pathPorts[0][0], c.port, false))
 		var got []byte
 		select {
@@ -312,5 +396,8 @@ func TestOBS3_AnalysisAgreesWithTheForwarder(t *testing.T) {
 				t.Errorf("%s: the reply did not come back, the analysis found the path", name)
 			}
 		}
+	}
+	if appliances != 1 {
+		t.Errorf("%d questions ran through an appliance, want 1 (inner → h:443 through natinst)", appliances)
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -324,5 +326,197 @@ func TestCapture_PipeIntoTcpdump(t *testing.T) {
 			t.Fatalf("the pipe did not end:\n%s", out.String())
 		default:
 		}
+	}
+}
+
+// natCaptureTopo: app in a private subnet reaches the internet host remote
+// (an HTTP server) through the NAT gateway nat (private IP 10.62.1.5, EIP
+// 3.34.7.20) in the public subnet.
+const natCaptureTopo = `{
+  "name": "NAME", "region": "us-east-1",
+  "address_pools": [{"name": "amz", "cidrs": ["3.34.0.0/16"]}],
+  "elastic_ips": [{"name": "e-nat", "address": "3.34.7.20"}],
+  "internet": {"hosts": [{"name": "remote", "ip": "203.0.113.80", "user_data": "vpcnet serve --http :80"}]},
+  "vpcs": [{
+    "name": "v", "cidr": "10.62.0.0/16", "internet_gateway": "igw",
+    "subnets": [
+      {"name": "pub", "cidr": "10.62.1.0/24", "az": "us-east-1a", "route_table": "rt-pub"},
+      {"name": "priv", "cidr": "10.62.2.0/24", "az": "us-east-1a", "route_table": "rt-priv"}
+    ],
+    "route_tables": [
+      {"name": "rt-pub", "routes": [{"destination": "0.0.0.0/0", "target": "igw"}]},
+      {"name": "rt-priv", "routes": [{"destination": "0.0.0.0/0", "target": "nat"}]}
+    ],
+    "nat_gateways": [{"name": "nat", "subnet": "pub", "elastic_ip": "e-nat", "private_ip": "10.62.1.5"}],
+    "instances": [{"name": "app", "subnet": "priv", "private_ip": "10.62.2.10"}]
+  }]
+}`
+
+// capSeg is a captured IPv4 packet, as the capture checks read it: TCP
+// (ports, SYN, sequence number, an HTTP GET in it) or an ICMP echo (the id
+// in the ports' place).
+type capSeg struct {
+	src, dst netip.AddrPort
+	icmp     bool // an echo request or reply; ports hold its id
+	request  bool // ICMP: echo request
+	syn      bool // TCP: SYN without ACK
+	seq      uint32
+	get      bool // TCP: carries "GET / HTTP/1.1"
+}
+
+func (s capSeg) String() string {
+	if s.icmp {
+		return fmt.Sprintf("icmp %v > %v", s.src, s.dst)
+	}
+	return fmt.Sprintf("tcp %v > %v syn=%v seq=%d", s.src, s.dst, s.syn, s.seq)
+}
+
+// capSegs decodes a capture's packets; anything but IPv4 TCP or an ICMP
+// echo fails the test.
+func capSegs(t *testing.T, pkts []gopacket.Packet) []capSeg {
+	t.Helper()
+	var out []capSeg
+	for _, p := range pkts {
+		ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+		if ip == nil {
+			t.Fatalf("not IPv4: %v", p)
+		}
+		src, _ := netip.AddrFromSlice(ip.SrcIP.To4())
+		dst, _ := netip.AddrFromSlice(ip.DstIP.To4())
+		switch l := p.TransportLayer().(type) {
+		case *layers.TCP:
+			out = append(out, capSeg{src: netip.AddrPortFrom(src, uint16(l.SrcPort)), dst: netip.AddrPortFrom(dst, uint16(l.DstPort)),
+				syn: l.SYN && !l.ACK, seq: l.Seq, get: bytes.HasPrefix(l.Payload, []byte("GET / HTTP/1.1"))})
+			continue
+		}
+		icmp, _ := p.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4)
+		if icmp == nil || (icmp.TypeCode.Type() != layers.ICMPv4TypeEchoRequest && icmp.TypeCode.Type() != layers.ICMPv4TypeEchoReply) {
+			t.Fatalf("neither TCP nor an ICMP echo: %v", p)
+		}
+		req := icmp.TypeCode.Type() == layers.ICMPv4TypeEchoRequest
+		s := capSeg{icmp: true, request: req, src: netip.AddrPortFrom(src, icmp.Id), dst: netip.AddrPortFrom(dst, icmp.Id)}
+		out = append(out, s)
+	}
+	return out
+}
+
+// TestCapture_InternetHostAndNATGatewaySides: while app fetches a page
+// from and pings the internet host through the NAT gateway, three captures
+// run: the internet host, the NAT gateway's frames that reach it (in) and
+// those it sends on translated (out). Read back with gopacket (and the
+// host's with tcpdump), each side has the addresses it has on AWS:
+//   - inside (app's requests reaching the gateway, replies it sends to app):
+//     app's private address and port, never the gateway's or the EIP;
+//   - outside (requests it sends on, replies reaching it): the gateway's own
+//     private address (10.62.1.5) and its port or ICMP id, never app's;
+//   - the internet host: the gateway's EIP (the internet gateway maps
+//     10.62.1.5 to it, IGW-2), never a private address.
+//
+// The TCP connection is the same one throughout: its SYN's sequence
+// number is untouched by NAT (NAT-2), and the port the host sees is the
+// one the gateway allocated (and the one `vpcnet serve` reports).
+func TestCapture_InternetHostAndNATGatewaySides(t *testing.T) {
+	tp := Up(t, natCaptureTopo)
+	const appIP, natIP, eip, remoteIP = "10.62.2.10", "10.62.1.5", "3.34.7.20", "203.0.113.80"
+	app, nat, pub, remote := netip.MustParseAddr(appIP), netip.MustParseAddr(natIP), netip.MustParseAddr(eip), netip.MustParseAddr(remoteIP)
+	if _, err := tp.Curl(t, "app", "http://"+remoteIP+"/"); err != nil { // the server is up, the path works
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	hostFile, inFile, outFile := filepath.Join(dir, "remote.pcapng"), filepath.Join(dir, "nat-in.pcapng"), filepath.Join(dir, "nat-out.pcapng")
+	filter := []string{"--host", remoteIP, "--duration", "4s"}
+	waits := []func() string{
+		startCapture(t, tp, hostFile, append([]string{"remote"}, filter...)...),
+		startCapture(t, tp, inFile, append([]string{"nat", "--direction", "in"}, filter...)...),
+		startCapture(t, tp, outFile, append([]string{"nat", "--direction", "out"}, filter...)...),
+	}
+	w, err := tp.Curl(t, "app", "http://"+remoteIP+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tp.Ping(t, "app", remoteIP) {
+		t.Fatal("app cannot ping the internet host through the NAT gateway")
+	}
+	for _, wait := range waits {
+		wait()
+	}
+	seen, err := netip.ParseAddrPort(w.Client)
+	if err != nil || seen.Addr() != pub {
+		t.Fatalf("the internet host saw client %q, want the NAT gateway's EIP %s", w.Client, eip)
+	}
+
+	// Each capture's frames are requests (to remote) or replies (from it);
+	// requests carry this side's source, replies this side's destination.
+	type side struct{ reqs, reps []capSeg }
+	read := func(file, iface string, reqFrom, repTo netip.Addr) side {
+		t.Helper()
+		pkts, names := readPcapng(t, file)
+		if len(names) != 1 || names[0] != iface {
+			t.Fatalf("%s: interfaces %v, want [%s]", file, names, iface)
+		}
+		var sd side
+		for _, g := range capSegs(t, pkts) {
+			switch {
+			case g.dst.Addr() == remote && g.src.Addr() == reqFrom:
+				sd.reqs = append(sd.reqs, g)
+			case g.src.Addr() == remote && g.dst.Addr() == repTo:
+				sd.reps = append(sd.reps, g)
+			default:
+				t.Errorf("%s: %v: want requests from %v to %v, replies from %v to %v", filepath.Base(file), g, reqFrom, remote, remote, repTo)
+			}
+		}
+		if len(sd.reqs) == 0 || len(sd.reps) == 0 {
+			t.Fatalf("%s: %d requests, %d replies", filepath.Base(file), len(sd.reqs), len(sd.reps))
+		}
+		return sd
+	}
+	host := read(hostFile, "remote", pub, pub) // the internet sees the EIP only
+	in := read(inFile, "nat", app, nat)        // app's requests; replies to the gateway's own address
+	out := read(outFile, "nat", nat, app)      // requests from the gateway's own address; replies to app
+
+	// The connection the host served: its SYN, from the EIP and the port the
+	// gateway allocated, is the SYN app sent and the gateway sent on.
+	find := func(what string, segs []capSeg, ok func(capSeg) bool) capSeg {
+		t.Helper()
+		for _, g := range segs {
+			if ok(g) {
+				return g
+			}
+		}
+		t.Fatalf("no %s in %v", what, segs)
+		return capSeg{}
+	}
+	hostSYN := find("SYN from "+w.Client+" at the internet host", host.reqs, func(g capSeg) bool { return g.syn && g.src == seen })
+	inSYN := find("SYN reaching the gateway", in.reqs, func(g capSeg) bool { return g.syn && g.seq == hostSYN.seq })
+	outSYN := find("SYN the gateway sent on", out.reqs, func(g capSeg) bool { return g.syn && g.seq == hostSYN.seq })
+	appPort := inSYN.src
+	if outSYN.src != netip.AddrPortFrom(nat, seen.Port()) {
+		t.Errorf("the gateway sent the SYN from %v, want %s:%d (the port the host saw on the EIP)", outSYN.src, natIP, seen.Port())
+	}
+	// The page went out both ways: the GET on each side, the answer back to
+	// the gateway's port (outside) and to app's (inside).
+	for _, c := range []struct {
+		what string
+		segs []capSeg
+		from netip.AddrPort
+	}{{"inside", in.reqs, appPort}, {"outside", out.reqs, outSYN.src}, {"internet host", host.reqs, seen}} {
+		find("GET on the "+c.what+" from "+c.from.String(), c.segs, func(g capSeg) bool { return g.get && g.src == c.from })
+	}
+	find("reply to the gateway's port", in.reps, func(g capSeg) bool { return !g.icmp && g.dst == outSYN.src })
+	find("reply to app's port", out.reps, func(g capSeg) bool { return !g.icmp && g.dst == appPort })
+	find("reply to the EIP's port", host.reps, func(g capSeg) bool { return !g.icmp && g.dst == seen })
+
+	// The ping: app's echo id inside, the gateway's own outside and at the
+	// host; the reply goes back to each.
+	inPing := find("echo request from app", in.reqs, func(g capSeg) bool { return g.icmp && g.request })
+	outPing := find("echo request sent on", out.reqs, func(g capSeg) bool { return g.icmp && g.request })
+	find("echo request at the host from the gateway's id", host.reqs, func(g capSeg) bool { return g.icmp && g.request && g.src.Port() == outPing.src.Port() })
+	find("echo reply to the gateway's id", in.reps, func(g capSeg) bool { return g.icmp && !g.request && g.dst.Port() == outPing.src.Port() })
+	find("echo reply to app's id", out.reps, func(g capSeg) bool { return g.icmp && !g.request && g.dst.Port() == inPing.src.Port() })
+
+	// tcpdump reads the internet host's capture as gopacket does.
+	lines := tcpdumpLines(t, hostFile)
+	if len(lines) != len(host.reqs)+len(host.reps) || !strings.Contains(strings.Join(lines, "\n"), eip+"."+strconv.Itoa(int(seen.Port()))+" > "+remoteIP+".80: Flags [S]") {
+		t.Errorf("tcpdump read %d lines, gopacket %d:\n%s", len(lines), len(host.reqs)+len(host.reps), strings.Join(lines, "\n"))
 	}
 }

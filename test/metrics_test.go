@@ -267,15 +267,29 @@ func TestMetricsScrape(t *testing.T) {
 	if v, _ := metricValue(after, "vpcnet_endpoint_rule_drops_total", sg); v == 0 {
 		t.Errorf("no drop by db's group:\n%s", family(after, "vpcnet_endpoint_rule_drops_total"))
 	}
+	// The NAT gateway under CloudWatch's names (AWS/NATGateway), labelled
+	// with its id as CloudWatch's NatGatewayId dimension is.
 	natLabels := map[string]string{"topology": tp.Name, "name": "nat"}
-	for _, name := range []string{"connection_attempt_count_total", "packets_in_from_source_total", "packets_out_to_destination_total",
-		"bytes_in_from_source_total", "bytes_out_to_destination_total", "packets_in_from_destination_total", "bytes_out_to_source_total"} {
-		if v, n := metricValue(after, "vpcnet_natgateway_"+name, natLabels); n != 1 || v == 0 {
-			t.Errorf("vpcnet_natgateway_%s: %d series, value %v; want 1 series > 0", name, n, v)
+	for _, name := range []string{"ConnectionAttemptCount", "ConnectionEstablishedCount", "PacketsInFromSource", "PacketsOutToDestination",
+		"BytesInFromSource", "BytesOutToDestination", "PacketsInFromDestination", "PacketsOutToSource", "BytesInFromDestination", "BytesOutToSource"} {
+		f := after["vpcnet_natgateway_"+name]
+		if v, n := metricValue(after, "vpcnet_natgateway_"+name, natLabels); n != 1 || v == 0 || f.GetType() != dto.MetricType_COUNTER {
+			t.Errorf("vpcnet_natgateway_%s: %d series, value %v, type %v; want 1 counter > 0", name, n, v, f.GetType())
+			continue
+		}
+		if id := labelsOf(f.GetMetric()[0])["nat_gateway_id"]; !strings.HasPrefix(id, "nat-") {
+			t.Errorf("vpcnet_natgateway_%s: nat_gateway_id %q", name, id)
 		}
 	}
-	if _, n := metricValue(after, "vpcnet_natgateway_active_connections", natLabels); n != 1 {
-		t.Errorf("vpcnet_natgateway_active_connections: %d series", n)
+	for _, name := range []string{"ErrorPortAllocation", "IdleTimeoutCount", "PacketsDropCount"} {
+		if _, n := metricValue(after, "vpcnet_natgateway_"+name, natLabels); n != 1 {
+			t.Errorf("vpcnet_natgateway_%s: %d series, want 1", name, n)
+		}
+	}
+	// db's ping is a connection until its idle timeout (NAT-4).
+	if f := after["vpcnet_natgateway_ActiveConnectionCount"]; f.GetType() != dto.MetricType_GAUGE || len(f.GetMetric()) != 1 ||
+		f.GetMetric()[0].GetGauge().GetValue() < 1 {
+		t.Errorf("vpcnet_natgateway_ActiveConnectionCount: %v, want a gauge of at least db's ping", f)
 	}
 	for _, name := range []string{"vpcnet_stage_frames_total", "vpcnet_conntrack_max", "vpcnet_conntrack_flows", "vpcnet_forwarder_cpu_seconds_total"} {
 		if v, n := metricValue(after, name, map[string]string{"topology": tp.Name}); n == 0 || (v == 0 && name != "vpcnet_conntrack_flows") {
