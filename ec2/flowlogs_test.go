@@ -35,10 +35,15 @@ func TestOBS1_FlowLogsCreateDescribeDelete(t *testing.T) {
 	if len(out.FlowLogIds) != 1 || len(out.Unsuccessful) != 0 {
 		t.Fatalf("create answered %+v", out)
 	}
-	// The same resource, traffic type and group again: FlowLogAlreadyExists.
+	// The same resource, traffic type and group again: FlowLogAlreadyExists,
+	// and nothing changes.
+	before := accountState(t, d)
 	again := callOK(t, d, "CreateFlowLogs", `{"ResourceType": "VPC", "ResourceIds": ["`+vpc.ID+`"], "TrafficType": "ALL", "LogGroupName": "all-vpc"}`).(*types.CreateFlowLogsResult)
 	if len(again.FlowLogIds) != 0 || len(again.Unsuccessful) != 1 || deref(again.Unsuccessful[0].Error.Code) != "FlowLogAlreadyExists" {
 		t.Fatalf("duplicate answered %+v", again)
+	}
+	if after := accountState(t, d); after != before {
+		t.Fatalf("the refused duplicate changed %s", firstDifference(before, after))
 	}
 	all := flowLogs(t, d, `{}`)
 	if len(all) != 2 {

@@ -232,7 +232,7 @@ func TestKeyPairs_Refused(t *testing.T) {
 		{"DescribeKeyPairs", `{"KeyNames": ["nope"]}`, "InvalidKeyPair.NotFound"},
 		{"DescribeKeyPairs", `{"KeyPairIds": ["key-0123456789abcdef0"]}`, "InvalidKeyPair.NotFound"},
 	} {
-		refuseAll(t, d, k, c.op, c.req, c.code)
+		refuse(t, d, k, c.op, c.req, c.code)
 	}
 }
 
@@ -271,7 +271,7 @@ func TestKeyPairs_DeleteAndFilters(t *testing.T) {
 	if len(d.account().tags) != 0 {
 		t.Errorf("the deleted key's tags stay: %v", d.account().tags)
 	}
-	refuseAll(t, d, k, "DeleteKeyPair", `{"KeyPairId": "`+*b.KeyPairId+`"}`, "InvalidKeyPair.NotFound")
+	refuse(t, d, k, "DeleteKeyPair", `{"KeyPairId": "`+*b.KeyPairId+`"}`, "InvalidKeyPair.NotFound")
 	// A name made again is a new key pair.
 	c := answer[types.KeyPair](t, d, "CreateKeyPair", `{"KeyName": "a", "KeyType": "ed25519"}`)
 	if *c.KeyPairId == *a.KeyPairId || *c.KeyFingerprint == *a.KeyFingerprint || c.Tags != nil {
@@ -284,7 +284,7 @@ func TestKeyPairs_DeleteAndFilters(t *testing.T) {
 func TestKeyPairs_RunInstancesKeyName(t *testing.T) {
 	d, k := opsService(t, "")
 	run := `{"MinCount": 1, "MaxCount": 1, "SubnetId": "PRI-DB-2a", "KeyName": "lab"}`
-	refuseAll(t, d, k, "RunInstances", run, "InvalidKeyPair.NotFound")
+	refuse(t, d, k, "RunInstances", run, "InvalidKeyPair.NotFound")
 	answer[types.KeyPair](t, d, "CreateKeyPair", `{"KeyName": "lab", "KeyType": "ed25519"}`)
 	res := answer[types.Reservation](t, d, "RunInstances", run)
 	x := answer[types.DescribeInstancesResult](t, d, "DescribeInstances", `{"InstanceIds": ["`+*res.Instances[0].InstanceId+`"]}`)
@@ -303,9 +303,9 @@ func TestKeyPairs_RunInstancesKeyName(t *testing.T) {
 func TestKeyPairs_DryRun(t *testing.T) {
 	d, k := opsService(t, "")
 	answer[types.KeyPair](t, d, "CreateKeyPair", `{"KeyName": "lab", "KeyType": "ed25519"}`)
-	refuseAll(t, d, k, "CreateKeyPair", `{"KeyName": "new", "DryRun": true}`, "DryRunOperation")
-	refuseAll(t, d, k, "DeleteKeyPair", `{"KeyName": "lab", "DryRun": true}`, "DryRunOperation")
-	refuseAll(t, d, k, "RunInstances", `{"MinCount": 1, "MaxCount": 1, "SubnetId": "PRI-DB-2a", "KeyName": "lab", "DryRun": true}`, "DryRunOperation")
+	refuse(t, d, k, "CreateKeyPair", `{"KeyName": "new", "DryRun": true}`, "DryRunOperation")
+	refuse(t, d, k, "DeleteKeyPair", `{"KeyName": "lab", "DryRun": true}`, "DryRunOperation")
+	refuse(t, d, k, "RunInstances", `{"MinCount": 1, "MaxCount": 1, "SubnetId": "PRI-DB-2a", "KeyName": "lab", "DryRun": true}`, "DryRunOperation")
 }
 
 // FuzzParseAuthorizedKey: any bytes are a key or an error, never a panic;

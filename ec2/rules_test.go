@@ -3,6 +3,7 @@ package ec2
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/url"
 	"regexp"
@@ -70,18 +71,88 @@ func callOK(t testing.TB, d *Service, op, req string) any {
 	return out
 }
 
-// refused runs op, wants error code and checks that nothing changed.
-func refused(t testing.TB, d *Service, op, req, code string) {
+// accountDescribes are the describe-* of everything an operation can
+// make, change or delete in an account, with the input each needs.
+var accountDescribes = []struct{ op, req string }{
+	{"DescribeVpcs", `{}`}, {"DescribeSubnets", `{}`}, {"DescribeRouteTables", `{}`},
+	{"DescribeSecurityGroups", `{}`}, {"DescribeSecurityGroupRules", `{}`}, {"DescribeNetworkAcls", `{}`},
+	{"DescribeInternetGateways", `{}`}, {"DescribeNatGateways", `{}`}, {"DescribeNetworkInterfaces", `{}`},
+	{"DescribeInstances", `{}`}, {"DescribeAddresses", `{}`}, {"DescribeAddressesAttribute", `{"Attribute": "domain-name"}`},
+	{"DescribeVpcPeeringConnections", `{}`}, {"DescribeFlowLogs", `{}`}, {"DescribeDhcpOptions", `{}`},
+	{"DescribeTags", `{}`}, {"DescribeKeyPairs", `{"IncludePublicKey": true}`},
+	{"DescribeTrafficMirrorFilters", `{}`}, {"DescribeTrafficMirrorTargets", `{}`}, {"DescribeTrafficMirrorSessions", `{}`},
+	{"DescribeNetworkInsightsPaths", `{}`}, {"DescribeNetworkInsightsAnalyses", `{}`},
+}
+
+// accountState is what a refused operation must leave as it was (issue
+// 12, bad input): the network as the file holds it with every instance's
+// state (snapshot), every describe-* answer, and each VPC's DNS
+// attributes. Nothing is normalised: no answer changes between two calls
+// with nothing done in between.
+func accountState(t testing.TB, d *Service) string {
 	t.Helper()
-	before := exported(t, d)
+	var b strings.Builder
+	b.WriteString(snapshot(t, d))
+	describe := func(op, req string) {
+		out, err := d.CallInput(op, in(t, req))
+		if err != nil {
+			t.Fatalf("%s %s: %v", op, req, err)
+		}
+		j, err := json.Marshal(out)
+		if err != nil {
+			t.Fatalf("%s: %v", op, err)
+		}
+		b.WriteString("\n" + op + " " + string(j))
+	}
+	for _, x := range accountDescribes {
+		describe(x.op, x.req)
+	}
+	for _, v := range d.net.VPCs {
+		for _, a := range []string{"enableDnsSupport", "enableDnsHostnames"} {
+			describe("DescribeVpcAttribute", `{"VpcId": "`+v.ID+`", "Attribute": "`+a+`"}`)
+		}
+	}
+	return b.String()
+}
+
+// refused runs op, wants error code and checks that nothing changed
+// (accountState); it returns the error's message.
+func refused(t testing.TB, d *Service, op, req, code string) string {
+	t.Helper()
+	before := accountState(t, d)
 	out, err := d.CallInput(op, in(t, req))
 	var e *Error
 	if !errors.As(err, &e) || e.Code != code {
 		t.Fatalf("%s %s: got %v %v, want %s", op, req, out, err, code)
 	}
-	if exported(t, d) != before {
-		t.Fatalf("%s %s: refused (%s) but changed the network", op, req, code)
+	if after := accountState(t, d); after != before {
+		t.Fatalf("%s %s: refused (%s) but changed %s", op, req, code, firstDifference(before, after))
 	}
+	return e.Message
+}
+
+// firstDifference says where accountState b first differs from a: the
+// export (line 0) or the describe-* (its line's first word), and the text
+// around the first byte that differs.
+func firstDifference(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := range min(len(al), len(bl)) {
+		x, y := al[i], bl[i]
+		if x == y {
+			continue
+		}
+		what := "the export"
+		if i > 0 {
+			what, _, _ = strings.Cut(x, " ")
+		}
+		j := 0
+		for j < len(x) && j < len(y) && x[j] == y[j] {
+			j++
+		}
+		around := func(s string) string { return s[max(0, j-80):min(len(s), j+120)] }
+		return fmt.Sprintf("%s:\nbefore: …%s…\nafter:  …%s…", what, around(x), around(y))
+	}
+	return fmt.Sprintf("the number of lines: %d, then %d", len(al), len(bl))
 }
 
 func sgNamed(d *Service, name string) *topology.SecurityGroup {

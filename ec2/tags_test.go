@@ -2,7 +2,6 @@ package ec2
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,49 +9,6 @@ import (
 	"github.com/vpcnet/vpcnet/ec2/types"
 	"github.com/vpcnet/vpcnet/topology"
 )
-
-// accountState is what a refused operation must leave as it was: the
-// network as the file holds it, every describe-* (tags included), the
-// account's tags and key pairs.
-func accountState(t testing.TB, d *Service) string {
-	t.Helper()
-	var b strings.Builder
-	b.WriteString(snapshot(t, d))
-	for _, op := range []string{"DescribeVpcs", "DescribeAddresses", "DescribeNetworkInterfaces", "DescribeInstances",
-		"DescribeRouteTables", "DescribeSubnets", "DescribeSecurityGroups", "DescribeNetworkAcls", "DescribeNatGateways",
-		"DescribeTags", "DescribeKeyPairs"} {
-		in := map[string]any{}
-		if op == "DescribeKeyPairs" {
-			in["IncludePublicKey"] = true
-		}
-		out, err := d.CallInput(op, in)
-		if err != nil {
-			t.Fatalf("%s: %v", op, err)
-		}
-		j, _ := json.Marshal(out)
-		b.Write(j)
-	}
-	return b.String()
-}
-
-// refuseAll runs op, wants error code, and checks that nothing changed:
-// network, describe-*, tags, key pairs, kernel.
-func refuseAll(t testing.TB, d *Service, k *opsKernel, op, req, code string) string {
-	t.Helper()
-	before, calls := accountState(t, d), len(k.calls)
-	out, err := d.CallInput(op, request(t, req))
-	var e *Error
-	if !errors.As(err, &e) || e.Code != code {
-		t.Fatalf("%s %s: got %v %v, want %s", op, req, out, err, code)
-	}
-	if accountState(t, d) != before {
-		t.Fatalf("%s %s: refused (%s) but changed something", op, req, code)
-	}
-	if len(k.calls) != calls {
-		t.Fatalf("%s %s: refused (%s) but asked the kernel %v", op, req, code, k.calls[calls:])
-	}
-	return e.Message
-}
 
 // tagList writes tags as Key=Value, in order.
 func tagList(tags []types.Tag) string {
@@ -285,7 +241,7 @@ func TestTags_RenamesRefused(t *testing.T) {
 		{`{"Resources": ["PUB-WEB-2a", "PRI-DB-2a"], "Tags": [{"Key": "Name", "Value": "same"}]}`, "InvalidParameterValue", "unique"},
 		{`{"Resources": ["PUB-WEB-2a", "web"], "Tags": [{"Key": "Name", "Value": "newname"}]}`, "OperationNotPermitted", "namespace"}, // all or none
 	} {
-		if msg := refuseAll(t, d, k, "CreateTags", c.req, c.code); !strings.Contains(msg, c.says) {
+		if msg := refuse(t, d, k, "CreateTags", c.req, c.code); !strings.Contains(msg, c.says) {
 			t.Errorf("%s: %q does not say %q", c.req, msg, c.says)
 		}
 	}
@@ -331,11 +287,11 @@ func TestTags_Refused(t *testing.T) {
 		{"DescribeTags", `{"Filters": [{"Name": "colour", "Values": ["x"]}]}`, "InvalidParameterValue"},
 		{"DescribeTags", `{"MaxResults": 4}`, "InvalidParameterValue"},
 	} {
-		refuseAll(t, d, k, c.op, c.req, c.code)
+		refuse(t, d, k, c.op, c.req, c.code)
 	}
 	// 49 more tags fit beside the Name; a 50th does not, in a later call.
 	answer[struct{}](t, d, "CreateTags", `{"Resources": ["`+sub+`"], "Tags": [`+strings.Join(fifty[:49], ",")+`]}`)
-	refuseAll(t, d, k, "CreateTags", tag("one-more", "x"), "TagLimitExceeded")
+	refuse(t, d, k, "CreateTags", tag("one-more", "x"), "TagLimitExceeded")
 	answer[struct{}](t, d, "CreateTags", tag("k0", "overwritten")) // an existing key is no new tag
 }
 

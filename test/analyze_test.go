@@ -123,9 +123,11 @@ func TestOBS3_AnalysisExplainsALiveFailure(t *testing.T) {
 	if w, err := tp.Curl(t, "app", "http://10.8.2.10:5432/"); err != nil || w.Name != "db" {
 		t.Errorf("after the fix: %+v %v", w, err)
 	}
-	// A source that is not in the network is refused, AWS-style.
-	if out, code := tp.ec2(t, "start-network-insights-analysis", "--source", "nobody", "--destination", "db"); code == 0 || !strings.Contains(out, "InvalidParameterValue") {
-		t.Errorf("unknown source: exit %d: %s", code, out)
+	// A source that is not in the network is refused, AWS-style, and
+	// changes nothing: no path, no analysis; app still reaches db.
+	tp.refused(t, "InvalidParameterValue", "start-network-insights-analysis", "--source", "nobody", "--destination", "db")
+	if w, err := tp.Curl(t, "app", "http://10.8.2.10:5432/"); err != nil || w.Name != "db" {
+		t.Errorf("after the refused analysis: %+v %v", w, err)
 	}
 }
 

@@ -189,20 +189,49 @@ func (tp *Topo) seenAsWithin(t *testing.T, name, url, want string, start time.Ti
 	}
 }
 
-// describeAll snapshots every describe-* output and the topology's
-// namespaces: the state a refused operation must not change.
+// accountDescribes are the describe-* of everything an operation can
+// make, change or delete in an account.
+var accountDescribes = []string{"describe-vpcs", "describe-subnets", "describe-route-tables",
+	"describe-security-groups", "describe-security-group-rules", "describe-network-acls",
+	"describe-internet-gateways", "describe-nat-gateways", "describe-network-interfaces",
+	"describe-instances", "describe-addresses", "describe-vpc-peering-connections",
+	"describe-flow-logs", "describe-dhcp-options", "describe-tags", "describe-key-pairs",
+	"describe-network-insights-paths", "describe-network-insights-analyses"}
+
+// describeAll snapshots what a refused operation must leave as it was
+// (issue 12, bad input): every describe-* answer, the export (the
+// topo.json that would bring the network up again) and the topology's
+// namespaces. Nothing is normalised: between two calls with nothing done
+// in between, every answer is the same to the byte.
 func (tp *Topo) describeAll(t *testing.T) map[string]string {
 	t.Helper()
 	snap := map[string]string{}
-	for _, op := range []string{"describe-addresses", "describe-network-interfaces", "describe-instances",
-		"describe-route-tables", "describe-security-groups", "describe-subnets", "describe-vpcs",
-		"describe-network-acls", "describe-nat-gateways"} {
+	for _, op := range accountDescribes {
 		snap[op] = tp.ec2OK(t, nil, op)
 	}
+	snap["export"] = exportOf(t, tp)
 	ns := namespacesWithPrefix(tp.Name + "-")
 	sort.Strings(ns)
 	snap["namespaces"] = strings.Join(ns, " ")
 	return snap
+}
+
+// unchanged runs act, a refusal through any client (vpcnet's CLI, the AWS
+// CLI), and demands that describeAll be the same before and after.
+func (tp *Topo) unchanged(t *testing.T, what string, act func()) {
+	t.Helper()
+	before := tp.describeAll(t)
+	act()
+	diffSnapshots(t, what, before, tp.describeAll(t))
+}
+
+// refused runs an operation that must be refused with EC2's code (as
+// ec2Refused) and change nothing (as unchanged); it returns the output.
+func (tp *Topo) refused(t *testing.T, code, op string, args ...string) string {
+	t.Helper()
+	var out string
+	tp.unchanged(t, fmt.Sprintf("%s %v, refused with %s,", op, args, code), func() { out = tp.ec2Refused(t, code, op, args...) })
+	return out
 }
 
 func diffSnapshots(t *testing.T, what string, before, after map[string]string) {

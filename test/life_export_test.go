@@ -55,7 +55,7 @@ func TestLIFE_ExportOfANetworkBuiltLiveBringsItUpAgain(t *testing.T) {
 			t.Fatalf("describe-tags lacks %s:\n%s", want, before["describe-tags"])
 		}
 	}
-	file := tp.routingExport(t)
+	file := exportOf(t, tp)
 	if strings.Contains(file, "PRIVATE KEY") || !strings.Contains(file, `"key_pairs"`) || !strings.Contains(file, `"image_id"`) {
 		t.Fatalf("export:\n%s", file)
 	}

@@ -83,14 +83,6 @@ func TestLife_Lab3LaunchThroughTheAWSCLI(t *testing.T) {
 		}
 		return out
 	}
-	export := func() string {
-		t.Helper()
-		out, code := vpcnet(t, "export", tp.Name)
-		if code != 0 {
-			t.Fatalf("export: %d %s", code, out)
-		}
-		return out
-	}
 	ids := map[string]string{}
 	for _, g := range []string{"web", "ssh"} {
 		var sg struct{ SecurityGroups []struct{ GroupId string } }
@@ -150,28 +142,28 @@ func TestLife_Lab3LaunchThroughTheAWSCLI(t *testing.T) {
 		t.Fatalf("the user data's listener: %+v %v", w, err)
 	}
 
+	// refusedAWS runs a request through the AWS CLI that EC2 refuses with
+	// code, and demands that nothing change (describe-*, export).
+	refusedAWS := func(code, args string) {
+		t.Helper()
+		tp.unchanged(t, "aws ec2 "+args, func() {
+			if _, errOut, exit := aws(args); exit != 254 || !strings.Contains(errOut, "("+code+")") {
+				t.Fatalf("aws ec2 %s: exit %d %s, want %s", args, exit, errOut, code)
+			}
+		})
+	}
 	// A public IP with two interfaces is refused as EC2 refuses it, and
 	// nothing changes.
-	before := export()
 	two := write("two.json", `[{"DeviceIndex": 0, "SubnetId": "`+ids["pub"]+`", "AssociatePublicIpAddress": true},
 		{"DeviceIndex": 1, "SubnetId": "`+ids["pri"]+`", "PrivateIpAddress": "92.75.200.20"}]`)
-	if _, errOut, code := aws(`run-instances --image-id ami-0c9c942bd7bf113a2 --count 1 --network-interfaces file://` + two); code != 254 ||
-		!strings.Contains(errOut, "InvalidParameterCombination") {
-		t.Fatalf("a public IP with two interfaces: exit %d %s", code, errOut)
-	}
+	refusedAWS("InvalidParameterCombination", `run-instances --image-id ami-0c9c942bd7bf113a2 --count 1 --network-interfaces file://`+two)
 	// Three interfaces on a t2.micro: AttachmentLimitExceeded (QUOTA-2).
 	three := write("three.json", `[{"DeviceIndex": 0, "SubnetId": "`+ids["pub"]+`"}, {"DeviceIndex": 1, "SubnetId": "`+ids["pri"]+`"},
 		{"DeviceIndex": 2, "SubnetId": "`+ids["pri"]+`"}]`)
-	if _, errOut, code := aws(`run-instances --image-id ami-0c9c942bd7bf113a2 --instance-type t2.micro --count 1 --network-interfaces file://` + three); code != 254 ||
-		!strings.Contains(errOut, "AttachmentLimitExceeded") {
-		t.Fatalf("three interfaces on a t2.micro: exit %d %s", code, errOut)
-	}
-	if _, errOut, code := aws(`run-instances --image-id ami-0c9c942bd7bf113a2 --count 1 --key-name nokey --subnet-id ` + ids["pub"]); code != 254 ||
-		!strings.Contains(errOut, "InvalidKeyPair.NotFound") {
-		t.Fatalf("an unknown key pair: exit %d %s", code, errOut)
-	}
-	if after := export(); after != before {
-		t.Fatalf("refused launches changed the network:\n%s\n%s", before, after)
+	refusedAWS("AttachmentLimitExceeded", `run-instances --image-id ami-0c9c942bd7bf113a2 --instance-type t2.micro --count 1 --network-interfaces file://`+three)
+	refusedAWS("InvalidKeyPair.NotFound", `run-instances --image-id ami-0c9c942bd7bf113a2 --count 1 --key-name nokey --subnet-id `+ids["pub"])
+	if w, err := tp.Curl(t, "client", "http://"+x.PublicIpAddress+"/"); err != nil || w.Name != "lab3" {
+		t.Fatalf("the internet → lab3 after the refused launches: %+v %v", w, err)
 	}
 
 	// Two interfaces, the second at a given address in the private subnet
@@ -196,17 +188,12 @@ func TestLife_Lab3LaunchThroughTheAWSCLI(t *testing.T) {
 		NetworkInterface struct{ NetworkInterfaceId string }
 	}
 	json.Unmarshal([]byte(mustAWS(`create-network-interface --subnet-id `+ids["pri"])), &eni)
-	before = export()
-	if _, errOut, code := aws(`attach-network-interface --network-interface-id ` + eni.NetworkInterface.NetworkInterfaceId +
-		` --instance-id ` + y.InstanceId + ` --device-index 2`); code != 254 || !strings.Contains(errOut, "AttachmentLimitExceeded") {
-		t.Fatalf("a third interface on a t2.micro: exit %d %s", code, errOut)
-	}
-	if export() != before {
-		t.Fatal("the refused attach changed the network")
-	}
-	if _, errOut, code := aws(`assign-private-ip-addresses --network-interface-id ` + eth0.NetworkInterfaceId +
-		` --secondary-private-ip-address-count 1`); code != 254 || !strings.Contains(errOut, "PrivateIpAddressLimitExceeded") {
-		t.Fatalf("a third address on a t2.micro's interface: exit %d %s", code, errOut)
+	refusedAWS("AttachmentLimitExceeded", `attach-network-interface --network-interface-id `+eni.NetworkInterface.NetworkInterfaceId+
+		` --instance-id `+y.InstanceId+` --device-index 2`)
+	refusedAWS("PrivateIpAddressLimitExceeded", `assign-private-ip-addresses --network-interface-id `+eth0.NetworkInterfaceId+
+		` --secondary-private-ip-address-count 1`)
+	if w, err := tp.Curl(t, "lab3", "http://92.75.200.20/"); err != nil || w.Name != "lab3b" {
+		t.Fatalf("lab3 → lab3b's eth1 after the refused attach and assign: %+v %v", w, err)
 	}
 
 	// Terminate: the ENIs the launch made go with it (DeleteOnTermination).
@@ -279,10 +266,16 @@ func TestLife_ModifyInstanceAttributeGroupsTrafficFollows(t *testing.T) {
 	if !reach("80") || !reach("22") {
 		t.Fatalf("web and ssh groups: 80 %v, 22 %v", reach("80"), reach("22"))
 	}
-	// Six groups: beyond the quota, refused; the groups stay.
-	_, errOut, code := env.run(t, `exec /usr/bin/aws --endpoint-url "$AWS_ENDPOINT_URL" ec2 modify-instance-attribute --instance-id `+id+
-		` --groups `+strings.Repeat(web+" ", 6))
-	if code != 254 || !strings.Contains(errOut, "SecurityGroupsPerInterfaceLimitExceeded") || !reach("80") || !reach("22") {
-		t.Fatalf("six groups: exit %d %s", code, errOut)
+	// Six groups: beyond the quota, refused; nothing changes (describe-*,
+	// export), and the groups still admit 80 and 22.
+	tp.unchanged(t, "six groups", func() {
+		_, errOut, code := env.run(t, `exec /usr/bin/aws --endpoint-url "$AWS_ENDPOINT_URL" ec2 modify-instance-attribute --instance-id `+id+
+			` --groups `+strings.Repeat(web+" ", 6))
+		if code != 254 || !strings.Contains(errOut, "(SecurityGroupsPerInterfaceLimitExceeded)") {
+			t.Fatalf("six groups: exit %d %s", code, errOut)
+		}
+	})
+	if !reach("80") || !reach("22") {
+		t.Fatalf("after the refused six groups: 80 %v, 22 %v", reach("80"), reach("22"))
 	}
 }

@@ -36,7 +36,7 @@ func TestPEER4_RuleOfAPeeredVPCsGroupCarriesTraffic(t *testing.T) {
 		t.Fatal("pin connected before any rule allowed it")
 	}
 	// Not peered with c: refused, nothing changed.
-	tp.refusedSameExport(t, "InvalidParameterValue", "authorize-security-group-ingress", "--group-id", "srv-pa",
+	tp.refused(t, "InvalidParameterValue", "authorize-security-group-ingress", "--group-id", "srv-pa",
 		"--ip-permissions", "IpProtocol=tcp,FromPort=7,ToPort=7,UserIdGroupPairs=[{GroupId=g,VpcPeeringConnectionId=pcx-00000000000000000}]")
 	tp.ec2OK(t, nil, "authorize-security-group-ingress", "--group-id", "srv-pa",
 		"--ip-permissions", "IpProtocol=tcp,FromPort=7,ToPort=7,UserIdGroupPairs=[{GroupId=g,VpcPeeringConnectionId="+pcx+"}]")
@@ -61,7 +61,7 @@ func TestPEER4_RuleOfAPeeredVPCsGroupCarriesTraffic(t *testing.T) {
 	if !strings.Contains(out, `"FromPort": 7`) {
 		t.Fatalf("the stale rule is gone:\n%s", out)
 	}
-	exp := tp.routingExport(t)
+	exp := exportOf(t, tp)
 	if !strings.Contains(strings.Join(strings.Fields(exp), ""), `"source":"g","stale":true`) {
 		t.Fatalf("the stale rule is not exported:\n%s", exp)
 	}

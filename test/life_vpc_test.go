@@ -102,21 +102,11 @@ func TestLIFE_VPCFromNothing(t *testing.T) {
 	web = *tp.instance(t, "web")
 	traffic("export, down, up")
 
-	// Tear down in dependency order; each refusal changes nothing.
-	snapshot := func() string {
-		out, code := vpcnet(t, "export", tp.Name)
-		if code != 0 {
-			t.Fatalf("export: %s", out)
-		}
-		return out
-	}
+	// Tear down in dependency order; each refusal changes nothing
+	// (describe-*, export) and traffic still flows.
 	refuse := func(op string, args ...string) {
 		t.Helper()
-		was := snapshot()
-		tp.ec2Refused(t, "DependencyViolation", op, args...)
-		if snapshot() != was {
-			t.Fatalf("%s was refused but changed the network", op)
-		}
+		tp.refused(t, "DependencyViolation", op, args...)
 	}
 	refuse("delete-vpc", "--vpc-id", vpc.Vpc.VpcId)                                   // subnet, gateway, group
 	refuse("delete-subnet", "--subnet-id", "pub")                                     // web's ENI
@@ -140,4 +130,85 @@ func TestLIFE_VPCFromNothing(t *testing.T) {
 	if left := namespacesWithPrefix(tp.Name + "-web"); len(left) > 0 {
 		t.Fatalf("web's namespace is left: %v", left)
 	}
+}
+
+// refusalsTopo: a VPC at each of its quotas (lowered in settings: one VPC,
+// two EIPs, one route beyond local, one NACL rule per direction), with a
+// (public, by its EIP) in s1 and b in s2 reaching each other, a group peer
+// that open's rule names, and an internet host.
+const refusalsTopo = `{
+  "name": "NAME", "region": "ap-northeast-2",
+  "settings": {"quotas": {"vpcs": 1, "elastic_ips": 2, "routes_per_route_table": 1, "rules_per_network_acl": 1}},
+  "address_pools": [{"name": "amazon", "cidrs": ["13.125.0.0/16"]}],
+  "elastic_ips": [{"name": "eip-a", "address": "13.125.10.10"}, {"name": "spare", "address": "13.125.10.20"}],
+  "internet": {"hosts": [{"name": "remote", "ip": "13.52.201.147", "user_data": "vpcnet serve --http :80"}]},
+  "vpcs": [{"name": "v", "cidr": "10.40.0.0/16", "internet_gateway": "igw",
+    "subnets": [{"name": "s1", "cidr": "10.40.1.0/24", "az": "ap-northeast-2a", "route_table": "rt-pub"},
+                {"name": "s2", "cidr": "10.40.2.0/24", "az": "ap-northeast-2a", "network_acl": "acl-b"}],
+    "route_tables": [{"name": "rt-pub", "routes": [{"destination": "0.0.0.0/0", "target": "igw"}]}],
+    "network_acls": [{"name": "acl-b", "ingress": [{"rule": 100, "protocol": "all", "cidr": "0.0.0.0/0", "action": "allow"}],
+                                       "egress": [{"rule": 100, "protocol": "all", "cidr": "0.0.0.0/0", "action": "allow"}]}],
+    "security_groups": [{"name": "open", "ingress": [{"protocol": "icmp", "source": "0.0.0.0/0"},
+                                                     {"protocol": "tcp", "ports": "80", "source": "peer"}]},
+                        {"name": "peer"}],
+    "instances": [{"name": "a", "subnet": "s1", "private_ip": "10.40.1.10", "security_groups": ["open"], "elastic_ip": "eip-a"},
+                  {"name": "b", "subnet": "s2", "private_ip": "10.40.2.10", "security_groups": ["open"]}]}]
+}`
+
+// TestLIFE_RefusalsChangeNothingTrafficFlows: the refusals of issue 12's
+// operations that the other end-to-end tests do not reach, on a running
+// network: each answers EC2's code and changes nothing (every describe-*,
+// the export, the namespaces); afterwards a and b still reach each other
+// and the internet host still reaches a's EIP (the forwarder forwards).
+func TestLIFE_RefusalsChangeNothingTrafficFlows(t *testing.T) {
+	tp := Up(t, refusalsTopo)
+	traffic := func(when string) {
+		t.Helper()
+		if !tp.PingEventually(t, "a", "10.40.2.10") || !tp.Ping(t, "b", "10.40.1.10") {
+			t.Fatalf("%s: a and b do not reach each other: %+v", when, tp.Stats(t).Endpoints)
+		}
+		if !tp.PingEventually(t, "remote", "13.125.10.10") {
+			t.Fatalf("%s: the internet host does not reach a's EIP (IGW-1)", when)
+		}
+	}
+	traffic("before the refusals")
+	var igw2 struct {
+		InternetGateway struct{ InternetGatewayId string }
+	}
+	tp.ec2OK(t, &igw2, "create-internet-gateway", "--tag-specifications", tagSpec("internet-gateway", "igw2"))
+	first := tp.describeAll(t)
+	for _, c := range []struct {
+		code string
+		args []string
+	}{
+		// QUOTA-1, at each quota.
+		{"VpcLimitExceeded", []string{"create-vpc", "--cidr-block", "10.50.0.0/16"}},
+		{"AddressLimitExceeded", []string{"allocate-address", "--domain", "vpc"}},
+		{"RouteLimitExceeded", []string{"create-route", "--route-table-id", "rt-pub", "--destination-cidr-block", "192.0.2.0/24", "--gateway-id", "igw"}},
+		{"NetworkAclEntryLimitExceeded", []string{"create-network-acl-entry", "--network-acl-id", "acl-b", "--rule-number", "110",
+			"--protocol", "-1", "--rule-action", "allow", "--ingress", "--cidr-block", "0.0.0.0/0"}},
+		// ADDR-1: a subnet inside the VPC, /16 to /28, in the region, not
+		// overlapping; a secondary CIDR not overlapping.
+		{"InvalidSubnet.Conflict", []string{"create-subnet", "--vpc-id", "v", "--cidr-block", "10.40.1.128/25"}},
+		{"InvalidSubnet.Conflict", []string{"create-subnet", "--vpc-id", "v", "--cidr-block", "10.40.0.0/16"}},
+		{"InvalidSubnet.Range", []string{"create-subnet", "--vpc-id", "v", "--cidr-block", "10.41.0.0/24"}},
+		{"InvalidSubnet.Range", []string{"create-subnet", "--vpc-id", "v", "--cidr-block", "10.40.3.0/29"}},
+		{"InvalidParameterValue", []string{"create-subnet", "--vpc-id", "v", "--cidr-block", "10.40.3.0/24", "--availability-zone", "us-east-1a"}},
+		{"InvalidVpc.Range", []string{"associate-vpc-cidr-block", "--vpc-id", "v", "--cidr-block", "10.40.128.0/17"}},
+		// IGW-1: one internet gateway per VPC.
+		{"Resource.AlreadyAssociated", []string{"attach-internet-gateway", "--internet-gateway-id", igw2.InternetGateway.InternetGatewayId, "--vpc-id", "v"}},
+		// SG-7, LIFE-1: names are unique, the default group stays, a
+		// referenced group stays; a rule is there once.
+		{"InvalidGroup.Duplicate", []string{"create-security-group", "--vpc-id", "v", "--group-name", "open", "--description", "again"}},
+		{"CannotDelete", []string{"delete-security-group", "--group-id", tp.groupID(t, "default")}},
+		{"DependencyViolation", []string{"delete-security-group", "--group-id", tp.groupID(t, "peer")}},
+		{"InvalidPermission.Duplicate", []string{"authorize-security-group-ingress", "--group-id", tp.groupID(t, "open"), "--protocol", "icmp", "--port", "-1", "--cidr", "0.0.0.0/0"}},
+		// NAT-1, EIP-2: a NAT gateway cannot take an EIP in use.
+		{"Resource.AlreadyAssociated", []string{"create-nat-gateway", "--subnet-id", "s1", "--allocation-id", "eip-a"}},
+	} {
+		tp.refused(t, c.code, c.args[0], c.args[1:]...)
+	}
+	diffSnapshots(t, "the refusals together", first, tp.describeAll(t))
+	traffic("after the refusals")
+	tp.ec2OK(t, nil, "delete-internet-gateway", "--internet-gateway-id", igw2.InternetGateway.InternetGatewayId)
 }
