@@ -33,7 +33,7 @@ unit: build
 fuzz:
 	scripts/fuzz.sh
 
-# BENCH=NAME runs one part of it (scripts/bench/main.go: kernel, vpcnet, nat, ops, api, bringup, gobench).
+# BENCH=NAME runs one part of it (scripts/bench/main.go: figures, kernel, vpcnet, nat, idle, ops, api, observe, bringup, gobench).
 bench: deps build
 	scripts/bench.sh $(BENCH)
 

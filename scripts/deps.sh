@@ -14,6 +14,7 @@ have hping3  || need+=(hping3)
 have dig     || need+=(bind9-dnsutils)
 have tcpdump || need+=(tcpdump)    # test/capture_test.go reads `vpcnet capture` files back
 have dot     || need+=(graphviz)   # vpcnet graph --format svg|html
+have ntpdig  || need+=(ntpsec-ntpdig) # test/timesync_test.go queries 169.254.169.123; it never sets the clock (no -S/-s)
 # Debian's AWS CLI v2 and boto3 drive the EC2 endpoint in the tests (test/awscli_test.go); a
 # pip-installed `aws` elsewhere on PATH is not the one the tests run.
 [ -x /usr/bin/aws ] || need+=(awscli)

@@ -254,7 +254,7 @@ func upPlainPath(ctx context.Context, c *cleanups, v *vpcnet, exe string) error 
 	if err := upBenchTopology(ctx, c, v, exe); err != nil {
 		return err
 	}
-	if err := startServers(c, exe, plain.server, false); err != nil {
+	if _, err := startServers(c, exe, plain.server, false); err != nil {
 		return err
 	}
 	return reachable(ctx, exe, plain, false)

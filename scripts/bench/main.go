@@ -5,16 +5,25 @@
 // Usage (as root, from the repository root; `sudo make bench` builds
 // bin/vpcnet and runs it through scripts/bench.sh):
 //
-//	go run ./scripts/bench [-runs 3] [-seconds 5] [-only kernel|vpcnet|nat|ops|api|observe|bringup|gobench] [-out FILE]
+//	go run ./scripts/bench [-runs 5] [-seconds 5] [-idle-seconds 60] [-only PART] [-out FILE]
 //	go run ./scripts/bench api    # the same as -only api
 //
+// The environment gives the defaults: BENCH_RUNS (5), BENCH_SECONDS (5),
+// BENCH_IDLE_SECONDS (60). The forwarder's knobs (VPCNET_IO,
+// VPCNET_BUSYPOLL, …) pass through to the daemon and are named in the
+// report (knobs.go).
+//
 // Each test runs -runs times, interleaved (kernel, vpcnet, kernel, vpcnet,
-// …), and the report gives medians. -only runs one part: "kernel" and
-// "vpcnet" measure one side of every figure, "nat" both sides of the NAT
-// figures, "ops" only the live operations (ops.go), "api" only the EC2
-// endpoint through the AWS SDK for Go (api.go), "observe" only the cost of
-// capture and of /metrics scrapes (observe.go), "bringup" only the
-// bring-up times, "gobench" only the Go per-packet benchmarks (gobench.go).
+// …; TCP 1 stream and UDP 64 B at each placement of iperf3, place.go), and
+// the report gives medians with the runs' min–max, and the forwarder's CPU
+// time per gigabit and per million frames (cost.go). -only runs one part:
+// "figures" both sides of every figure (the lab's quick run), "kernel" and
+// "vpcnet" one side of every figure, "nat" both sides of the NAT figures,
+// "idle" only the forwarder's CPU time with no traffic (cost.go), "ops"
+// only the live operations (ops.go), "api" only the EC2 endpoint through
+// the AWS SDK for Go (api.go), "observe" only the cost of capture and of
+// /metrics scrapes (observe.go), "bringup" only the bring-up times,
+// "gobench" only the Go per-packet benchmarks (gobench.go).
 // The one argument NAME is -only NAME. A run with -only writes no file
 // unless -out is given.
 //
@@ -33,6 +42,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,6 +53,7 @@ const modulePath = "github.com/vpcnet/vpcnet"
 
 type options struct {
 	runs, seconds int
+	idleSeconds   int // how long the idle part reads the forwarder's CPU time
 	only          string
 	out           string
 	vpcnetBin     string
@@ -69,17 +80,29 @@ func logf(format string, args ...any) {
 
 func benchMain() int {
 	var o options
-	flag.IntVar(&o.runs, "runs", 3, "interleaved runs per test (the report gives medians)")
-	flag.IntVar(&o.seconds, "seconds", 5, "seconds per run")
-	flag.StringVar(&o.only, "only", "", "one part: kernel, vpcnet, nat, ops, api, observe, bringup or gobench (or give it as the one argument)")
-	flag.StringVar(&o.out, "out", "", "report file (default: BENCHMARKS.md at the repository root; none with -only)")
-	flag.StringVar(&o.vpcnetBin, "vpcnet", "", "the vpcnet binary (default: bin/vpcnet at the repository root)")
-	instances := flag.String("instances", "10,50,100", "comma-separated sizes of the generated topologies whose bring-up is timed")
-	flag.Parse()
 	fail := func(err error) int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
+	var defaults [3]int
+	for i, e := range []struct {
+		name string
+		def  int
+	}{{"BENCH_RUNS", 5}, {"BENCH_SECONDS", 5}, {"BENCH_IDLE_SECONDS", 60}} {
+		v, err := envInt(e.name, e.def)
+		if err != nil {
+			return fail(err)
+		}
+		defaults[i] = v
+	}
+	flag.IntVar(&o.runs, "runs", defaults[0], "interleaved runs per test (the report gives medians); default $BENCH_RUNS or 5")
+	flag.IntVar(&o.seconds, "seconds", defaults[1], "seconds per run; default $BENCH_SECONDS or 5")
+	flag.IntVar(&o.idleSeconds, "idle-seconds", defaults[2], "seconds of the idle reading; default $BENCH_IDLE_SECONDS or 60")
+	flag.StringVar(&o.only, "only", "", "one part: "+strings.Join(parts, ", ")+" (or give it as the one argument)")
+	flag.StringVar(&o.out, "out", "", "report file (default: BENCHMARKS.md at the repository root; none with -only)")
+	flag.StringVar(&o.vpcnetBin, "vpcnet", "", "the vpcnet binary (default: bin/vpcnet at the repository root)")
+	instances := flag.String("instances", "10,50,100", "comma-separated sizes of the generated topologies whose bring-up is timed")
+	flag.Parse()
 	args := flag.Args()
 	if len(args) == 1 && o.only == "" {
 		o.only, args = args[0], nil // `scripts/bench.sh api`, `make bench BENCH=api`
@@ -87,8 +110,8 @@ func benchMain() int {
 	switch {
 	case len(args) > 0:
 		return fail(fmt.Errorf("unexpected arguments %q (one part's name, or -only NAME)", args))
-	case o.runs < 1 || o.seconds < 1:
-		return fail(errors.New("-runs and -seconds must be at least 1"))
+	case o.runs < 1 || o.seconds < 1 || o.idleSeconds < 1:
+		return fail(errors.New("-runs, -seconds and -idle-seconds (BENCH_RUNS, BENCH_SECONDS, BENCH_IDLE_SECONDS) must be at least 1"))
 	}
 	for _, f := range strings.Split(*instances, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -97,10 +120,8 @@ func benchMain() int {
 		}
 		o.instances = append(o.instances, n)
 	}
-	switch o.only {
-	case "", "kernel", "vpcnet", "nat", "ops", "api", "observe", "bringup", "gobench":
-	default:
-		return fail(fmt.Errorf("-only %q: want kernel, vpcnet, nat, ops, api, observe, bringup or gobench", o.only))
+	if o.only != "" && !slices.Contains(parts, o.only) {
+		return fail(fmt.Errorf("-only %q: want one of %s", o.only, strings.Join(parts, ", ")))
 	}
 	if err := checkEnvironment(); err != nil {
 		return fail(err)
@@ -158,6 +179,22 @@ func benchMain() int {
 	return 0
 }
 
+// parts are the names -only takes.
+var parts = []string{"figures", "kernel", "vpcnet", "nat", "idle", "ops", "api", "observe", "bringup", "gobench"}
+
+// envInt reads a whole number from the environment; def when unset.
+func envInt(name string, def int) (int, error) {
+	s, ok := os.LookupEnv(name)
+	if !ok || strings.TrimSpace(s) == "" {
+		return def, nil
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || v < 1 {
+		return 0, fmt.Errorf("%s=%q: want a whole number, 1 or more", name, s)
+	}
+	return v, nil
+}
+
 // handWritten marks where BENCHMARKS.md's hand-written sections begin
 // (figures measured by a test or by hand, each with its command): a new
 // report keeps them.
@@ -213,7 +250,7 @@ func bench(ctx context.Context, c *cleanups, o options) (*report, error) {
 
 	var sides []side
 	switch o.only {
-	case "", "nat":
+	case "", "figures", "nat":
 		sides = []side{sideKernel, sideVpcnet}
 	case "kernel":
 		sides = []side{sideKernel}
@@ -222,7 +259,7 @@ func bench(ctx context.Context, c *cleanups, o options) (*report, error) {
 	}
 	var ts []test
 	for _, t := range tests(exe) {
-		if o.only == "bringup" || o.only == "ops" || o.only == "api" || o.only == "observe" || o.only == "gobench" || (o.only == "nat" && !t.nat) {
+		if !slices.Contains([]string{"", "figures", "kernel", "vpcnet", "nat"}, o.only) || (o.only == "nat" && !t.nat) {
 			continue
 		}
 		ts = append(ts, t)
@@ -238,7 +275,8 @@ func bench(ctx context.Context, c *cleanups, o options) (*report, error) {
 	doOps := o.only == "" || o.only == "ops"
 	doAPI := o.only == "" || o.only == "api"
 	doObserve := o.only == "" || o.only == "observe"
-	if useVpcnet || doBringup || doOps || doAPI || doObserve {
+	doIdle := o.only == "" || o.only == "idle"
+	if useVpcnet || doBringup || doOps || doAPI || doObserve || doIdle {
 		if err := v.checkBinary(); err != nil {
 			return nil, err
 		}
@@ -253,6 +291,7 @@ func bench(ctx context.Context, c *cleanups, o options) (*report, error) {
 	if err := removeStaleAnchors(ctx, commName(exe)); err != nil {
 		return nil, err
 	}
+	clockTicks(ctx)
 
 	// paths[side][nat]
 	paths := map[side]map[bool]path{}
@@ -272,15 +311,24 @@ func bench(ctx context.Context, c *cleanups, o options) (*report, error) {
 		plain, nat := benchPaths()
 		paths[sideVpcnet] = map[bool]path{false: plain, true: nat}
 	}
+	// The placements' CPUs: the running forwarder's, or what the default
+	// would give it when only the kernel is measured.
+	rep.sets = defaultSets()
+	if useVpcnet {
+		if rep.sets, err = forwarderSets(ctx, v); err != nil {
+			return nil, err
+		}
+	}
 
 	// Servers, then a reachability check of every path that is measured.
+	iperfPID := map[string]int{} // server namespace → its iperf3 server
 	for _, s := range sides {
 		for _, nat := range []bool{false, true} {
 			if (nat && !needNAT) || (!nat && !needPlain) {
 				continue
 			}
 			p := paths[s][nat]
-			if err := startServers(c, exe, p.server, nat); err != nil {
+			if iperfPID[p.server], err = startServers(c, exe, p.server, nat); err != nil {
 				return nil, err
 			}
 			if err := reachable(ctx, exe, p, nat); err != nil {
@@ -296,20 +344,8 @@ func bench(ctx context.Context, c *cleanups, o options) (*report, error) {
 				return nil, err
 			}
 		}
-		for _, t := range ts {
-			for r := 1; r <= o.runs; r++ {
-				for _, s := range sides {
-					if err := pause(ctx, 500*time.Millisecond); err != nil {
-						return nil, err
-					}
-					vals, err := t.run(ctx, paths[s][t.nat], o.seconds)
-					if err != nil {
-						return nil, fmt.Errorf("%s, run %d, %s: %w", t.name, r, s, err)
-					}
-					rep.add(t, s, vals)
-					logf("%-8s run %d/%d %-6s %s", t.name, r, o.runs, s, describe(t, vals))
-				}
-			}
+		if err := runFigures(ctx, v, o, rep, ts, sides, paths, iperfPID); err != nil {
+			return nil, err
 		}
 		for _, s := range sides {
 			after, err := sumCounters(ctx, paths[s], needPlain, needNAT)
@@ -329,6 +365,12 @@ func bench(ctx context.Context, c *cleanups, o options) (*report, error) {
 	// server in s1; otherwise the first of liveOps and apiBench brings it
 	// up.
 	plainUp := useVpcnet && needPlain
+	if doIdle {
+		if rep.idle, err = idleBench(ctx, c, v, exe, o.idleSeconds, useVpcnet); err != nil {
+			return nil, fmt.Errorf("idle: %w", err)
+		}
+		plainUp = true
+	}
 	if doOps {
 		if rep.ops, err = liveOps(ctx, c, v, exe, plainUp); err != nil {
 			return nil, fmt.Errorf("live operations: %w", err)
@@ -389,24 +431,107 @@ func upBenchTopology(ctx context.Context, c *cleanups, v *vpcnet, exe string) er
 	if _, err := v.up(ctx, file); err != nil {
 		return fmt.Errorf("vpcnet up %s (topology file %s): %w", benchTopology, file, err)
 	}
+	// The knobs of a lab run must have reached the forwarder, or its
+	// figures would be cited under the wrong name.
+	cs, err := forwarderSets(ctx, v)
+	if err != nil {
+		return err
+	}
+	return checkKnobs(cs.pid, readKnobs(os.Environ()))
+}
+
+// runFigures measures every test of ts: -runs times, each run every
+// placement of the test, each placement kernel then vpcnet (interleaved, so
+// that the machine's drift falls on both alike). Around each vpcnet run it
+// reads the forwarder's CPU time and frames (cost.go).
+func runFigures(ctx context.Context, v *vpcnet, o options, rep *report, ts []test, sides []side,
+	paths map[side]map[bool]path, iperfPID map[string]int) error {
+	cs := rep.sets
+	// The next part's flows (ops, api, observe) use the same servers: leave
+	// them unpinned, whichever placement ran last.
+	defer func() {
+		for ns, pid := range iperfPID {
+			if err := pinServer(pid, nil, cs.all); err != nil {
+				logf("unpinning the iperf3 server in %s: %v", ns, err)
+			}
+		}
+	}()
+	total := 0
+	for _, t := range ts {
+		total += o.runs * len(cs.placements(t.placements)) * len(sides)
+	}
+	// About 0.7 s a run besides its seconds (measured): the pause,
+	// iperf3's set-up and end, the readings.
+	logf("%d runs of %d s: about %.0f minutes", total, o.seconds, float64(total)*(float64(o.seconds)+0.7)/60)
+	step := 0
+	for _, t := range ts {
+		for r := 1; r <= o.runs; r++ {
+			for _, pl := range cs.placements(t.placements) {
+				for _, s := range sides {
+					step++
+					if err := pause(ctx, 500*time.Millisecond); err != nil {
+						return err
+					}
+					p := paths[s][t.nat]
+					p.pin = cs.cpus(pl)
+					if t.iperf {
+						if err := pinServer(iperfPID[p.server], p.pin, cs.all); err != nil {
+							return fmt.Errorf("%s, placement %s: %w", t.name, pl, err)
+						}
+					}
+					cost := s == sideVpcnet && cs.pid > 0
+					var before usage
+					if cost {
+						var err error
+						if before, err = readUsage(ctx, v, cs.pid, true); err != nil {
+							return err
+						}
+					}
+					f, err := t.run(ctx, p, o.seconds)
+					if err != nil {
+						return fmt.Errorf("%s, placement %s, run %d, %s: %w", t.name, pl, r, s, err)
+					}
+					rep.add(t, pl, s, f.vals)
+					line := describe(t, f.vals)
+					if cost {
+						after, err := readUsage(ctx, v, cs.pid, false)
+						if err != nil {
+							return err
+						}
+						c := between(before, after, f.bits)
+						rep.addCost(t, pl, c)
+						load, _ := c.load()
+						line += fmt.Sprintf("; forwarder %.2f CPU s (%.0f %%), %d frames", c.cpu, load, c.frames)
+					}
+					logf("[%d/%d] %-8s %-9s run %d/%d %-6s %s", step, total, t.name, pl, r, o.runs, s, line)
+				}
+			}
+		}
+	}
 	return nil
 }
 
 // startServers starts iperf3 in ns, and the accept server for the NAT
-// connection rate; each is stopped by PID at cleanup.
-func startServers(c *cleanups, exe, ns string, nat bool) error {
+// connection rate; each is stopped by PID at cleanup. It returns the
+// iperf3 server's pid (`ip netns exec` execs it: the pid is iperf3's),
+// which pinned placements set the affinity of.
+func startServers(c *cleanups, exe, ns string, nat bool) (int, error) {
 	servers := [][]string{{"Server listening", "iperf3", "-s", "-p", fmt.Sprint(iperfPort), "--forceflush"}}
 	if nat {
 		servers = append(servers, []string{"ready", exe, "serve-accept", acceptPorts})
 	}
-	for _, s := range servers {
+	pid := 0
+	for i, s := range servers {
 		b, err := startInNS(ns, s[0], s[1:]...)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		c.push("stop "+b.what, func(context.Context) error { b.stop(); return nil })
+		if i == 0 {
+			pid = b.cmd.Process.Pid
+		}
 	}
-	return nil
+	return pid, nil
 }
 
 // sumCounters adds up the checksum-error counters of the namespaces at both

@@ -31,6 +31,9 @@ type path struct {
 	// counterNS are the namespaces whose checksum-error counters are read
 	// around the runs: both ends of the path.
 	counterNS []string
+	// pin is the CPU list the client runs on (`taskset -c`); nil: nothing
+	// pinned, the scheduler's placement.
+	pin []int
 }
 
 // figure is one number of the report.
@@ -46,36 +49,57 @@ type figure struct {
 	noRatio bool
 }
 
-// test is one measurement: run once per side per run, it yields one value
-// per figure.
+// test is one measurement: run once per side, placement and run, it
+// yields one value per figure.
 type test struct {
-	name    string
+	name string
+	// label names the test where its figures do not (the CPU cost
+	// table); "" is its first figure's label.
+	label   string
 	nat     bool // measured on the NAT paths
 	figures []figure
-	run     func(ctx context.Context, p path, secs int) ([]float64, error)
+	run     func(ctx context.Context, p path, secs int) (flow, error)
+	// placements are where iperf3's ends run, each measured (place.go);
+	// nil is the scheduler's only.
+	placements []placement
+	// iperf: the test's server is the iperf3 server, pinned with its
+	// client in a pinned placement.
+	iperf bool
 	// command is the client's command line and note how its output is
 	// read, both for the report.
 	command, note string
 }
 
+// flow is what one run of a test gave.
+type flow struct {
+	vals []float64 // one per figure of the test
+	bits float64   // bits the receiver got; 0 for the tests that move none to speak of
+}
+
 func tests(exe string) []test {
 	return []test{
-		tcpTest{name: "tcp1", label: "TCP, 1 stream", streams: 1, retransmits: true}.test(),
+		tcpTest{name: "tcp1", label: "TCP, 1 stream", streams: 1, retransmits: true, placements: allPlacements}.test(),
 		tcpTest{name: "tcp4", label: "TCP, 4 streams", streams: 4}.test(),
 		{
-			name:    "udp64",
-			figures: []figure{{key: "udp64", label: "UDP 64-byte, received", unit: "kpps", format: "%.0f"}},
-			run:     iperfUDP64,
-			command: "iperf3 -c ADDR -t S -u -l 64 -b 0 -J",
-			note:    "(packets - lost_packets) / seconds of end.sum_received: what the receiver got",
+			name:       "udp64",
+			figures:    []figure{{key: "udp64", label: "UDP 64-byte, received", unit: "kpps", format: "%.0f"}},
+			run:        iperfUDP64,
+			placements: allPlacements,
+			iperf:      true,
+			command:    "iperf3 -c ADDR -t S -u -l 64 -b 0 -J",
+			note:       "(packets - lost_packets) / seconds of end.sum_received: what the receiver got",
 		},
 		{
-			name: "ping",
+			name:  "ping",
+			label: "ping, 100 echo requests a second",
 			figures: []figure{
 				{key: "ping-p50", label: "ping RTT p50", unit: "µs", format: "%.0f", lowerIsBetter: true},
 				{key: "ping-p99", label: "ping RTT p99", unit: "µs", format: "%.0f", lowerIsBetter: true},
 			},
-			run:     pingRTT,
+			run: func(ctx context.Context, p path, s int) (flow, error) {
+				v, err := pingRTT(ctx, p, s)
+				return flow{vals: v}, err
+			},
 			command: "ping -n -c 100*S -i 0.01 ADDR",
 			note:    "percentiles over every reply's time=",
 		},
@@ -85,8 +109,9 @@ func tests(exe string) []test {
 			name:    "nat-conn",
 			nat:     true,
 			figures: []figure{{key: "nat-conn", label: "new TCP connections through NAT", unit: "conn/s", format: "%.0f"}},
-			run: func(ctx context.Context, p path, s int) ([]float64, error) {
-				return connRate(ctx, exe, p, s)
+			run: func(ctx context.Context, p path, s int) (flow, error) {
+				v, err := connRate(ctx, exe, p, s)
+				return flow{vals: v}, err
 			},
 			command: "bench connect-loop -ports " + acceptPorts + " -workers 4 ADDR Ss",
 			note: "each worker dials the next port, waits for the server's FIN and closes; the server (`bench serve-accept " +
@@ -103,6 +128,7 @@ type tcpTest struct {
 	nat         bool // measured on the NAT paths
 	streams     int  // parallel streams (iperf3 -P)
 	retransmits bool
+	placements  []placement
 }
 
 func (t tcpTest) test() test {
@@ -120,15 +146,18 @@ func (t tcpTest) test() test {
 		name:    t.name,
 		nat:     t.nat,
 		figures: figures,
-		run: func(ctx context.Context, p path, s int) ([]float64, error) {
-			v, err := iperfTCP(ctx, p, s, t.streams)
+		run: func(ctx context.Context, p path, s int) (flow, error) {
+			f, err := iperfTCP(ctx, p, s, t.streams)
 			if err != nil {
-				return nil, err
+				return f, err
 			}
-			return v[:len(figures)], nil
+			f.vals = f.vals[:len(figures)]
+			return f, nil
 		},
-		command: command + " -J",
-		note:    note,
+		placements: t.placements,
+		iperf:      true,
+		command:    command + " -J",
+		note:       note,
 	}
 }
 
@@ -144,6 +173,7 @@ type iperfResult struct {
 		// receiver's count of a UDP test.
 		SumReceived struct {
 			BitsPerSecond float64 `json:"bits_per_second"`
+			Bytes         float64 `json:"bytes"`
 			udpSum
 		} `json:"sum_received"`
 		Sum udpSum `json:"sum"`
@@ -159,11 +189,12 @@ type udpSum struct {
 	LostPackets float64 `json:"lost_packets"`
 }
 
-// iperf runs an iperf3 client in p.client against the server in p.server.
-// A server still busy with the previous test is retried once.
+// iperf runs an iperf3 client in p.client against the server in p.server,
+// pinned to p.pin when it is set. A server still busy with the previous
+// test is retried once.
 func iperf(ctx context.Context, p path, secs int, extra ...string) (*iperfResult, error) {
-	args := append([]string{"iperf3", "-c", p.addr, "-p", strconv.Itoa(iperfPort), "-t", strconv.Itoa(secs),
-		"-J", "--connect-timeout", "3000"}, extra...)
+	args := tasksetArgs(p.pin, append([]string{"iperf3", "-c", p.addr, "-p", strconv.Itoa(iperfPort), "-t", strconv.Itoa(secs),
+		"-J", "--connect-timeout", "3000"}, extra...))
 	var lastErr error
 	for attempt := 0; attempt < 2; attempt++ {
 		if attempt > 0 {
@@ -200,33 +231,40 @@ func iperf(ctx context.Context, p path, secs int, extra ...string) (*iperfResult
 	return nil, lastErr
 }
 
-// iperfTCP returns the received Gbps and the sender's retransmits.
-func iperfTCP(ctx context.Context, p path, secs, streams int) ([]float64, error) {
+// iperfTCP returns the received Gbps and the sender's retransmits, and
+// the bits the receiver got.
+func iperfTCP(ctx context.Context, p path, secs, streams int) (flow, error) {
 	var extra []string
 	if streams > 1 {
 		extra = []string{"-P", strconv.Itoa(streams)}
 	}
 	r, err := iperf(ctx, p, secs, extra...)
 	if err != nil {
-		return nil, err
+		return flow{}, err
 	}
-	return []float64{r.End.SumReceived.BitsPerSecond / 1e9, r.End.SumSent.Retransmits}, nil
+	return flow{vals: []float64{r.End.SumReceived.BitsPerSecond / 1e9, r.End.SumSent.Retransmits},
+		bits: 8 * r.End.SumReceived.Bytes}, nil
 }
 
-// iperfUDP64 returns the receiver's packets per second, in thousands.
-func iperfUDP64(ctx context.Context, p path, secs int) ([]float64, error) {
-	r, err := iperf(ctx, p, secs, "-u", "-l", "64", "-b", "0")
+// udpPayload is the UDP test's datagram payload (iperf3 -l).
+const udpPayload = 64
+
+// iperfUDP64 returns the receiver's packets per second, in thousands, and
+// the payload bits it got.
+func iperfUDP64(ctx context.Context, p path, secs int) (flow, error) {
+	r, err := iperf(ctx, p, secs, "-u", "-l", strconv.Itoa(udpPayload), "-b", "0")
 	if err != nil {
-		return nil, err
+		return flow{}, err
 	}
 	s := r.End.SumReceived.udpSum
 	if s.Packets == 0 {
 		s = r.End.Sum
 	}
 	if s.Seconds <= 0 {
-		return nil, errors.New("iperf3 UDP result has no end.sum.seconds")
+		return flow{}, errors.New("iperf3 UDP result has no end.sum.seconds")
 	}
-	return []float64{(s.Packets - s.LostPackets) / s.Seconds / 1e3}, nil
+	got := s.Packets - s.LostPackets
+	return flow{vals: []float64{got / s.Seconds / 1e3}, bits: 8 * udpPayload * got}, nil
 }
 
 var pingTime = regexp.MustCompile(`time=([0-9.]+) ms`)

@@ -159,14 +159,14 @@ func observeBench(ctx context.Context, c *cleanups, v *vpcnet, exe string, runs,
 		if err != nil {
 			return 0, 0, err
 		}
-		return v[0], v[1], nil
+		return v.vals[0], v.vals[1], nil
 	}
 	udp := func() (float64, error) {
 		v, err := iperfUDP64(ctx, plain, secs)
 		if err != nil {
 			return 0, err
 		}
-		return v[0], nil
+		return v.vals[0], nil
 	}
 	for r := 1; r <= runs; r++ {
 		tag := fmt.Sprintf("run %d/%d", r, runs)

@@ -134,7 +134,12 @@ func (v *vpcnet) op(ctx context.Context, args ...string) (map[string]any, time.D
 	if err != nil {
 		return nil, d, err
 	}
-	var m map[string]any
+	// An operation whose answer has nothing to say prints nothing, as the
+	// AWS CLI does (disassociate-address).
+	m := map[string]any{}
+	if strings.TrimSpace(out) == "" {
+		return m, d, nil
+	}
 	if err := json.Unmarshal([]byte(out), &m); err != nil {
 		return nil, d, fmt.Errorf("vpcnet %s: answer is not JSON: %w", args[0], err)
 	}

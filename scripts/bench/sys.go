@@ -16,7 +16,7 @@ import (
 
 // requiredTools are the programs the benchmark runs; each is looked up on
 // PATH before anything is created.
-var requiredTools = []string{"ip", "iperf3", "ping", "nft", "nstat", "sysctl", "uname", "nproc"}
+var requiredTools = []string{"ip", "iperf3", "ping", "nft", "nstat", "sysctl", "uname", "nproc", "taskset"}
 
 // checkEnvironment fails with a message that says what to do when the
 // benchmark cannot run here: not root, or a tool missing.
@@ -31,7 +31,7 @@ func checkEnvironment() error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("missing tools: %s (install: apt-get install iproute2 iperf3 iputils-ping nftables procps coreutils, or run `sudo make deps`)",
+		return fmt.Errorf("missing tools: %s (install: apt-get install iproute2 iperf3 iputils-ping nftables procps coreutils util-linux, or run `sudo make deps`)",
 			strings.Join(missing, ", "))
 	}
 	return nil
