@@ -194,6 +194,11 @@ func pinForwarder(n *topology.Network) error {
 		fmt.Fprintf(os.Stderr, "warning: settings.forwarder_cpus auto: not pinned: %v\n", err)
 		return nil
 	}
+	if err == nil && os.Getenv("VPCNET_SCHED") == "fifo" { // a lab knob (issue 15, BENCHMARKS.md)
+		if err := dataplane.SetRealtime(); err != nil {
+			fmt.Fprintf(os.Stderr, "warning: VPCNET_SCHED=fifo: %v\n", err)
+		}
+	}
 	return err
 }
 
