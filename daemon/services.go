@@ -12,6 +12,7 @@ import (
 
 	"github.com/vpcnet/vpcnet/dataplane"
 	"github.com/vpcnet/vpcnet/netns"
+	"github.com/vpcnet/vpcnet/timesync"
 	"github.com/vpcnet/vpcnet/topology"
 	"github.com/vpcnet/vpcnet/vpcdns"
 )
@@ -19,15 +20,16 @@ import (
 // VPC services (DNS-1, SG-8). Each VPC gets a namespace of the daemon's,
 // <topology>-svc+<vpc-id> ('+' is in no instance or host name, so it never
 // collides), whose one device eth0 is a forwarder port (dataplane
-// ServicePortID) holding base + 2, 169.254.169.253 and 169.254.169.254 as
-// /32s, with a default route on-link to the forwarder. The daemon opens
-// real sockets there (a thread locked into the namespace: socket, bind,
-// listen; the sockets stay in the namespace they were made in) and serves
-// them from ordinary goroutines of its own process: the Amazon DNS server
-// over UDP and TCP on base + 2:53 and 169.254.169.253:53, and the metadata
-// service, when IMDS is set, on 169.254.169.254:80. The emulated
-// internet's public DNS runs the same way in <topology>-svc+public-dns,
-// an internet host at topology.DefaultPublicDNS. Everything is recorded in
+// ServicePortID) holding base + 2, 169.254.169.253, 169.254.169.254 and
+// 169.254.169.123 as /32s, with a default route on-link to the forwarder.
+// The daemon opens real sockets there (a thread locked into the namespace:
+// socket, bind, listen; the sockets stay in the namespace they were made
+// in) and serves them from ordinary goroutines of its own process: the
+// Amazon DNS server over UDP and TCP on base + 2:53 and 169.254.169.253:53,
+// the metadata service, when IMDS is set, on 169.254.169.254:80, and the
+// Amazon Time Sync Service (timesync/) on UDP 169.254.169.123:123. The
+// emulated internet's public DNS runs the same way in
+// <topology>-svc+public-dns, an internet host at topology.DefaultPublicDNS. Everything is recorded in
 // state.json like the instances' namespaces, so `down` removes it.
 
 // IMDS, when set, returns the instance metadata service's handler for VPC
@@ -49,6 +51,7 @@ func (d *Daemon) WithNetwork(fn func(n *topology.Network)) {
 // services are the daemon's service namespaces and their servers.
 type services struct {
 	dns  *vpcdns.Server
+	ntp  *timesync.Server
 	nss  map[string]*svcNS // by VPC id, and publicDNSKey
 	imds func(d *Daemon, vpcID string) http.Handler
 }
@@ -84,7 +87,7 @@ func serviceNamespaces(n *topology.Network) []string {
 // every resolv.conf. Up calls it after build; on failure teardown removes
 // what was made.
 func (d *Daemon) startServices() error {
-	d.svcs = &services{dns: vpcdns.NewServer(vpcdns.Build(d.net)), nss: map[string]*svcNS{}, imds: IMDS}
+	d.svcs = &services{dns: vpcdns.NewServer(vpcdns.Build(d.net)), ntp: timesync.NewServer(), nss: map[string]*svcNS{}, imds: IMDS}
 	for _, v := range d.net.VPCs {
 		if err := d.StartVPCServices(v); err != nil {
 			return fmt.Errorf("VPC %s services: %w", v.Name, err)
@@ -101,14 +104,14 @@ func (d *Daemon) startServices() error {
 	return nil
 }
 
-// StartVPCServices makes VPC v's service namespace and serves DNS (and the
-// metadata service) there (ec2.Kernel: CreateVpc). On failure nothing
-// stays.
+// StartVPCServices makes VPC v's service namespace and serves DNS, time
+// (and the metadata service) there (ec2.Kernel: CreateVpc). On failure
+// nothing stays.
 func (d *Daemon) StartVPCServices(v *topology.VPC) error {
 	if d.svcs == nil {
 		return nil // a daemon without services (unit tests)
 	}
-	addrs := []netip.Addr{v.DNSAddr(), topology.LinkLocalDNS, topology.LinkLocalIMDS}
+	addrs := []netip.Addr{v.DNSAddr(), topology.LinkLocalDNS, topology.LinkLocalIMDS, topology.LinkLocalNTP}
 	s, err := d.startServiceNS(serviceNamespace(d.net, v), dataplane.ServicePortID(v.ID), addrs, v.ID)
 	if err != nil {
 		return err
@@ -132,8 +135,9 @@ func (d *Daemon) StopVPCServices(v *topology.VPC) {
 
 // startServiceNS makes namespace name with eth0 on forwarder port portID,
 // holding addrs, and serves there: DNS on every address but the metadata
-// service's (the view of VPC vpcID, "" for the public one), and the
-// metadata service on 169.254.169.254:80 when IMDS is set.
+// and time services' (the view of VPC vpcID, "" for the public one), the
+// metadata service on 169.254.169.254:80 when IMDS is set, and the time
+// service on 169.254.169.123:123 when addrs holds it.
 func (d *Daemon) startServiceNS(name, portID string, addrs []netip.Addr, vpcID string) (s *svcNS, err error) {
 	s = &svcNS{name: name, port: portID}
 	defer func() {
@@ -162,6 +166,7 @@ func (d *Daemon) startServiceNS(name, portID string, addrs []netip.Addr, vpcID s
 	}
 	var socks []dnsSocks
 	var imdsL net.Listener
+	var ntpC *net.UDPConn
 	var h http.Handler
 	if vpcID != "" && d.svcs.imds != nil {
 		h = d.svcs.imds(d, vpcID)
@@ -169,6 +174,14 @@ func (d *Daemon) startServiceNS(name, portID string, addrs []netip.Addr, vpcID s
 	err = netns.Do(ns, func() error {
 		for _, a := range addrs {
 			if a == topology.LinkLocalIMDS {
+				continue
+			}
+			if a == topology.LinkLocalNTP {
+				var err error
+				ntpC, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, 123)))
+				if err != nil {
+					return fmt.Errorf("time service: %w", err)
+				}
 				continue
 			}
 			ap := netip.AddrPortFrom(a, 53).String()
@@ -195,7 +208,13 @@ func (d *Daemon) startServiceNS(name, portID string, addrs []netip.Addr, vpcID s
 			x.pc.Close()
 			x.l.Close()
 		}
+		if ntpC != nil {
+			ntpC.Close()
+		}
 		return s, fmt.Errorf("sockets in %s: %w", name, err)
+	}
+	if ntpC != nil {
+		s.stops = append(s.stops, d.svcs.ntp.Serve(ntpC)) // never fails: the socket is bound
 	}
 	for i, x := range socks {
 		stop, err := d.svcs.dns.Serve(vpcID, x.pc, x.l)

@@ -32,7 +32,6 @@ import (
 
 	"github.com/vpcnet/vpcnet/dataplane/header"
 	"github.com/vpcnet/vpcnet/dataplane/policy"
-	"github.com/vpcnet/vpcnet/topology"
 )
 
 // The source ports a path analysis tries, at both ends of each range.
@@ -471,16 +470,17 @@ func reply(p policy.Packet) policy.Packet {
 	return r
 }
 
-// toService: a frame to the VPC's DNS server (base + 2, 169.254.169.253) or
-// metadata service (169.254.169.254) goes straight to them and back: no
-// security group, network ACL or route applies (SG-8); the DNS addresses
-// answer nothing with enableDnsSupport off (DNS-1).
+// toService: a frame to the VPC's DNS server (base + 2, 169.254.169.253),
+// metadata service (169.254.169.254) or time service (169.254.169.123)
+// goes straight to them and back: no security group, network ACL or route
+// applies (SG-8); the DNS addresses answer nothing with enableDnsSupport
+// off (DNS-1).
 func (w *pathWalk) toService(e *eniCfg) {
 	s := e.vpc.svc
-	if !s.dnsOn && w.p.Dst != topology.LinkLocalIMDS {
+	if s.silenced(w.p.Dst) { // services.go
 		w.block("VPC_DNS_SUPPORT_DISABLED", e.vpc.id, "", 0, "enableDnsSupport is off in %s: its Amazon DNS server answers nothing (DNS-1)", e.vpc.id)
 		return
 	}
-	w.add(s.id, "", "vpc-service", "the VPC's Amazon DNS server and metadata service: no security group or network ACL applies (SG-8)")
+	w.add(s.id, "", "vpc-service", "the VPC's link-local services (DNS, metadata, time): no security group or network ACL applies (SG-8)")
 	w.service, w.arrived = true, true
 }

@@ -8,9 +8,10 @@ import (
 
 // VPC services (DNS-1, SG-8). Each VPC has a service port: the device of a
 // namespace of the daemon's where the Amazon DNS server (base + 2 and
-// 169.254.169.253) and the instance metadata service (169.254.169.254)
-// listen on real sockets. A frame an ENI sends to one of those addresses
-// goes straight to its VPC's service port, and the answers straight back:
+// 169.254.169.253), the instance metadata service (169.254.169.254) and
+// the Amazon Time Sync Service (169.254.169.123, NTP) listen on real
+// sockets. A frame an ENI sends to one of those addresses goes straight to
+// its VPC's service port, and the answers straight back:
 // no security group, no network ACL, no connection tracking and no flow-log
 // record (SG-8; AWS's flow logs leave this traffic out too). Only ENIs of
 // the VPC reach it: the service addresses are intercepted at the sending
@@ -45,8 +46,17 @@ type svcCfg struct {
 
 // isService reports whether a is one of v's service addresses.
 func (v *vpcCfg) isService(a netip.Addr) bool {
-	return a == v.svc.dns || a == topology.LinkLocalDNS || a == topology.LinkLocalIMDS
+	return v.svc.isDNS(a) || a == topology.LinkLocalIMDS || a == topology.LinkLocalNTP
 }
+
+// isDNS reports whether a is an address of the VPC's DNS server, the
+// service enableDnsSupport turns off (DNS-1).
+func (s *svcCfg) isDNS(a netip.Addr) bool { return a == s.dns || a == topology.LinkLocalDNS }
+
+// silenced reports whether a frame to service address a drops for
+// enableDnsSupport off: DNS only; the metadata and time services answer
+// whatever it says (DNS-1).
+func (s *svcCfg) silenced(a netip.Addr) bool { return !s.dnsOn && s.isDNS(a) }
 
 // compileServices gives every VPC of c its service port (ports and
 // counters outlive configs, by port id).
@@ -81,7 +91,7 @@ func (st *state) compileServices(c *config, n *topology.Network) {
 // enableDnsSupport off the DNS addresses answer nothing (DNS-1).
 func (w *worker) toService(e *eniCfg) {
 	s := e.vpc.svc
-	if !s.dnsOn && w.p.meta.Dst != topology.LinkLocalIMDS {
+	if s.silenced(w.p.meta.Dst) {
 		w.drop(s.ctr, dropDNSDisabled)
 		return
 	}

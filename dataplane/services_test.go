@@ -55,13 +55,13 @@ func udpTo(t testing.TB, srcMAC, dstMAC net.HardwareAddr, src, dst string, sport
 func ipDst(f []byte) netip.Addr { return header.IPv4(f[ipOff:]).Dst() }
 
 // TestSG8_ServicesPastGroupsAndNACLs: a1's group allows no egress and its
-// NACL denies all, yet base + 2, 169.254.169.253 and 169.254.169.254
-// receive its frames and their answers reach it (SG-8), with the service
+// NACL denies all, yet base + 2, 169.254.169.253, 169.254.169.254 and
+// 169.254.169.123 (NTP) receive its frames and their answers reach it (SG-8), with the service
 // device's MAC, and the answers with the router's.
 func TestSG8_ServicesPastGroupsAndNACLs(t *testing.T) {
 	r := svcRig(t)
 	a1 := r.enis["a1"]
-	for _, dst := range []string{"10.0.0.2", "169.254.169.253", "169.254.169.254"} {
+	for _, dst := range []string{"10.0.0.2", "169.254.169.253", "169.254.169.254", "169.254.169.123"} {
 		r.send("a1", udpTo(t, a1.MAC, r.router("a1"), "10.0.0.10", dst, 40000, 53))
 		got := r.expect("svc-v")
 		if d := ipDst(got); d.String() != dst {
@@ -87,7 +87,8 @@ func TestSG8_ServicesPastGroupsAndNACLs(t *testing.T) {
 }
 
 // TestDNS1_SupportOffDropsDNSOnly: in v2 (enableDnsSupport false) frames to
-// the DNS addresses are counted drops; the metadata service still answers.
+// the DNS addresses are counted drops; the metadata and time services
+// still answer.
 func TestDNS1_SupportOffDropsDNSOnly(t *testing.T) {
 	r := svcRig(t)
 	c1 := r.enis["c1"]
@@ -99,6 +100,10 @@ func TestDNS1_SupportOffDropsDNSOnly(t *testing.T) {
 	}
 	r.send("c1", udpTo(t, c1.MAC, r.router("c1"), "10.2.1.10", "169.254.169.254", 40000, 80))
 	r.expect("svc-v2")
+	r.send("c1", udpTo(t, c1.MAC, r.router("c1"), "10.2.1.10", "169.254.169.123", 40000, 123))
+	if d := ipDst(r.expect("svc-v2")); d != topology.LinkLocalNTP {
+		t.Errorf("time service frame delivered to %s", d)
+	}
 	// Turned on live: answered.
 	r.net.VPCs[2].DNSSupport = true
 	r.f.Apply(r.net)
@@ -191,8 +196,9 @@ func TestServiceAllocatesNothing(t *testing.T) {
 }
 
 // TestSG8_PathAnalysis: path analysis agrees with the forwarder: a1 (no
-// egress, NACL denying all) reaches its DNS server and metadata service;
-// c1 (DNS support off) reaches its metadata service but not its DNS.
+// egress, NACL denying all) reaches its DNS server, metadata service and
+// time service; c1 (DNS support off) reaches its metadata and time
+// services but not its DNS.
 func TestSG8_PathAnalysis(t *testing.T) {
 	r := svcRig(t)
 	for _, c := range []struct {
@@ -202,7 +208,8 @@ func TestSG8_PathAnalysis(t *testing.T) {
 	}{
 		{"a1", "10.0.0.2", 53, true}, {"a1", "169.254.169.253", 53, true}, {"a1", "169.254.169.254", 80, true},
 		{"a1", "10.0.0.11", 53, false}, // the group does block the rest
-		{"c1", "10.2.0.2", 53, false}, {"c1", "169.254.169.254", 80, true},
+		{"a1", "169.254.169.123", 123, true},
+		{"c1", "10.2.0.2", 53, false}, {"c1", "169.254.169.254", 80, true}, {"c1", "169.254.169.123", 123, true},
 	} {
 		a, err := r.f.ExplainPath(r.enis[c.from].ID, netip.MustParseAddr(c.dst), header.ProtoUDP, c.port)
 		if err != nil {

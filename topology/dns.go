@@ -10,11 +10,13 @@ import (
 // both take names from here, so they never disagree.
 
 // LinkLocalDNS is the Amazon DNS server's link-local address in every VPC
-// (DNS-1); LinkLocalIMDS is the instance metadata service's. Security
-// groups and NACLs never filter traffic to either (SG-8).
+// (DNS-1); LinkLocalIMDS is the instance metadata service's; LinkLocalNTP
+// the Amazon Time Sync Service's (NTP, UDP 123). Security groups and NACLs
+// never filter traffic to any of them (SG-8).
 var (
 	LinkLocalDNS  = netip.MustParseAddr("169.254.169.253")
 	LinkLocalIMDS = netip.MustParseAddr("169.254.169.254")
+	LinkLocalNTP  = netip.MustParseAddr("169.254.169.123")
 )
 
 // DefaultPublicDNS is the address of the emulated internet's public DNS

@@ -363,16 +363,18 @@ func (t *Tracker) Permits(p *Packet, egress bool) bool {
 	return t.reg.allows(groups, !egress, p)
 }
 
-// Link-local services (SG-8): the Amazon DNS server's second address and
-// the instance metadata service.
+// Link-local services (SG-8): the Amazon DNS server's second address, the
+// instance metadata service and the Amazon Time Sync Service.
 var (
 	linkLocalDNS  = netip.AddrFrom4([4]byte{169, 254, 169, 253})
 	linkLocalIMDS = netip.AddrFrom4([4]byte{169, 254, 169, 254})
+	linkLocalNTP  = netip.AddrFrom4([4]byte{169, 254, 169, 123})
 )
 
 // exempt reports whether p goes to (egress) or comes from (ingress) a
 // service that security groups never filter (SG-8): the VPC's resolver at
-// base + 2, 169.254.169.253 and the metadata service at 169.254.169.254.
+// base + 2, 169.254.169.253, the metadata service at 169.254.169.254 and
+// the time service at 169.254.169.123.
 // The forwarder delivers such frames before it asks the tracker
 // (dataplane/services.go); this keeps the rule true for every caller.
 func (t *Tracker) exempt(p *Packet, egress bool) bool {
@@ -380,7 +382,7 @@ func (t *Tracker) exempt(p *Packet, egress bool) bool {
 	if !egress {
 		peer = p.Src
 	}
-	return (t.resolver.IsValid() && peer == t.resolver) || peer == linkLocalDNS || peer == linkLocalIMDS
+	return (t.resolver.IsValid() && peer == t.resolver) || peer == linkLocalDNS || peer == linkLocalIMDS || peer == linkLocalNTP
 }
 
 // Egress decides a packet the ENI sends at time now (ns).
