@@ -73,6 +73,10 @@ type worker struct {
 	tapCtr         *counters
 	tapFrame       []byte
 	mir            *mirrorScratch // Traffic Mirroring's buffer (mirror.go); made on the first copy
+	// Deferred writes (VPCNET_IO=uring, uring_linux.go): deliver queues a
+	// frame in uw and endBatch writes the batch; nil: write at once.
+	uw      *uringWriter
+	uwTried bool // endBatch tried to make uw
 }
 
 // handle runs one frame through the pipeline.
@@ -329,6 +333,9 @@ func (w *worker) deliver(port Port, c *counters, dstMAC, srcMAC []byte) {
 	eth.SetSrc(srcMAC)
 	if w.taps != nil {
 		w.tapIn(c, w.p.frame) // capture.go
+	}
+	if w.uw != nil && w.uw.add(port, w.queue, w.p.frame, c) {
+		return // written and counted when the batch ends (endBatch)
 	}
 	w.out[0] = w.p.frame
 	var err error

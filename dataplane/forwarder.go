@@ -164,6 +164,7 @@ func (f *Forwarder) closedPolled(id string) {
 // flow-log records go out with the next window. It runs once per queue.
 func (f *Forwarder) retire(pq *polled) {
 	f.loops.remove(pq)
+	pq.w.closeWrites()
 	if pq.w.flows != nil {
 		f.flowLog.retire(pq.w.flows)
 	}
@@ -273,6 +274,7 @@ func (f *Forwarder) Stop() {
 // run reads batches until the port closes.
 func (w *worker) run() {
 	defer w.f.wg.Done()
+	defer w.closeWrites()
 	if w.flows != nil {
 		defer w.f.flowLog.retire(w.flows)
 	}
@@ -291,6 +293,7 @@ func (w *worker) run() {
 		for i := 0; i < n; i++ {
 			w.handle(cfg, w.bufs[i][:w.sizes[i]])
 		}
+		w.endBatch()
 	}
 }
 

@@ -262,6 +262,7 @@ func (pq *polled) serve() bool {
 		for i := 0; i < n; i++ {
 			w.handle(cfg, w.bufs[i][:w.sizes[i]])
 		}
+		w.endBatch() // uring_linux.go: the batch's deferred writes
 	}
 	if n == len(w.bufs) {
 		return true

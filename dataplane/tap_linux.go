@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -56,6 +57,17 @@ type tapQueue struct {
 	rn     int
 	rerr   error
 	readFn func(fd uintptr) bool
+
+	// Reads through io_uring (VPCNET_IO=uring): a batch of reads in one
+	// io_uring_enter. Reader-only state like the above: rring is made by
+	// the first TryRead and closed by the TryRead that finds the queue
+	// closed (a queue retired without one leaves it to a cleanup).
+	rring      *uring
+	rringOff   bool       // read(2) instead: uring off, unavailable, failed, or the queue closed
+	rcqes      []uringCQE // completions of one round
+	rres       []int32    // results of one round, by SQE
+	rwant      int        // reads the next TryRead submits first: twice the last batch
+	readRingFn func(fd uintptr) bool
 
 	// Write state, likewise; several goroutines write, so wmu guards it.
 	wmu     sync.Mutex
@@ -132,6 +144,7 @@ func newQueue(fd int, name string) (*tapQueue, error) {
 		return nil, err
 	}
 	q.readFn = q.readSome
+	q.readRingFn = q.readRing
 	q.writeFn = q.writeSome
 	return q, nil
 }
@@ -230,12 +243,23 @@ func (q *tapQueue) readSome(fd uintptr) bool {
 }
 
 // TryRead implements pollable: Read that returns (0, nil) at once when the
-// queue is empty. It makes no system call beyond the reads themselves.
+// queue is empty. It makes no system call beyond the reads themselves:
+// one read(2) per frame and one that finds the queue empty, or with
+// VPCNET_IO=uring one io_uring_enter for them all (readRing). With
+// VPCNET_IO=uring it may also reorder the entries of bufs (the caller's
+// buffers, none replaced): frame i is in bufs[i] after the call.
 func (q *tapQueue) TryRead(bufs [][]byte, sizes []int, offset int) (int, error) {
 	q.rbufs, q.rsizes, q.roff, q.rn, q.rerr = bufs, sizes, offset, 0, nil
-	err := q.rc.Read(q.readFn)
+	fn := q.readFn
+	if uringIO && !q.rringOff && q.startRing(len(bufs)) {
+		fn = q.readRingFn
+	}
+	err := q.rc.Read(fn)
 	n := q.rn
 	q.rbufs, q.rsizes = nil, nil
+	if err != nil && q.rring != nil {
+		q.stopRing() // closed: the reader, the ring's only user, lets it go
+	}
 	if n > 0 {
 		return n, nil
 	}
@@ -243,6 +267,95 @@ func (q *tapQueue) TryRead(bufs [][]byte, sizes []int, offset int) (int, error) 
 		return 0, ErrClosed
 	}
 	return 0, q.rerr
+}
+
+// uringMinReads is how many reads a TryRead submits at least: an idle
+// queue's first frame costs that many attempts, all but one -EAGAIN,
+// in the same io_uring_enter.
+const uringMinReads = 4
+
+// startRing makes the read ring for batches of n frames. It reports false,
+// once and for all, when io_uring is not available: read(2) does.
+func (q *tapQueue) startRing(n int) bool {
+	if q.rring != nil {
+		return true
+	}
+	entries := uint32(1)
+	for entries < uint32(n) {
+		entries <<= 1
+	}
+	r, err := newURing(entries)
+	if err != nil {
+		q.rringOff = true
+		return false
+	}
+	q.rring, q.rcqes, q.rres = r, make([]uringCQE, 2*entries), make([]int32, entries)
+	runtime.AddCleanup(q, (*uring).close, r)
+	return true
+}
+
+// stopRing closes the read ring; read(2) reads from then on.
+func (q *tapQueue) stopRing() {
+	q.rring.close()
+	q.rring, q.rringOff = nil, true
+}
+
+// readRing is readSome through io_uring: it submits reads into the next
+// free buffers in one io_uring_enter, as many as the last batch had frames
+// (twice, and at least uringMinReads), and goes on with twice as many
+// while every one found a frame, until the batch is full or a read finds
+// the queue empty; like readSome, it never returns while frames may be
+// left and the batch has room, which edge-triggered epoll relies on. The
+// reads run in order; a frame that came after a read found the queue
+// empty (common when a flood keeps pace with the reader) lands in a later
+// buffer, which is swapped forward in bufs, so that the frames fill bufs
+// from the first, in order, without copying a 64 KiB frame.
+func (q *tapQueue) readRing(fd uintptr) bool {
+	r := q.rring
+	want := max(q.rwant, uringMinReads)
+	for q.rn < len(q.rbufs) {
+		k := min(want, len(q.rbufs)-q.rn, len(r.sqes))
+		base := q.rn
+		for i := range k {
+			q.rres[i] = resPending
+			r.next().read(int32(fd), q.rbufs[base+i][q.roff:], uint64(i))
+		}
+		if r.submit(uint32(k)) != nil {
+			q.stopRing() // nothing of this round ran
+			return q.readSome(fd)
+		}
+		for got := r.reap(q.rcqes); got > 0; got = r.reap(q.rcqes) {
+			for _, c := range q.rcqes[:got] {
+				if c.userData < uint64(k) {
+					q.rres[c.userData] = c.res
+				}
+			}
+		}
+		empty := false
+		for i, res := range q.rres[:k] {
+			switch {
+			case res >= 0:
+				if j := base + i; j != q.rn {
+					q.rbufs[q.rn], q.rbufs[j] = q.rbufs[j], q.rbufs[q.rn]
+				}
+				q.rsizes[q.rn] = int(res)
+				q.rn++
+			case res == -int32(unix.EAGAIN) || res == -int32(unix.EINTR) || res == resPending:
+				empty = true
+			default:
+				if q.rerr == nil {
+					q.rerr = syscall.Errno(-res)
+				}
+				empty = true
+			}
+		}
+		if empty {
+			break
+		}
+		want = 2 * k
+	}
+	q.rwant = 2 * q.rn
+	return true
 }
 
 // Read implements Port: it waits with poll(2) until a frame comes or the
