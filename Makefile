@@ -26,6 +26,8 @@ lint:
 # (root; skipped without it).
 test: deps build lint
 	$(GO) test -count=1 -timeout 20m ./...
+	@# The forwarder's other I/O path, read(2) and write(2) per frame (issue 15).
+	VPCNET_IO=syscalls $(GO) test -count=1 ./dataplane/
 
 unit: build
 	$(GO) test -count=1 ./topology/ ./nat/ ./dataplane/...

@@ -54,30 +54,6 @@ func PinProcess(cpus []int) error {
 	return nil
 }
 
-// SetRealtime puts every thread of this process under SCHED_FIFO at
-// priority 1, so that a task it wakes (the receiver a TAP write wakes) does
-// not preempt it on its CPU: a lab knob of issue 15 (VPCNET_SCHED=fifo).
-// Threads made later inherit it; processes the daemon starts do not
-// (netns.startAnywhere resets them to SCHED_OTHER). The kernel's RT
-// throttling (sched_rt_runtime_us) still leaves the CPU's other tasks 5 %.
-func SetRealtime() error {
-	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 1}
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return err
-	}
-	for _, t := range tasks {
-		tid, err := strconv.Atoi(t.Name())
-		if err != nil {
-			continue
-		}
-		if err := unix.SchedSetAttr(tid, &attr, 0); err != nil && err != unix.ESRCH {
-			return fmt.Errorf("sched_setattr thread %d: %w", tid, err)
-		}
-	}
-	return nil
-}
-
 // bindAll binds every thread of the process to set.
 func bindAll(set *unix.CPUSet) error {
 	// A thread made while a pass runs, by a thread not yet bound, is caught

@@ -7,6 +7,3 @@ func AllowedCPUs() ([]int, error) { return nil, ErrUnsupported }
 
 // PinProcess returns ErrUnsupported off Linux.
 func PinProcess(cpus []int) error { return ErrUnsupported }
-
-// SetRealtime is a lab knob on Linux only.
-func SetRealtime() error { return ErrUnsupported }

@@ -73,7 +73,7 @@ type worker struct {
 	tapCtr         *counters
 	tapFrame       []byte
 	mir            *mirrorScratch // Traffic Mirroring's buffer (mirror.go); made on the first copy
-	// Deferred writes (VPCNET_IO=uring, uring_linux.go): deliver queues a
+	// Deferred writes (io_uring, the default; uring_linux.go): deliver queues a
 	// frame in uw and endBatch writes the batch; nil: write at once.
 	uw      *uringWriter
 	uwTried bool // endBatch tried to make uw

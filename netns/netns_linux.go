@@ -42,9 +42,6 @@ func startAnywhere(cmd *exec.Cmd) error {
 	ch := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		// A forwarder under SCHED_FIFO (VPCNET_SCHED) does not pass it on.
-		other := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL}
-		unix.SchedSetAttr(0, &other, 0)
 		if startCPUs.Count() > 0 {
 			if err := unix.SchedSetaffinity(0, &startCPUs); err != nil {
 				// Those CPUs are gone (a changed cpuset): the process

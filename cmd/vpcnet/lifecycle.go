@@ -179,6 +179,9 @@ func spawnDaemon(name string, data []byte) error {
 // so in its log.
 func pinForwarder(n *topology.Network) error {
 	setting := n.Settings.ForwarderCPUs
+	if v := os.Getenv("VPCNET_FORWARDER_CPUS"); v != "" { // a lab override (issue 15, BENCHMARKS.md)
+		setting = v
+	}
 	err := func() error {
 		allowed, err := dataplane.AllowedCPUs()
 		if err != nil {
@@ -193,11 +196,6 @@ func pinForwarder(n *topology.Network) error {
 	if err != nil && setting == topology.CPUsAuto {
 		fmt.Fprintf(os.Stderr, "warning: settings.forwarder_cpus auto: not pinned: %v\n", err)
 		return nil
-	}
-	if err == nil && os.Getenv("VPCNET_SCHED") == "fifo" { // a lab knob (issue 15, BENCHMARKS.md)
-		if err := dataplane.SetRealtime(); err != nil {
-			fmt.Fprintf(os.Stderr, "warning: VPCNET_SCHED=fifo: %v\n", err)
-		}
 	}
 	return err
 }
