@@ -450,7 +450,7 @@ func FuzzGateway(f *testing.F) {
 	f.Add([]byte{2, 0, 0, 0, 34, 0, 0, 0, 5, 0, 0, 0, 37, 0, 0, 0, 3, 0, 0, 0, 35, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		g := NewGateway(Config{Addrs: []netip.Addr{natA, natB}, PortMin: 5000, PortMax: 5007, MaxPerDestination: 3,
-			IdleTimeout: 100, ClosedTimeout: 10, ExpiredRetention: 30, Seed: 1})
+			IdleTimeout: 100, ClosedTimeout: 10, TimeWaitTimeout: 10, ExpiredRetention: 30, Seed: 1})
 		var now int64
 		for len(ops) >= 4 {
 			op, a, b, c := ops[0], ops[1], ops[2], ops[3]

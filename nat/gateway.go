@@ -18,6 +18,7 @@ const (
 	DefaultMaxPerDestination = 55000
 	DefaultIdleTimeout       = 350e9 // ns
 	DefaultClosedTimeout     = 10e9  // ns
+	DefaultTimeWaitTimeout   = 120e9 // ns
 )
 
 // Config configures a Gateway. Zero fields take the defaults.
@@ -40,6 +41,15 @@ type Config struct {
 	// AWS documents no figure, this is Linux conntrack's CLOSE timeout). Its
 	// reclamation is not an idle timeout and leaves no RST memory.
 	ClosedTimeout int64
+	// TimeWaitTimeout in nanoseconds (NAT-6): a TCP connection closed by a FIN each
+	// way keeps its port this long (120 s by default, Linux conntrack's
+	// TIME_WAIT, 2 MSL), because the end that closed first holds the
+	// connection in TIME_WAIT: a new connection from the same NAT port to
+	// the same destination meanwhile meets that TIME_WAIT socket, whose
+	// PAWS check refuses a SYN with an older timestamp, and waits a SYN
+	// retransmission (a second or more). A RST leaves no TIME_WAIT, so
+	// ClosedTimeout applies to it.
+	TimeWaitTimeout int64
 	// ExpiredRetention in nanoseconds: how long after its idle timeout a TCP
 	// connection is remembered so that late segments are answered with a
 	// RST (NAT-4) rather than dropped as unsolicited. Default IdleTimeout.
@@ -66,7 +76,7 @@ func (c Config) Validate() error {
 	if c.PortMin > c.PortMax {
 		return fmt.Errorf("nat gateway: port range %d-%d is empty (NAT-3)", c.PortMin, c.PortMax)
 	}
-	if c.MaxPerDestination < 0 || c.IdleTimeout < 0 || c.ClosedTimeout < 0 || c.ExpiredRetention < 0 {
+	if c.MaxPerDestination < 0 || c.IdleTimeout < 0 || c.ClosedTimeout < 0 || c.TimeWaitTimeout < 0 || c.ExpiredRetention < 0 {
 		return errors.New("nat gateway: negative limit or timeout")
 	}
 	return nil
@@ -142,6 +152,7 @@ type Gateway struct {
 	limit     int32  // per destination per address
 	idle      int64
 	closed    int64
+	timeWait  int64
 	retain    int64
 	shards    [numShards]shard
 	ctr       counters // packets dropped before a shard is known
@@ -151,9 +162,10 @@ const numShards = 64
 
 // Connection states.
 const (
-	stOpen    = iota // counts toward limits; expires after idle
-	stClosing        // RST or FIN both ways; expires after closed
-	stExpired        // idle-expired TCP, remembered for NAT-4 RSTs
+	stOpen     = iota // counts toward limits; expires after idle
+	stClosing         // RST or FIN both ways; expires after closed
+	stExpired         // idle-expired TCP, remembered for NAT-4 RSTs
+	stTimeWait        // FIN both ways, no RST; expires after timeWait
 	stFree
 )
 
@@ -211,7 +223,7 @@ type shard struct {
 	dest   map[destKey]int32
 	conns  []conn
 	free   []int32
-	lists  [3]list // per state stOpen, stClosing, stExpired; oldest first
+	lists  [4]list // per state stOpen, stClosing, stExpired, stTimeWait; oldest first
 	rng    rand.PCG
 	active atomic.Int64
 	ctr    counters
@@ -246,6 +258,9 @@ func NewGateway(cfg Config) *Gateway {
 	if g.closed <= 0 {
 		g.closed = DefaultClosedTimeout
 	}
+	if g.timeWait = cfg.TimeWaitTimeout; g.timeWait <= 0 {
+		g.timeWait = DefaultTimeWaitTimeout
+	}
 	if g.retain <= 0 {
 		g.retain = g.idle
 	}
@@ -255,7 +270,7 @@ func NewGateway(cfg Config) *Gateway {
 	}
 	for i := range g.shards {
 		s := &g.shards[i]
-		s.lists = [3]list{{-1, -1}, {-1, -1}, {-1, -1}}
+		s.lists = [4]list{{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}}
 		s.rng.Seed(seed, uint64(i))
 	}
 	return g
@@ -611,7 +626,7 @@ func (s *shard) touch(idx int32, now int64, p pktInfo, out bool) {
 	state := c.state
 	if p.kind == kTCP {
 		f := p.tcpFlags
-		if out && state == stClosing && f&(header.TCPSyn|header.TCPAck) == header.TCPSyn {
+		if out && (state == stClosing || state == stTimeWait) && f&(header.TCPSyn|header.TCPAck) == header.TCPSyn {
 			// The client reuses its port: a fresh connection on the same
 			// mapping.
 			state = stOpen
@@ -624,8 +639,11 @@ func (s *shard) touch(idx int32, now int64, p pktInfo, out bool) {
 				c.flags |= fFinIn
 			}
 		}
-		if f&header.TCPRst != 0 || c.flags&(fFinOut|fFinIn) == fFinOut|fFinIn {
+		switch {
+		case f&header.TCPRst != 0:
 			state = stClosing
+		case c.flags&(fFinOut|fFinIn) == fFinOut|fFinIn && state != stClosing:
+			state = stTimeWait
 		}
 	}
 	s.unlink(idx)
@@ -729,6 +747,9 @@ func (s *shard) advance(g *Gateway, now int64) int64 {
 		}
 	}
 	for h := s.lists[stClosing].head; h >= 0 && now-s.conns[h].lastSeen > g.closed; h = s.lists[stClosing].head {
+		s.release(h)
+	}
+	for h := s.lists[stTimeWait].head; h >= 0 && now-s.conns[h].lastSeen > g.timeWait; h = s.lists[stTimeWait].head {
 		s.release(h)
 	}
 	for h := s.lists[stExpired].head; h >= 0 && now-s.conns[h].lastSeen > g.idle+g.retain; h = s.lists[stExpired].head {

@@ -156,11 +156,13 @@ func TestNAT4IdleTimeoutReuseAndRST(t *testing.T) {
 	}
 }
 
-// TestNAT4ClosedConnectionsReclaimed: FIN both ways, or a RST, makes a
-// connection reclaimable after ClosedTimeout, without counting an idle
-// timeout and without RST memory.
+// TestNAT4ClosedConnectionsReclaimed (NAT-6): FIN both ways makes a connection
+// reclaimable after TimeWaitTimeout (the remote end may hold it in
+// TIME_WAIT, whose PAWS check would refuse a new SYN from the same port), a
+// RST after ClosedTimeout; neither counts an idle timeout or leaves RST
+// memory, and a SYN on a closing mapping reopens it.
 func TestNAT4ClosedConnectionsReclaimed(t *testing.T) {
-	g := NewGateway(Config{Addrs: []netip.Addr{natA}, PortMin: 2000, PortMax: 2000, ClosedTimeout: 5 * sec})
+	g := NewGateway(Config{Addrs: []netip.Addr{natA}, PortMin: 2000, PortMax: 2000, ClosedTimeout: 5 * sec, TimeWaitTimeout: 30 * sec})
 	s := tcpPkt(t, ap("10.0.1.5:1000"), remote, header.TCPSyn, nil)
 	if g.Outbound(s, false, 0) != OK {
 		t.Fatal("syn")
@@ -175,25 +177,36 @@ func TestNAT4ClosedConnectionsReclaimed(t *testing.T) {
 		t.Fatal("fin in")
 	}
 	other := tcpPkt(t, ap("10.0.1.6:1000"), remote, header.TCPSyn, nil)
-	if v := g.Outbound(append([]byte(nil), other...), false, 6*sec); v != DropPortAllocation {
-		t.Fatalf("before ClosedTimeout: %v", v)
+	if v := g.Outbound(append([]byte(nil), other...), false, 6*sec+1); v != DropPortAllocation {
+		t.Fatalf("a FIN-closed connection's port after ClosedTimeout, within TimeWaitTimeout: %v, want it still held", v)
 	}
-	if v := g.Outbound(other, false, 6*sec+1); v != OK {
-		t.Fatalf("after ClosedTimeout: %v", v)
+	if v := g.Outbound(other, false, 31*sec+1); v != OK {
+		t.Fatalf("after TimeWaitTimeout: %v", v)
 	}
 	st := g.Stats()
 	if st.IdleTimeoutCount != 0 || st.ConnectionEstablishedCount != 1 || st.ActiveConnectionCount != 1 {
 		t.Fatalf("stats %+v", st)
 	}
-	// RST closes too, and a SYN on the closing mapping reopens it.
-	if g.Outbound(tcpPkt(t, ap("10.0.1.6:1000"), remote, header.TCPRst, nil), false, 7*sec) != OK {
+	// A RST closes after ClosedTimeout: it leaves no TIME_WAIT.
+	if g.Outbound(tcpPkt(t, ap("10.0.1.6:1000"), remote, header.TCPRst, nil), false, 32*sec) != OK {
 		t.Fatal("rst")
 	}
-	again := tcpPkt(t, ap("10.0.1.6:1000"), remote, header.TCPSyn, nil)
-	if g.Outbound(again, false, 8*sec) != OK || natSrc(again) != natSrc(other) {
+	third := tcpPkt(t, ap("10.0.1.7:1000"), remote, header.TCPSyn, nil)
+	if v := g.Outbound(append([]byte(nil), third...), false, 37*sec); v != DropPortAllocation {
+		t.Fatalf("within ClosedTimeout of a RST: %v", v)
+	}
+	if v := g.Outbound(third, false, 37*sec+1); v != OK {
+		t.Fatalf("after ClosedTimeout of a RST: %v", v)
+	}
+	// A SYN on the closing mapping reopens it.
+	if g.Outbound(tcpPkt(t, ap("10.0.1.7:1000"), remote, header.TCPRst, nil), false, 38*sec) != OK {
+		t.Fatal("rst 2")
+	}
+	again := tcpPkt(t, ap("10.0.1.7:1000"), remote, header.TCPSyn, nil)
+	if g.Outbound(again, false, 39*sec) != OK || natSrc(again) != natSrc(third) {
 		t.Fatal("reopen keeps the mapping")
 	}
-	if v := g.Outbound(tcpPkt(t, ap("10.0.1.6:1000"), remote, header.TCPAck, nil), false, 20*sec); v != OK {
+	if v := g.Outbound(tcpPkt(t, ap("10.0.1.7:1000"), remote, header.TCPAck, nil), false, 50*sec); v != OK {
 		t.Fatalf("reopened connection idles on IdleTimeout, not ClosedTimeout: %v", v)
 	}
 }

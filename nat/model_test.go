@@ -237,7 +237,7 @@ func runModel(tb testing.TB, seed uint64, steps int, seen *[numVerdicts]int, evi
 	rng := rand.New(rand.NewPCG(seed, 99))
 	addrs := []netip.Addr{ad("10.0.0.9"), ad("10.0.0.10")}
 	cfg := Config{Addrs: addrs, PortMin: 5000, PortMax: 5003, MaxPerDestination: 2,
-		IdleTimeout: 100, ClosedTimeout: 20, ExpiredRetention: 50, Seed: seed + 1}
+		IdleTimeout: 100, ClosedTimeout: 20, TimeWaitTimeout: 20, ExpiredRetention: 50, Seed: seed + 1}
 	if seed%3 == 0 {
 		cfg.Addrs = addrs[:1]
 	}
