@@ -29,8 +29,9 @@ import (
 // the metadata service, when IMDS is set, on 169.254.169.254:80, and the
 // Amazon Time Sync Service (timesync/) on UDP 169.254.169.123:123. The
 // emulated internet's public DNS runs the same way in
-// <topology>-svc+public-dns, an internet host at topology.DefaultPublicDNS. Everything is recorded in
-// state.json like the instances' namespaces, so `down` removes it.
+// <topology>-svc+public-dns, an internet host at topology.DefaultPublicDNS.
+// Everything is recorded in state.json like the instances' namespaces, so
+// `down` removes it.
 
 // IMDS, when set, returns the instance metadata service's handler for VPC
 // vpcID; the daemon serves it over HTTP on 169.254.169.254:80 in that VPC's

@@ -58,8 +58,8 @@ type tapQueue struct {
 	rerr   error
 	readFn func(fd uintptr) bool
 
-	// Reads through io_uring (the default; VPCNET_IO=syscalls turns it off): a batch of reads in one
-	// io_uring_enter. Reader-only state like the above: rring is made by
+	// Reads through io_uring (the default; VPCNET_IO=syscalls turns it
+	// off): a batch of reads in one io_uring_enter. Reader-only state like the above: rring is made by
 	// the first TryRead and closed by the TryRead that finds the queue
 	// closed (a queue retired without one leaves it to a cleanup).
 	rring      *uring
@@ -245,9 +245,9 @@ func (q *tapQueue) readSome(fd uintptr) bool {
 // TryRead implements pollable: Read that returns (0, nil) at once when the
 // queue is empty. It makes no system call beyond the reads themselves:
 // one read(2) per frame and one that finds the queue empty, or with
-// with io_uring (the default) one io_uring_enter for them all (readRing). With
-// io_uring it may also reorder the entries of bufs (the caller's
-// buffers, none replaced): frame i is in bufs[i] after the call.
+// io_uring (the default) one io_uring_enter for them all (readRing). With
+// io_uring it may also reorder the entries of bufs (the caller's buffers,
+// none replaced): frame i is in bufs[i] after the call.
 func (q *tapQueue) TryRead(bufs [][]byte, sizes []int, offset int) (int, error) {
 	q.rbufs, q.rsizes, q.roff, q.rn, q.rerr = bufs, sizes, offset, 0, nil
 	fn := q.readFn

@@ -3,10 +3,11 @@ package timesync
 import (
 	"errors"
 	"net"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/vpcnet/vpcnet/internal/ratelimit"
 )
 
 // Limits on what clients can make the server do (bad input: floods).
@@ -16,8 +17,6 @@ const (
 	// packets per second per network interface to the link-local services
 	// (vpcnet counts it per service; vpcdns has the same).
 	PerSourceRate = 1024
-	// maxSources bounds the rate limiter's table.
-	maxSources = 16384
 )
 
 // Server answers NTP client requests on sockets its caller opened (in a
@@ -63,7 +62,7 @@ func (s *Server) Serve(c *net.UDPConn) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s.serve(c, newLimiter(PerSourceRate))
+		s.serve(c, ratelimit.New(PerSourceRate))
 	}()
 	var once sync.Once
 	return func() {
@@ -75,7 +74,7 @@ func (s *Server) Serve(c *net.UDPConn) (stop func()) {
 // serve is the loop of one socket, until c is closed. Its buffers are
 // made once; a datagram costs no allocation but a new source's entry in
 // the limiter.
-func (s *Server) serve(c *net.UDPConn, lim *limiter) {
+func (s *Server) serve(c *net.UDPConn, lim *ratelimit.PerSource) {
 	buf := make([]byte, MaxRequest+1) // one byte more: a longer datagram is seen as oversized
 	var out [HeaderLen]byte
 	for {
@@ -90,7 +89,7 @@ func (s *Server) serve(c *net.UDPConn, lim *limiter) {
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		if !lim.allow(from.Addr().Unmap(), recv) {
+		if !lim.Allow(from.Addr().Unmap(), recv) {
 			s.counts[RateLimited].Add(1) // dropped, as AWS drops over its rate
 			continue
 		}
@@ -102,39 +101,4 @@ func (s *Server) serve(c *net.UDPConn, lim *limiter) {
 		req.Answer(&out, recv, s.now())
 		c.WriteToUDPAddrPort(out[:], from) // a lost answer is the client's retry
 	}
-}
-
-// limiter is a token bucket per source address. One serve loop owns it:
-// no lock.
-type limiter struct {
-	rate float64
-	b    map[netip.Addr]bucket
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-func newLimiter(rate int) *limiter {
-	return &limiter{rate: float64(rate), b: map[netip.Addr]bucket{}}
-}
-
-// allow takes a token of src's bucket at now, if it has one.
-func (l *limiter) allow(src netip.Addr, now time.Time) bool {
-	b, ok := l.b[src]
-	if !ok {
-		if len(l.b) >= maxSources {
-			clear(l.b) // bounded memory; the sources start afresh
-		}
-		b = bucket{tokens: l.rate, last: now}
-	}
-	b.tokens = min(l.rate, b.tokens+max(0, now.Sub(b.last).Seconds())*l.rate) // a clock stepped back refills nothing
-	b.last = now
-	ok = b.tokens >= 1
-	if ok {
-		b.tokens--
-	}
-	l.b[src] = b
-	return ok
 }

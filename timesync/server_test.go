@@ -3,7 +3,6 @@ package timesync
 import (
 	"encoding/binary"
 	"net"
-	"net/netip"
 	"testing"
 	"time"
 )
@@ -131,29 +130,6 @@ func TestServerRateLimit(t *testing.T) {
 	clock <- now.Add(time.Second)
 	if a := exchange(t, cl, request(48, 4, 3, 1), 2*time.Second); len(a) != HeaderLen {
 		t.Fatal("not answered a second later")
-	}
-}
-
-// TestLimiter: per source, refilled by elapsed time, never by a clock
-// stepped back, and bounded in size.
-func TestLimiter(t *testing.T) {
-	l := newLimiter(2)
-	a, b := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
-	t0 := time.Unix(100, 0)
-	got := []bool{l.allow(a, t0), l.allow(a, t0), l.allow(a, t0), l.allow(b, t0),
-		l.allow(a, t0.Add(500*time.Millisecond)), l.allow(a, t0.Add(500*time.Millisecond)),
-		l.allow(a, t0.Add(-time.Hour))}
-	want := []bool{true, true, false, true, true, false, false}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("allow %d: %v, want %v (all: %v)", i, got[i], want[i], got)
-		}
-	}
-	for i := 0; i < maxSources+10; i++ {
-		l.allow(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), t0)
-	}
-	if len(l.b) > maxSources {
-		t.Errorf("limiter holds %d sources, bound %d", len(l.b), maxSources)
 	}
 }
 

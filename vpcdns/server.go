@@ -9,6 +9,8 @@ import (
 
 	"github.com/miekg/dns"
 	"golang.org/x/net/netutil"
+
+	"github.com/vpcnet/vpcnet/internal/ratelimit"
 )
 
 // Limits on what clients can make the server hold (bad input: floods,
@@ -24,8 +26,6 @@ const (
 	// send before the excess goes unanswered: Route 53 Resolver's limit of
 	// 1024 packets per second per network interface.
 	PerSourceRate = 1024
-	// maxSources bounds the rate limiter's table.
-	maxSources = 16384
 )
 
 // Server answers from the latest Data on sockets its caller opened (in a
@@ -51,7 +51,7 @@ func (s *Server) Data() *Data { return s.data.Load() }
 // pc and TCP listener l (either may be nil) in goroutines of their own. It
 // returns once both serve; stop closes them and waits for their loops.
 func (s *Server) Serve(vpcID string, pc net.PacketConn, l net.Listener) (stop func(), err error) {
-	h := &handler{s: s, vpc: vpcID, lim: newLimiter(PerSourceRate)}
+	h := &handler{s: s, vpc: vpcID, lim: ratelimit.New(PerSourceRate)}
 	var servers []*dns.Server
 	if pc != nil {
 		servers = append(servers, &dns.Server{PacketConn: pc, Handler: h, UDPSize: udpReadSize,
@@ -101,12 +101,12 @@ func (s *Server) Serve(vpcID string, pc net.PacketConn, l net.Listener) (stop fu
 type handler struct {
 	s   *Server
 	vpc string
-	lim *limiter
+	lim *ratelimit.PerSource
 }
 
 func (h *handler) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	src := addrOf(w.RemoteAddr())
-	if !h.lim.allow(src, time.Now()) {
+	if !h.lim.Allow(src, time.Now()) {
 		return // over Route 53 Resolver's rate: dropped, as AWS drops it
 	}
 	m := h.s.data.Load().Answer(h.vpc, req)
@@ -142,40 +142,4 @@ func addrOf(a net.Addr) netip.Addr {
 		return ip.Unmap()
 	}
 	return netip.Addr{}
-}
-
-// limiter is a token bucket per source address.
-type limiter struct {
-	mu   sync.Mutex
-	rate float64
-	b    map[netip.Addr]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-func newLimiter(rate int) *limiter {
-	return &limiter{rate: float64(rate), b: map[netip.Addr]*bucket{}}
-}
-
-func (l *limiter) allow(src netip.Addr, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.b[src]
-	if b == nil {
-		if len(l.b) >= maxSources {
-			clear(l.b) // bounded memory; the sources start afresh
-		}
-		b = &bucket{tokens: l.rate, last: now}
-		l.b[src] = b
-	}
-	b.tokens = min(l.rate, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }

@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/miekg/dns"
 	"github.com/vpcnet/vpcnet/topology"
@@ -240,35 +239,6 @@ func TestUDPTruncation(t *testing.T) {
 	m.Truncate(512)
 	if b, _ := m.Pack(); len(b) > 512 || !m.Truncated {
 		t.Errorf("truncated to %d bytes, TC=%v", len(b), m.Truncated)
-	}
-}
-
-// TestLimiter: a source gets PerSourceRate queries a second, then none
-// until time passes; other sources are not affected; the table is bounded.
-func TestLimiter(t *testing.T) {
-	l := newLimiter(10)
-	a, b := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
-	now := time.Unix(1000, 0)
-	ok := 0
-	for range 100 {
-		if l.allow(a, now) {
-			ok++
-		}
-	}
-	if ok != 10 {
-		t.Errorf("burst: %d allowed, want 10", ok)
-	}
-	if !l.allow(b, now) {
-		t.Error("another source was limited")
-	}
-	if !l.allow(a, now.Add(200*time.Millisecond)) {
-		t.Error("no token back after 200 ms")
-	}
-	for i := range maxSources + 10 {
-		l.allow(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), now)
-	}
-	if len(l.b) > maxSources {
-		t.Errorf("limiter holds %d sources, bound %d", len(l.b), maxSources)
 	}
 }
 
