@@ -344,12 +344,19 @@ func (w *worker) deliver(port Port, c *counters, dstMAC, srcMAC []byte) {
 	} else {
 		_, err = port.Write(w.out[:], 0)
 	}
+	w.wrote(c, w.p.frame, err)
+}
+
+// wrote counts the write of frame to the port of c: sent, or the drop that
+// err names (port-write-refused or tx-error). A batch's deferred writes are
+// counted here too (endBatch).
+func (w *worker) wrote(c *counters, frame []byte, err error) {
 	if err != nil {
-		w.drop(c, writeDrop(err)) // port-write-refused or tx-error
+		w.drop(c, writeDrop(err))
 		return
 	}
 	c.txFrames.Add(1)
-	c.txBytes.Add(uint64(len(w.p.frame) - header.VnetHdrLen))
+	c.txBytes.Add(uint64(len(frame) - header.VnetHdrLen))
 }
 
 // toIGW sends a frame from subnet s out through the VPC's internet gateway

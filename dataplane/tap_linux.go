@@ -417,12 +417,19 @@ func (q *tapQueue) Write(bufs [][]byte, offset int) (int, error) {
 	switch {
 	case err != nil:
 		return n, ErrClosed
-	case werr == unix.EAGAIN || werr == unix.ENOBUFS:
-		return n, ErrPortFull
 	case werr != nil:
-		return n, werr
+		return n, writeErr(werr)
 	}
 	return n, nil
+}
+
+// writeErr is the error of a write the device failed with errno e:
+// ErrPortFull when it had no room (EAGAIN, ENOBUFS), else e.
+func writeErr(e error) error {
+	if e == unix.EAGAIN || e == unix.ENOBUFS {
+		return ErrPortFull
+	}
+	return e
 }
 
 // BatchSize implements Port.

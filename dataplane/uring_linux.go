@@ -34,8 +34,6 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/vpcnet/vpcnet/dataplane/header"
 )
 
 // uringIO turns batched I/O on, the default since it measured less CPU per
@@ -463,17 +461,12 @@ func (w *worker) endBatch() {
 	}
 	for i := range u.ents {
 		e := &u.ents[i]
-		switch {
-		case e.res >= 0:
-			e.c.txFrames.Add(1)
-			e.c.txBytes.Add(uint64(len(e.frame) - header.VnetHdrLen))
-		case e.res == -int32(unix.EAGAIN) || e.res == -int32(unix.ENOBUFS):
-			w.tapFrame = e.frame
-			w.drop(e.c, dropPortWriteRefused) // the instance's kernel had no room
-		default:
-			w.tapFrame = e.frame
-			w.drop(e.c, dropTxError)
+		var err error
+		if e.res < 0 {
+			err = writeErr(unix.Errno(-e.res))
 		}
+		w.tapFrame = e.frame // for a capture of dropped frames
+		w.wrote(e.c, e.frame, err)
 		*e = uringWrite{}
 	}
 	u.ents = u.ents[:0]
