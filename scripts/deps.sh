@@ -15,6 +15,7 @@ have dig     || need+=(bind9-dnsutils)
 have tcpdump || need+=(tcpdump)    # test/capture_test.go reads `vpcnet capture` files back
 have dot     || need+=(graphviz)   # vpcnet graph --format svg|html
 have ntpdig  || need+=(ntpsec-ntpdig) # test/timesync_test.go queries 169.254.169.123; it never sets the clock (no -S/-s)
+[ -x /usr/bin/etcd ] || need+=(etcd-server) # internal/etcdtest runs a real etcd for store/ and the multi-host tests
 # Debian's AWS CLI v2 and boto3 drive the EC2 endpoint in the tests (test/awscli_test.go); a
 # pip-installed `aws` elsewhere on PATH is not the one the tests run.
 [ -x /usr/bin/aws ] || need+=(awscli)

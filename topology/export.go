@@ -87,6 +87,7 @@ func Export(n *Network) *Topology {
 		m := s.Metrics.String()
 		t.Settings.Metrics = &m
 	}
+	exportPlacement(s, t.Settings) // placement.go
 	return t
 }
 
@@ -187,6 +188,7 @@ func exportVPC(topo string, v *VPC, eipOf map[*ENI]string, detached []*IGW, n *N
 			is.InstanceType = i.Type
 		}
 		is.ImageID, is.KeyName = i.ImageID, i.KeyName
+		is.Host = i.Host                                                         // placement.go (issue 16)
 		if i.MetadataTokens != DefaultMetadataTokens && i.MetadataTokens != "" { // IMDS-1
 			is.MetadataHTTPTokens = i.MetadataTokens
 		}

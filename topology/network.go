@@ -62,6 +62,10 @@ type Settings struct {
 	// value means no metrics endpoint (the default).
 	Metrics netip.AddrPort
 	Quotas  Quotas
+	// Store and Placement: a network spread over machines (placement.go);
+	// Store is "" for the single-machine network.
+	Store     string
+	Placement *Placement // nil without Store
 }
 
 // Quotas are the account's quotas (QUOTA-1), defaults applied.
@@ -355,6 +359,9 @@ type Instance struct {
 	// MetadataTokens is HttpTokens (IMDS-1): MetadataTokensOptional or
 	// MetadataTokensRequired.
 	MetadataTokens string
+	// Host is the machine the file or the launch named for the instance;
+	// "" places it by its subnet's zone (Network.HostOf).
+	Host string
 }
 
 // Primary returns eth0's ENI.

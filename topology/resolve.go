@@ -246,6 +246,7 @@ func (r *resolver) resolve() {
 		r.badRegion = true
 	}
 	r.settings()
+	r.placement() // placement.go (issue 16)
 	r.flowLogs()
 	r.resolvePools()
 	r.resolveLocalGateways() // coip.go
@@ -847,6 +848,7 @@ func (r *resolver) declareVPC(vi int) {
 		r.userData(ip+".user_data", is.UserData)
 		inst.MetadataTokens = r.metadataTokens(ip+".metadata_http_tokens", is.MetadataHTTPTokens) // IMDS-1
 		r.register(ip+".name", is.Name, kindInstance, v, inst)
+		r.instanceHost(ip+".host", inst, is.Host) // placement.go
 		eth0 := &ENI{
 			Name:            is.Name,
 			ID:              r.id("eni", is.Name),

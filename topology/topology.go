@@ -276,6 +276,9 @@ type InstanceSpec struct {
 	// MetadataHTTPTokens is the instance metadata option HttpTokens
 	// (IMDS-1): "optional" (the default) or "required".
 	MetadataHTTPTokens string `json:"metadata_http_tokens,omitempty"`
+	// Host is the machine that runs the instance when the network is in a
+	// store (placement.go); default: its subnet's availability zone's.
+	Host string `json:"host,omitempty"`
 }
 
 // PeeringSpec is a VPC peering connection between two VPCs named in VPCs:
@@ -327,6 +330,12 @@ type SettingsSpec struct {
 	Metrics *string `json:"metrics,omitempty"`
 	// Quotas overrides AWS's default quotas (QUOTA-1).
 	Quotas *QuotasSpec `json:"quotas,omitempty"`
+	// Store is the etcd cluster that holds a network spread over several
+	// machines, "etcd://10.0.0.1:2379,10.0.0.2:2379" (issue 16,
+	// placement.go); without it the network runs on this machine alone.
+	Store *string `json:"store,omitempty"`
+	// Placement says which machine runs what (placement.go).
+	Placement *PlacementSpec `json:"placement,omitempty"`
 }
 
 // QuotasSpec sets the account's quotas (QUOTA-1); an omitted one is AWS's

@@ -446,7 +446,7 @@ func TestDefaults(t *testing.T) {
 		n.Pools[0].BorderGroup != "us-east-1" || n.Pools[0].CIDRs[0] != netip.MustParsePrefix("3.34.0.0/16") {
 		t.Errorf("default pool: %+v", n.Pools[0])
 	}
-	if n.Settings != (Settings{262144, 350, 55000, CPUsAuto, DefaultBusyPollMicroseconds, netip.AddrPort{}, netip.AddrPort{}, DefaultQuotas()}) {
+	if n.Settings != (Settings{262144, 350, 55000, CPUsAuto, DefaultBusyPollMicroseconds, netip.AddrPort{}, netip.AddrPort{}, DefaultQuotas(), "", nil}) {
 		t.Errorf("settings %+v", n.Settings)
 	}
 	v := n.VPCs[0]
@@ -689,7 +689,7 @@ func TestConnTrackAndSettings(t *testing.T) {
 	n := mustLoad(t, edit(t, base,
 		`"region": "us-east-1",`, `"region": "us-east-1", "settings": {"conntrack_max": 1000, "nat_idle_timeout_seconds": 5, "nat_max_connections_per_destination": 10, "forwarder_cpus": "1,3-4", "busy_poll_us": 0}, "flow_logs": {"path": "/tmp/fl"},`,
 		`{"name": "i2", "subnet": "b"}`, `{"name": "i2", "subnet": "b", "source_dest_check": false, "connection_tracking": {"tcp_established": 60, "udp_stream": 60, "udp": 60}}`))
-	if n.Settings != (Settings{1000, 5, 10, "1,3-4", 0, netip.AddrPort{}, netip.AddrPort{}, DefaultQuotas()}) {
+	if n.Settings != (Settings{1000, 5, 10, "1,3-4", 0, netip.AddrPort{}, netip.AddrPort{}, DefaultQuotas(), "", nil}) {
 		t.Errorf("settings %+v", n.Settings)
 	}
 	// QUOTA-1: each quota settable, the rest AWS's defaults; out of range named.
