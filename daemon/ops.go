@@ -52,6 +52,9 @@ func (d *Daemon) handleOp(w http.ResponseWriter, r *http.Request) {
 // under the daemon's lock, and swaps the forwarder's tables after a change.
 // The socket and the EC2 endpoint both call it.
 func (d *Daemon) Call(name string, in map[string]any) (any, error) {
+	if d.agent != nil && !ec2.IsReadOnly(name) {
+		return d.callStore(name, in) // agent.go: a transaction on the stored network
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out, err := d.svc.CallInput(name, in)

@@ -67,19 +67,32 @@ type svcNS struct {
 }
 
 // serviceNamespace names VPC v's service namespace.
-func serviceNamespace(n *topology.Network, v *topology.VPC) string { return n.Name + "-svc+" + v.ID }
+// A machine's agent (issue 16) adds "@<machine>": each machine answers its
+// own instances, and machines simulated on one host must not share names.
+func serviceNamespace(n *topology.Network, machine string, v *topology.VPC) string {
+	return n.Name + "-svc+" + v.ID + atMachine(machine)
+}
 
 // publicDNSNamespace names the public DNS server's namespace.
-func publicDNSNamespace(n *topology.Network) string { return n.Name + "-svc+" + publicDNSKey }
+func publicDNSNamespace(n *topology.Network, machine string) string {
+	return n.Name + "-svc+" + publicDNSKey + atMachine(machine)
+}
+
+func atMachine(machine string) string {
+	if machine == "" {
+		return ""
+	}
+	return "@" + machine
+}
 
 // serviceNamespaces are the names checkFree must find free.
-func serviceNamespaces(n *topology.Network) []string {
+func serviceNamespaces(n *topology.Network, machine string) []string {
 	var out []string
 	for _, v := range n.VPCs {
-		out = append(out, serviceNamespace(n, v))
+		out = append(out, serviceNamespace(n, machine, v))
 	}
-	if n.PublicDNSAddr().IsValid() {
-		out = append(out, publicDNSNamespace(n))
+	if n.PublicDNSAddr().IsValid() && hostsHere(n, machine) {
+		out = append(out, publicDNSNamespace(n, machine))
 	}
 	return out
 }
@@ -94,8 +107,8 @@ func (d *Daemon) startServices() error {
 			return fmt.Errorf("VPC %s services: %w", v.Name, err)
 		}
 	}
-	if a := d.net.PublicDNSAddr(); a.IsValid() {
-		s, err := d.startServiceNS(publicDNSNamespace(d.net), dataplane.PublicDNSPortID, []netip.Addr{a}, "")
+	if a := d.net.PublicDNSAddr(); a.IsValid() && hostsHere(d.net, d.agent.machineName()) {
+		s, err := d.startServiceNS(publicDNSNamespace(d.net, d.agent.machineName()), dataplane.PublicDNSPortID, []netip.Addr{a}, "")
 		if err != nil {
 			return fmt.Errorf("public DNS: %w", err)
 		}
@@ -113,7 +126,7 @@ func (d *Daemon) StartVPCServices(v *topology.VPC) error {
 		return nil // a daemon without services (unit tests)
 	}
 	addrs := []netip.Addr{v.DNSAddr(), topology.LinkLocalDNS, topology.LinkLocalIMDS, topology.LinkLocalNTP}
-	s, err := d.startServiceNS(serviceNamespace(d.net, v), dataplane.ServicePortID(v.ID), addrs, v.ID)
+	s, err := d.startServiceNS(serviceNamespace(d.net, d.agent.machineName(), v), dataplane.ServicePortID(v.ID), addrs, v.ID)
 	if err != nil {
 		return err
 	}

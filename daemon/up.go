@@ -37,6 +37,10 @@ type Daemon struct {
 	// metrics serves /metrics (settings.metrics, metrics.go); nil without
 	// it. Set by Up before it serves, then fixed.
 	metrics *metricsServer
+
+	// agent is set when the daemon is one machine's agent of a network
+	// in a store (agent.go, issue 16); nil on a single machine.
+	agent *agent
 }
 
 // ErrAlreadyUp is returned by Up for a topology whose daemon runs.
@@ -48,7 +52,13 @@ var ErrAlreadyUp = errors.New("is already up")
 // the error. exe is the vpcnet binary for user_data's PATH; source is the
 // topology file as given, kept as topology.json in the state folder.
 func Up(n *topology.Network, exe string, source []byte) (*Daemon, error) {
-	if err := checkFree(n); err != nil {
+	return up(n, exe, source, nil)
+}
+
+// up is Up, for a machine's agent when ag is not nil: it builds only what
+// the placement puts on ag's machine.
+func up(n *topology.Network, exe string, source []byte, ag *agent) (*Daemon, error) {
+	if err := checkFree(n, ag.machineName()); err != nil {
 		return nil, err
 	}
 	dir, err := MakeDir(n.Name)
@@ -66,8 +76,8 @@ func Up(n *topology.Network, exe string, source []byte) (*Daemon, error) {
 	self := netns.Proc{PID: os.Getpid()}
 	self.Start = netns.StartTimeOf(self.PID)
 	d := newDaemon(n, dataplane.New(n, dataplane.Options{ConntrackMax: n.Settings.ConntrackMax,
-		BusyPoll: time.Duration(n.Settings.BusyPollMicroseconds) * time.Microsecond}))
-	d.exe, d.st.Daemon = exe, self
+		BusyPoll: time.Duration(n.Settings.BusyPollMicroseconds) * time.Microsecond, Machine: ag.machineName()}))
+	d.exe, d.st.Daemon, d.agent = exe, self, ag
 	// CreateFlowLogs's files: flow-logs/<group>.log, root's only (OBS-1).
 	d.fwd.SetFlowLogDir(filepath.Join(dir, "flow-logs"))
 	if fl := n.FlowLogs; fl != nil {
@@ -111,7 +121,7 @@ func newDaemon(n *topology.Network, fwd *dataplane.Forwarder) *Daemon {
 func (d *Daemon) Network() *topology.Network { return d.net }
 
 // checkFree refuses a topology that is up, or whose namespaces exist.
-func checkFree(n *topology.Network) error {
+func checkFree(n *topology.Network, machine string) error {
 	if st, err := ReadState(n.Name); err == nil {
 		if st.Daemon.Alive() {
 			return fmt.Errorf("topology %q %w (daemon pid %d): see `sudo vpcnet status --topology %s`", n.Name, ErrAlreadyUp, st.Daemon.PID, n.Name)
@@ -121,7 +131,7 @@ func checkFree(n *topology.Network) error {
 			return fmt.Errorf("topology %q: cleaning the leftovers of a dead daemon: %w", n.Name, err)
 		}
 	}
-	for _, ns := range append(namespaces(n), serviceNamespaces(n)...) {
+	for _, ns := range append(namespaces(n, machine), serviceNamespaces(n, machine)...) {
 		if netns.Exists(ns) {
 			return fmt.Errorf("namespace %s exists and is not vpcnet's: remove it or rename the topology", ns)
 		}
@@ -129,28 +139,52 @@ func checkFree(n *topology.Network) error {
 	return nil
 }
 
-func namespaces(n *topology.Network) []string {
+// namespaces are the instances' and hosts' namespaces that machine runs
+// ("": all of them, on a single machine).
+func namespaces(n *topology.Network, machine string) []string {
 	var out []string
 	for _, v := range n.VPCs {
 		for _, i := range v.Instances {
-			out = append(out, i.Namespace)
+			if placedHere(n, machine, i) {
+				out = append(out, i.Namespace)
+			}
 		}
 	}
-	for _, h := range append(n.OnPremHosts(), n.Hosts...) { // on-premises hosts: topology/coip.go
-		out = append(out, h.Namespace)
+	if hostsHere(n, machine) {
+		for _, h := range append(n.OnPremHosts(), n.Hosts...) { // on-premises hosts: topology/coip.go
+			out = append(out, h.Namespace)
+		}
 	}
 	return out
+}
+
+// placedHere reports whether machine runs instance i (issue 16); on a
+// single machine ("") it runs everything.
+func placedHere(n *topology.Network, machine string, i *topology.Instance) bool {
+	return machine == "" || n.HostOf(i) == machine
+}
+
+// hostsHere reports whether machine runs the emulated internet's hosts.
+func hostsHere(n *topology.Network, machine string) bool {
+	return machine == "" || n.InternetHost() == machine
 }
 
 func (d *Daemon) build() error {
 	n := d.net
 	hosts := hostEntries(n)
+	m := d.agent.machineName()
 	for _, v := range n.VPCs {
 		for _, inst := range v.Instances {
+			if !placedHere(n, m, inst) || inst.Stopped {
+				continue
+			}
 			if err := d.buildInstance(inst, hosts); err != nil {
 				return fmt.Errorf("instance %s: %w", inst.Name, err)
 			}
 		}
+	}
+	if !hostsHere(n, m) {
+		return d.startAllUserData(false)
 	}
 	for _, h := range n.Hosts {
 		if err := d.buildHost(h, hosts); err != nil {
@@ -162,13 +196,26 @@ func (d *Daemon) build() error {
 			return fmt.Errorf("on-premises host %s: %w", h.Name, err)
 		}
 	}
+	return d.startAllUserData(true)
+}
+
+// startAllUserData writes every resolv.conf, then starts the user_data of
+// the instances built here, and of the hosts when hosts says so.
+func (d *Daemon) startAllUserData(hosts bool) error {
+	n, m := d.net, d.agent.machineName()
 	d.refreshServices() // resolv.conf before user_data starts (DNS-1)
 	for _, v := range n.VPCs {
 		for _, inst := range v.Instances {
+			if !placedHere(n, m, inst) || inst.Stopped {
+				continue
+			}
 			if err := d.startUserData(inst.Namespace, inst.Name, inst.UserData); err != nil {
 				return err
 			}
 		}
+	}
+	if !hosts {
+		return nil
 	}
 	for _, h := range append(n.OnPremHosts(), n.Hosts...) {
 		if err := d.startUserData(h.Namespace, h.Name, h.UserData); err != nil {

@@ -25,6 +25,10 @@ type config struct {
 	publicOwner map[netip.Addr]*vpcCfg // which VPC's IGW owns a public address
 	pools       []netip.Prefix         // AWS's public address space (ADDR-5): no host there, only IGWs
 	internetMAC [6]byte
+	// tunnels are the ways to other machines by port id (tunnel.go);
+	// nil on a single machine.
+	tunnels         map[string]*tunnelCfg
+	internetTunnels map[*peerState]*tunnelCfg
 }
 
 func (c *config) countersOf(id string) *counters {
@@ -37,6 +41,9 @@ func (c *config) countersOf(id string) *counters {
 	if s := c.svcByID[id]; s != nil {
 		return s.ctr
 	}
+	if t := c.tunnels[id]; t != nil {
+		return &t.peer.ctr
+	}
 	return nil
 }
 
@@ -44,6 +51,8 @@ type vpcCfg struct {
 	name, id string
 	cidr     netip.Prefix
 	byIP     map[netip.Addr]*eniCfg
+	byMAC    map[[6]byte]*eniCfg // for frames from other machines (tunnel.go)
+	vni      uint32              // its VNI between machines (tunnel.go)
 	igw      *igwCfg
 	svc      *svcCfg // its service port (services.go); set by compile
 }
@@ -180,6 +189,9 @@ type eniCfg struct {
 	// mirrors are the Traffic Mirroring sessions of which it is the
 	// source, lowest number first (mirror.go, TM-3).
 	mirrors []*mirrorCfg
+	// remote is the way to the machine that holds the ENI when that is
+	// not this one (tunnel.go); nil here.
+	remote *tunnelCfg
 }
 
 func (e *eniCfg) hasIP(a netip.Addr) bool {
@@ -204,6 +216,8 @@ type hostCfg struct {
 	port Port
 	ctr  *counters
 	lgw  *lgwCfg // an on-premises host behind this local gateway; nil on the internet (lgw.go)
+	// remote: the host is on another machine (tunnel.go); nil here.
+	remote *tunnelCfg
 }
 
 // state is everything that outlives a config: per-ENI, per-host and per-NAT
@@ -217,6 +231,10 @@ type state struct {
 	table  *policy.Table             // bounds tracked flows of every ENI (SG-4)
 	gids   map[string]policy.GroupID // sg- id → registry id
 	opts   Options
+	// tunnels are the packet ports of the geneve devices to other machines,
+	// peers what is known of those machines (tunnel.go).
+	tunnels map[TunnelKey]Port
+	peers   map[string]*peerState
 	// flowAll: topo.json's flow_logs is on, every ENI is logged (OBS-1).
 	flowAll bool
 }
@@ -257,7 +275,7 @@ func (st *state) compile(n *topology.Network) *config {
 	liveLogs := n.LiveFlowLogs()
 	vpcOf := map[*topology.VPC]*vpcCfg{}
 	for _, v := range n.VPCs {
-		vc := &vpcCfg{name: v.Name, id: v.ID, cidr: v.CIDR, byIP: map[netip.Addr]*eniCfg{}}
+		vc := &vpcCfg{name: v.Name, id: v.ID, cidr: v.CIDR, byIP: map[netip.Addr]*eniCfg{}, byMAC: map[[6]byte]*eniCfg{}}
 		vpcOf[v] = vc
 		c.vpcs = append(c.vpcs, vc)
 	}
@@ -281,6 +299,7 @@ func (st *state) compile(n *topology.Network) *config {
 			enis[e] = ec
 			c.enis = append(c.enis, ec)
 			c.eniByID[e.ID] = ec
+			vc.byMAC[ec.mac] = ec
 			for _, ip := range ec.ips {
 				vc.byIP[ip] = ec
 			}
@@ -362,5 +381,6 @@ func (st *state) compile(n *topology.Network) *config {
 	}
 	bindCoIPs(c, n, lgws)
 	st.compileMirrors(c, n) // mirror.go
+	st.compileTunnels(c, n) // tunnel.go
 	return c
 }

@@ -54,6 +54,9 @@ const (
 	dropCoIPUnassociated // COIP-5: from on premises to a customer-owned IP associated with nothing
 	dropMirrorSG         // TM-5: the mirror target's groups refuse VXLAN from the source (mirror.go)
 	dropMirrorRefused    // TM-6: the mirror target's port took no copy
+	dropPeerUnreachable  // issue 16: the machine holding the destination has not been heard for peerTimeout
+	dropMisdirected      // issue 16: a tunnelled frame for something this machine does not hold
+	dropNoPeer           // issue 16: no tunnel to the machine holding the destination (its agent never registered)
 	numDropReasons
 )
 
@@ -102,6 +105,9 @@ var dropNames = [numDropReasons]string{
 	dropCoIPUnassociated: "lgw-unassociated-customer-owned-ip (COIP-5)",
 	dropMirrorSG:         "mirror-security-group (TM-5)",
 	dropMirrorRefused:    "mirror-copy-refused (TM-6)",
+	dropPeerUnreachable:  "peer-unreachable",
+	dropMisdirected:      "misdirected",
+	dropNoPeer:           "no-peer",
 }
 
 func (r dropReason) String() string { return dropNames[r] }

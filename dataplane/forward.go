@@ -77,12 +77,23 @@ type worker struct {
 	// frame in uw and endBatch writes the batch; nil: write at once.
 	uw      *uringWriter
 	uwTried bool // endBatch tried to make uw
+	// tunnelled: the frame came from another machine and no gateway here
+	// has translated it yet (tunnel.go): it may not go back to the underlay.
+	tunnelled bool
 }
 
 // handle runs one frame through the pipeline.
 func (w *worker) handle(cfg *config, frame []byte) {
 	f := w.f
 	f.stages[stageParse].Add(1)
+	w.tunnelled = false
+	var tun *tunnelCfg
+	if cfg.tunnels != nil {
+		if tun = cfg.tunnels[w.id]; tun != nil && isHeartbeat(frame) {
+			tun.peer.lastSeen.Store(w.now) // tunnel.go
+			return
+		}
+	}
 	if w.taps = f.taps.Load(); w.taps != nil {
 		w.tapFrame = frame
 		w.tapPort(cfg, frame) // capture.go
@@ -101,6 +112,10 @@ func (w *worker) handle(cfg *config, frame []byte) {
 	}
 	if r := w.fragment(); r != dropNone {
 		w.dropIn(cfg, r)
+		return
+	}
+	if tun != nil {
+		w.fromTunnel(cfg, tun) // tunnel.go
 		return
 	}
 	if e := cfg.eniByID[w.id]; e != nil {
@@ -274,8 +289,6 @@ func (w *worker) naclIn(s *subnetCfg, c *counters) bool {
 // the internet gateway) to ENI to: NACLs at the subnet edges, then the
 // receiver's checks (stage 6), then NAT gateway or delivery.
 func (w *worker) toENI(cfg *config, s *subnetCfg, from, to *eniCfg, hops int) {
-	f := w.f
-	m := &w.p.meta
 	if s != to.subnet {
 		// NACL-4: leaving s and entering to's subnet; never within one subnet.
 		if s != nil && !w.naclOut(s, &from.st.ctr) {
@@ -286,6 +299,24 @@ func (w *worker) toENI(cfg *config, s *subnetCfg, from, to *eniCfg, hops int) {
 	if from != nil {
 		w.record(from, false) // it left the sender's side (OBS-1)
 	}
+	if t := to.remote; t != nil {
+		// The receiver's side runs on the machine that holds to (tunnel.go).
+		src := &to.subnet.routerMAC
+		if from != nil {
+			src = &from.mac
+		}
+		w.tunnel(t, &to.st.ctr, to.mac[:], src[:])
+		return
+	}
+	w.arrive(cfg, s, from, to, hops)
+}
+
+// arrive is the receiver's side of toENI: the NACL where the frame enters
+// to's subnet, to's source/dest check and groups, then a NAT gateway or
+// delivery. A frame from another machine starts here (tunnel.go).
+func (w *worker) arrive(cfg *config, s *subnetCfg, from, to *eniCfg, hops int) {
+	f := w.f
+	m := &w.p.meta
 	if s != to.subnet && !w.naclIn(to.subnet, &to.st.ctr) {
 		w.record(to, true)
 		return
@@ -312,7 +343,7 @@ func (w *worker) toENI(cfg *config, s *subnetCfg, from, to *eniCfg, hops int) {
 		return
 	}
 	srcMAC := &to.subnet.routerMAC
-	if from != nil && s == to.subnet && from.port != nil {
+	if from != nil && s == to.subnet && (from.port != nil || from.remote != nil) {
 		srcMAC = &from.mac // same subnet: the frame keeps its sender's MAC
 	}
 	w.deliver(to.port, &to.st.ctr, to.mac[:], srcMAC[:])
@@ -399,6 +430,10 @@ func (w *worker) internet(cfg *config, c *counters, hops int) {
 		return
 	}
 	if h := cfg.hosts[dst]; h != nil {
+		if h.remote != nil {
+			w.tunnel(h.remote, h.ctr, h.mac[:], cfg.internetMAC[:]) // tunnel.go
+			return
+		}
 		w.deliver(h.port, h.ctr, h.mac[:], cfg.internetMAC[:])
 		return
 	}
@@ -422,17 +457,26 @@ func (w *worker) internet(cfg *config, c *counters, hops int) {
 // fromIGW brings a frame from the internet into VPC v: the public
 // destination becomes the private IP (IGW-1), or the frame drops (IGW-2).
 func (w *worker) fromIGW(cfg *config, v *vpcCfg, c *counters, hops int) {
-	w.f.stages[stageIGW].Add(1)
 	priv, ok := v.igw.private[w.p.meta.Dst]
 	if !ok {
+		w.f.stages[stageIGW].Add(1)
 		w.drop(c, dropNoAssociation)
 		return
 	}
 	to := v.byIP[priv]
 	if to == nil {
+		w.f.stages[stageIGW].Add(1)
 		w.drop(c, dropNoAssociation)
 		return
 	}
+	if to.remote != nil {
+		// The internet gateway translates on the machine that holds the
+		// destination's subnet (tunnel.go): the frame goes there as the
+		// internet carries it.
+		w.tunnel(cfg.internetTunnel(to.remote), c, to.mac[:], cfg.internetMAC[:])
+		return
+	}
+	w.f.stages[stageIGW].Add(1)
 	nat.RewriteDstAddr(w.p.ip, priv, w.p.partial)
 	w.reparse()
 	w.toENI(cfg, nil, nil, to, hops+1)
@@ -480,6 +524,7 @@ func (w *worker) natGateway(cfg *config, g *natCfg, hops int) {
 		return
 	}
 	w.reparse()
+	w.tunnelled = false // translated here: this machine sends it on (tunnel.go)
 	if w.taps != nil {
 		w.tapOut(c, w.p.frame) // capture.go: translated
 	}

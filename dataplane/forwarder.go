@@ -22,6 +22,9 @@ type Options struct {
 	// BusyPoll is how long a poll loop keeps looking for frames after the
 	// last one before it sleeps (settings.busy_poll_us); 0 sleeps at once.
 	BusyPoll time.Duration
+	// Machine is the machine this forwarder runs on when the network is
+	// spread over several (issue 16, tunnel.go); "" on a single machine.
+	Machine string
 }
 
 // Forwarder is the userspace VPC: one worker per port (per queue of a
@@ -56,6 +59,7 @@ type Forwarder struct {
 
 	taps     atomic.Pointer[tapSet] // running captures' taps (capture.go); nil: none
 	captures map[*Capture]bool      // guarded by mu
+	beating  bool                   // the heartbeat sender runs (tunnel.go); guarded by mu
 }
 
 // sweepEvery is how often expired tracked flows and NAT mappings are
@@ -68,6 +72,7 @@ func New(n *topology.Network, opts Options) *Forwarder {
 		enis: map[string]*eniState{}, hosts: map[string]*counters{}, nats: map[string]*nat.Gateway{},
 		ports: map[string]Port{}, groups: policy.NewGroups(), gids: map[string]policy.GroupID{},
 		table: policy.NewTable(opts.ConntrackMax), opts: opts,
+		tunnels: map[TunnelKey]Port{}, peers: map[string]*peerState{},
 	}}
 	f.cfg.Store(f.st.compile(n))
 	f.stop = make(chan struct{})
@@ -345,6 +350,13 @@ func (f *Forwarder) Stats() Stats {
 	}
 	for _, sv := range cfg.svcByID {
 		s.Endpoints = append(s.Endpoints, withQueueDrops(sv.ctr.snapshot(sv.id, sv.dns.String(), "vpc-services"), sv.port))
+	}
+	seen := map[*peerState]bool{}
+	for _, t := range cfg.tunnels { // one entry per machine, all its VNIs together
+		if !seen[t.peer] {
+			seen[t.peer] = true
+			s.Endpoints = append(s.Endpoints, t.peer.ctr.snapshot("tunnel:"+t.peer.name, t.peer.name, "peer-machine"))
+		}
 	}
 	sort.SliceStable(s.Endpoints, func(i, j int) bool { return s.Endpoints[i].Name < s.Endpoints[j].Name })
 	for _, e := range cfg.enis {

@@ -1,6 +1,7 @@
 package netns
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -417,4 +418,60 @@ func LinkNames(name string) (map[string]bool, error) {
 		out[l.Attrs().Name] = true
 	}
 	return out, nil
+}
+
+// Current returns a handle on the calling thread's namespace: where an
+// agent runs, the underlay (issue 16). The caller closes it.
+func Current() (Handle, error) { return vnetns.Get() }
+
+// Open returns a handle on the existing named namespace (`vpcnet agent
+// --netns`: the underlay of a machine simulated on this host). The caller
+// closes it.
+func Open(name string) (Handle, error) {
+	if err := checkName(name); err != nil {
+		return -1, err
+	}
+	h, ok := openNamed(name)
+	if !ok {
+		return -1, fmt.Errorf("namespace %s does not exist", name)
+	}
+	return h, nil
+}
+
+// Dialer returns a dial function whose TCP sockets are made in namespace
+// ns (a socket keeps the namespace it was made in), for a client in this
+// process that must reach a server there: the store of an agent whose
+// underlay is ns.
+func Dialer(ns Handle) func(ctx context.Context, addr string) (net.Conn, error) {
+	return func(ctx context.Context, addr string) (net.Conn, error) {
+		var conn net.Conn
+		err := Do(ns, func() error {
+			var d net.Dialer
+			var err error
+			conn, err = d.DialContext(ctx, "tcp", addr)
+			return err
+		})
+		return conn, err
+	}
+}
+
+// OpenUDP returns a UDP socket made in namespace ns and bound to port on
+// every address there, blocking, for dataplane.OpenGeneve.
+func OpenUDP(ns Handle, port int) (int, error) {
+	fd := -1
+	err := Do(ns, func() error {
+		var err error
+		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+		if err := unix.Bind(fd, &unix.SockaddrInet4{Port: port}); err != nil {
+			unix.Close(fd)
+			fd = -1
+			return fmt.Errorf("bind UDP port %d: %w", port, err)
+		}
+		return nil
+	})
+	return fd, err
 }

@@ -3,6 +3,8 @@
 package netns
 
 import (
+	"context"
+	"net"
 	"net/netip"
 	"os/exec"
 	"time"
@@ -42,3 +44,11 @@ func EnterCgroup(name string) error { return nil }
 
 // LinkNames is unsupported where there are no namespaces.
 func LinkNames(name string) (map[string]bool, error) { return nil, ErrUnsupported }
+
+func Current() (Handle, error) { return -1, ErrUnsupported }
+
+func Open(name string) (Handle, error)         { return -1, ErrUnsupported }
+func OpenUDP(ns Handle, port int) (int, error) { return -1, ErrUnsupported }
+func Dialer(ns Handle) func(ctx context.Context, addr string) (net.Conn, error) {
+	return func(context.Context, string) (net.Conn, error) { return nil, ErrUnsupported }
+}

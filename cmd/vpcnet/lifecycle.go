@@ -74,6 +74,9 @@ func upCmd() *cobra.Command {
 			if err := requireRoot(); err != nil {
 				return err
 			}
+			if n.Distributed() {
+				return storeUp(os.Stdout, n, data) // multi.go: the agents build it
+			}
 			// One up or down of a topology at a time: a second up waits,
 			// then finds it up and says so (issue 10).
 			unlock, err := daemon.Lock(n.Name, 2*time.Minute)
@@ -368,13 +371,23 @@ func dash(s string) string {
 }
 
 func downCmd() *cobra.Command {
-	return &cobra.Command{
+	var url string
+	c := &cobra.Command{
 		Use:   "down [name]",
 		Short: "Remove everything up made (all topologies without a name); idempotent",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := requireRoot(); err != nil {
 				return err
+			}
+			if url != "" {
+				if len(args) != 1 {
+					return &exitError{exitUsage, fmt.Errorf("down --store needs the network's name")}
+				}
+				if err := topology.CheckName(args[0]); err != nil {
+					return &exitError{exitUsage, err}
+				}
+				return storeDown(os.Stdout, url, args[0]) // multi.go
 			}
 			names := daemon.List()
 			if len(args) == 1 {
@@ -401,6 +414,8 @@ func downCmd() *cobra.Command {
 			return nil
 		},
 	}
+	c.Flags().StringVar(&url, "store", "", "take a network spread over machines out of its etcd store (settings.store)")
+	return c
 }
 
 // pickTopology returns the named topology, or the only one that is up.
@@ -433,17 +448,29 @@ type topologyStatus struct {
 
 func statusCmd() *cobra.Command {
 	var asJSON bool
-	var topo string
+	var topo, url string
 	c := &cobra.Command{
 		Use:   "status",
 		Short: "Topologies that are up: per instance its namespace, ENIs (id, device, MAC, IPs) and state",
 		Long: "Topologies that are up: per instance its namespace, ENIs (id, device, MAC, IPs) and state. " +
 			"A topology whose forwarder is not running is listed as such; status then exits 1.",
-		Args: cobra.NoArgs,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
 			if err := requireRoot(); err != nil {
 				return err
+			}
+			if len(args) == 1 {
+				if topo != "" && topo != args[0] {
+					return &exitError{exitUsage, fmt.Errorf("two names: %s and --topology %s", args[0], topo)}
+				}
+				topo = args[0]
+			}
+			if url != "" {
+				if err := topology.CheckName(topo); err != nil {
+					return &exitError{exitUsage, err}
+				}
+				return storeStatus(out, url, topo) // multi.go
 			}
 			names := daemon.List()
 			if topo != "" {
@@ -495,6 +522,7 @@ func statusCmd() *cobra.Command {
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	c.Flags().StringVar(&topo, "topology", "", "topology name (default: all)")
+	c.Flags().StringVar(&url, "store", "", "where each instance of a network spread over machines runs, from its etcd store (settings.store)")
 	return c
 }
 

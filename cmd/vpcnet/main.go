@@ -38,7 +38,8 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(upCmd(), downCmd(), statusCmd(), statsCmd(), execCmd(), serveCmd(),
-		ipRangesCmd(), validateCmd(), exportCmd(), envCmd(), daemonCmd(), graphCmd(), captureCmd())
+		ipRangesCmd(), validateCmd(), exportCmd(), envCmd(), daemonCmd(), graphCmd(), captureCmd(), agentCmd())
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return useRunDir() } // multi.go
 	addOperationCommands(root)
 	if err := root.Execute(); err != nil {
 		if msg := err.Error(); strings.HasPrefix(msg, "An error occurred (") {
