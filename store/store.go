@@ -231,7 +231,10 @@ func (s *Store) fail(ctx, cctx context.Context, op string, err error) error {
 		return s.errorf(op, errClosed)
 	case ctx.Err() != nil:
 		return s.errorf(op, ctx.Err())
-	case cctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded:
+	case cctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded ||
+		// The member's own copy of our deadline, which may end a hair
+		// before ours: "code = Unknown desc = context deadline exceeded".
+		rpctypes.ErrorDesc(err) == context.DeadlineExceeded.Error():
 		why := fmt.Errorf("no answer within %v", s.timeout)
 		if last := s.lastErr.Load(); last != nil {
 			why = fmt.Errorf("no answer within %v; last connection error: %w", s.timeout, *last)

@@ -404,10 +404,9 @@ func TestOutage(t *testing.T) {
 	if ev, ok := recv(t, ch, 10*time.Second); !ok || string(ev.Spec) != "after" || ev.Rev != after {
 		t.Fatalf("watch after the restart: %+v %v; want after at %d", ev, ok, after)
 	}
-	eventually(t, 10*time.Second, "registered again", func() error {
-		if reg.Lease() == lease {
-			return errors.New("same lease")
-		}
+	// The lease survives when the client had not given it up yet (etcd
+	// restores leases with a fresh TTL); else the host registered again.
+	eventually(t, 10*time.Second, "registered", func() error {
 		ms, err := s.Machines(ctx)
 		if err != nil || len(ms) != 1 || !ms[0].Alive {
 			return fmt.Errorf("machines %+v, %v", ms, err)
@@ -418,7 +417,8 @@ func TestOutage(t *testing.T) {
 		}
 		return nil
 	})
-	// The old lease, restored by etcd with a fresh TTL, expires: it holds
+	t.Logf("lease %x before, %x after", lease, reg.Lease())
+	// An old lease, restored by etcd with a fresh TTL, expires: it holds
 	// nothing of h1's any more.
 	time.Sleep(ttl + time.Second)
 	ms, err := s.Machines(ctx)
@@ -486,6 +486,37 @@ func TestMachines(t *testing.T) {
 	got, err := b.Applied(ctx, "t1")
 	if err != nil || len(got) != 1 || got["h1"].Revision != 9 || !slices.Equal(got["h1"].Instances, ap.Instances) || !got["h1"].Updated.Equal(started) {
 		t.Fatalf("Applied = %+v, %v", got, err)
+	}
+
+	// The lease lost (as when this machine was cut off from etcd for
+	// longer than the TTL): registered again under a new lease, with its
+	// report.
+	lease := reg.Lease()
+	if _, err := c.Client().Revoke(ctx, clientv3.LeaseID(lease)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "registered again after the lease was lost", func() error {
+		if reg.Lease() == lease {
+			return errors.New("same lease")
+		}
+		ms, err := b.Machines(ctx)
+		if err != nil || len(ms) != 1 || !ms[0].Alive {
+			return fmt.Errorf("machines %+v, %v", ms, err)
+		}
+		if got, err := b.Applied(ctx, "t1"); err != nil || got["h1"].Revision != 9 {
+			return fmt.Errorf("applied %+v, %v", got, err)
+		}
+		return nil
+	})
+	// WatchMachines may or may not have seen h1 gone for a moment.
+	for {
+		l, ok := recv(t, wm, 500*time.Millisecond)
+		if !ok {
+			break
+		}
+		if len(l) != 1 || l[0].Name != "h1" {
+			t.Fatalf("WatchMachines while h1 registered again: %+v", l)
+		}
 	}
 
 	// The holder leaves: revoked at once.

@@ -447,7 +447,7 @@ func (c *Cluster) fatal(format string, args ...any) {
 // logTails prints the last lines of every member's log.
 func (c *Cluster) logTails() {
 	for i, m := range c.members {
-		c.t.Logf("etcd member %s (%s in %s), last lines of %s:\n%s", m.Name, m.clientAddr(), m.NS, c.logs[i], tail(c.logs[i], 25))
+		c.t.Logf("etcd member %s (%s in %s), last lines of %s:\n%s", m.Name, m.clientAddr(), m.NS, c.logs[i], tail(c.logs[i], 40))
 	}
 }
 

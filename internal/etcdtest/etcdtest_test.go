@@ -24,7 +24,7 @@ func TestLocalCluster(t *testing.T) {
 			t.Errorf("URL() = %q, want %q", got, want)
 		}
 		cli := c.Client()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		if _, err := cli.Put(ctx, "/etcdtest/k", "v1"); err != nil {
 			t.Fatalf("put: %v", err)
@@ -35,6 +35,11 @@ func TestLocalCluster(t *testing.T) {
 		c.Kill(1)
 		if c.running(1) {
 			t.Fatalf("member 1 still runs after Kill")
+		}
+		// A write sent while the leader is being replaced may wait for
+		// etcd's request timeout: wait for a leader first.
+		if err := c.WaitHealthy(StartTimeout); err != nil {
+			t.Fatal(err)
 		}
 		if _, err := cli.Put(ctx, "/etcdtest/k", "v2"); err != nil {
 			t.Fatalf("put with one member down: %v", err)
