@@ -35,7 +35,7 @@ unit: build
 fuzz:
 	scripts/fuzz.sh
 
-# BENCH=NAME runs one part of it (scripts/bench/main.go: figures, kernel, vpcnet, nat, idle, ops, api, observe, bringup, gobench).
+# BENCH=NAME runs one part of it (scripts/bench/main.go: figures, kernel, vpcnet, nat, idle, ops, api, observe, bringup, gobench, multi).
 bench: deps build
 	scripts/bench.sh $(BENCH)
 

@@ -2,7 +2,7 @@
 # Benchmarks vpcnet against the kernel in the same run and writes BENCHMARKS.md.
 # Needs root and bin/vpcnet (`sudo make bench` builds it first). Flags go to
 # scripts/bench: -runs N, -seconds S, -idle-seconds S,
-# -only figures|kernel|vpcnet|nat|idle|ops|api|observe|bringup|gobench
+# -only figures|kernel|vpcnet|nat|idle|ops|api|observe|bringup|gobench|multi
 # (or that name alone: `scripts/bench.sh api`), -out FILE.
 # The environment gives the defaults: BENCH_RUNS (5), BENCH_SECONDS (5),
 # BENCH_IDLE_SECONDS (60). Forwarder knobs such as VPCNET_IO and

@@ -23,7 +23,8 @@
 // only the live operations (ops.go), "api" only the EC2 endpoint through
 // the AWS SDK for Go (api.go), "observe" only the cost of capture and of
 // /metrics scrapes (observe.go), "bringup" only the bring-up times,
-// "gobench" only the Go per-packet benchmarks (gobench.go).
+// "gobench" only the Go per-packet benchmarks (gobench.go), "multi" only
+// one VPC over three simulated machines (multi.go).
 // The one argument NAME is -only NAME. A run with -only writes no file
 // unless -out is given.
 //
@@ -160,7 +161,7 @@ func benchMain() int {
 	var c cleanups
 	defer c.runAll()
 
-	rep, err := bench(ctx, &c, o)
+	rep, multi, err := bench(ctx, &c, o)
 	c.runAll()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -168,8 +169,8 @@ func benchMain() int {
 		}
 		return fail(err)
 	}
-	md := rep.markdown()
-	fmt.Print("\n" + rep.text())
+	md := rep.markdown() + multi.markdown(o.runs)
+	fmt.Print("\n" + rep.text() + multi.text(o.runs))
 	if o.out != "" {
 		if err := os.WriteFile(o.out, []byte(keepHandWritten(o.out, md)), 0o644); err != nil {
 			return fail(err)
@@ -180,7 +181,7 @@ func benchMain() int {
 }
 
 // parts are the names -only takes.
-var parts = []string{"figures", "kernel", "vpcnet", "nat", "idle", "ops", "api", "observe", "bringup", "gobench"}
+var parts = []string{"figures", "kernel", "vpcnet", "nat", "idle", "ops", "api", "observe", "bringup", "gobench", "multi"}
 
 // envInt reads a whole number from the environment; def when unset.
 func envInt(name string, def int) (int, error) {
@@ -239,8 +240,42 @@ func repoRoot() (string, error) {
 }
 
 // bench sets up the paths that -only asks for, measures them, takes them
-// down, then times the bring-ups.
-func bench(ctx context.Context, c *cleanups, o options) (*report, error) {
+// down, then times the bring-ups, then measures one VPC over three
+// simulated machines (multi.go; its section is the second result).
+func bench(ctx context.Context, c *cleanups, o options) (*report, *multiResult, error) {
+	rep, err := benchOne(ctx, c, o)
+	if err != nil || (o.only != "" && o.only != "multi") {
+		return rep, nil, err
+	}
+	// With nothing of the other parts running: they share the CPUs.
+	c.runAll()
+	if o.only == "" {
+		if err := checkMultiTools(); err != nil {
+			logf("multi: not measured: %v", err)
+			return rep, nil, nil
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, nil, err
+	}
+	v := &vpcnet{bin: o.vpcnetBin}
+	if err := v.checkBinary(); err != nil {
+		return nil, nil, err
+	}
+	if v.dir, err = os.MkdirTemp("", "vpcnet-bench-multi-"); err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(v.dir)
+	multi, err := multiBench(ctx, v, exe, o)
+	if err != nil {
+		return nil, nil, fmt.Errorf("multi: %w", err)
+	}
+	return rep, multi, nil
+}
+
+// benchOne runs every part but multi.
+func benchOne(ctx context.Context, c *cleanups, o options) (*report, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
