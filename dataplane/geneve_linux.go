@@ -55,6 +55,10 @@ const (
 	// IPv4 and UDP headers and the Geneve header and option.
 	geneveMaxInner = 65535 - 20 - 8 - geneveLen
 	geneveBuffers  = 512 // datagrams read and not yet taken by a worker
+	// geneveQueue is a port's share of them: a worker that falls behind
+	// loses its own frames (full) and never holds every buffer, which
+	// would stop the reader and so every other tunnel.
+	geneveQueue = geneveBuffers / 8
 )
 
 // MaxGeneveInnerFrame is the largest Ethernet frame the tunnel carries
@@ -136,7 +140,7 @@ func (g *Geneve) Port(peer netip.Addr, vni uint32) (Port, error) {
 	if p := old[k]; p != nil {
 		return p, nil
 	}
-	p := &genevePort{g: g, key: k, in: make(chan geneveFrame, geneveBuffers), closed: make(chan struct{})}
+	p := &genevePort{g: g, key: k, in: make(chan geneveFrame, geneveQueue), closed: make(chan struct{})}
 	p.sa = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: k.peer}
 	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&p.sa.Port))[:], GenevePort)
 	p.hdr = geneveHeader(vni)
@@ -174,6 +178,9 @@ func (g *Geneve) Close() error {
 		g.conn.Close()
 	})
 	g.wg.Wait()
+	for _, p := range *g.ports.Load() {
+		p.Close()
+	}
 	return nil
 }
 
@@ -235,6 +242,13 @@ func (g *Geneve) read() {
 		copy(buf[geneveLen-header.VnetHdrLen:geneveLen], buf[geneveHdrLen+4:geneveHdrLen+4+header.VnetHdrLen])
 		select {
 		case p.in <- geneveFrame{buf: buf, start: geneveLen - header.VnetHdrLen, end: n}:
+			// Closed meanwhile: its Close may have drained p.in before
+			// this frame went in.
+			select {
+			case <-p.closed:
+				p.drain()
+			default:
+			}
 		default:
 			p.full.Add(1) // its worker is behind: the frame is lost, counted
 			g.free <- buf
@@ -249,7 +263,8 @@ func parseGeneve(d []byte) (uint32, bool) {
 	if len(d) < geneveLen+header.EthernetLen {
 		return 0, false
 	}
-	if d[0]>>6 != 0 || int(d[0]&0x3f)*4 != geneveOptLen || binary.BigEndian.Uint16(d[2:]) != geneveProtoEth {
+	// An OAM (control) packet's payload is never forwarded (RFC 8926 3.4).
+	if d[0]>>6 != 0 || int(d[0]&0x3f)*4 != geneveOptLen || d[1]&0x80 != 0 || binary.BigEndian.Uint16(d[2:]) != geneveProtoEth {
 		return 0, false
 	}
 	if binary.BigEndian.Uint16(d[8:]) != geneveOptClass || d[10]&0x7f != geneveOptType || int(d[11]&0x1f)*4 != geneveOptLen-4 {
@@ -297,6 +312,11 @@ func (p *genevePort) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 // Write implements Port: each frame (virtio-net header first) goes out as
 // one datagram, header and frame gathered by sendmsg without a copy.
 func (p *genevePort) Write(bufs [][]byte, offset int) (int, error) {
+	select {
+	case <-p.closed:
+		return 0, ErrClosed
+	default:
+	}
 	for i, b := range bufs {
 		fr := b[offset:]
 		if len(fr) < header.VnetHdrLen+header.EthernetLen {
@@ -344,8 +364,21 @@ func (p *genevePort) Close() error {
 	p.once.Do(func() {
 		close(p.closed)
 		p.g.forget(p)
+		p.drain()
 	})
 	return nil
+}
+
+// drain gives back the read buffers of the frames p holds.
+func (p *genevePort) drain() {
+	for {
+		select {
+		case f := <-p.in:
+			p.g.free <- f.buf
+		default:
+			return
+		}
+	}
 }
 
 // QueueDrops implements queueDropper: datagrams its worker was too slow
