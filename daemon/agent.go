@@ -7,7 +7,7 @@ package daemon
 // ENIs of its instances, the forwarder, the VPCs' services, and a geneve
 // device to every other machine under every VNI (dataplane/tunnel.go).
 //
-// Every change, from `vpcnet ec2` or the EC2 endpoint of any machine, is a
+// Every change, from `vpcnet <operation>` or the EC2 endpoint of any machine, is a
 // transaction on the stored document (callStore): the operation runs on
 // the document as stored, and the result is written only if nobody wrote
 // in between, else it runs again on the newer one, so two operators never

@@ -10,14 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
-
 	"github.com/vpcnet/vpcnet/dataplane"
+	"github.com/vpcnet/vpcnet/internal/hostcheck"
 )
 
 var vpcnetBin string
@@ -56,42 +54,7 @@ func RequireRoot(t *testing.T) {
 }
 
 // hostSnapshot lists the host namespace's links, addresses, routes and rules.
-func hostSnapshot() string {
-	var b strings.Builder
-	links, _ := netlink.LinkList()
-	var names []string
-	for _, l := range links {
-		a := l.Attrs()
-		names = append(names, fmt.Sprintf("link %s %s mtu=%d flags=%s", a.Name, a.HardwareAddr, a.MTU, a.Flags))
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		b.WriteString(n + "\n")
-	}
-	addrs, _ := netlink.AddrList(nil, netlink.FAMILY_ALL)
-	var as []string
-	for _, a := range addrs {
-		as = append(as, fmt.Sprintf("addr %d %s", a.LinkIndex, a.IPNet))
-	}
-	sort.Strings(as)
-	for _, a := range as {
-		b.WriteString(a + "\n")
-	}
-	routes, _ := netlink.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: 0}, netlink.RT_FILTER_TABLE)
-	var rs []string
-	for _, r := range routes {
-		rs = append(rs, "route "+r.String())
-	}
-	sort.Strings(rs)
-	for _, r := range rs {
-		b.WriteString(r + "\n")
-	}
-	rules, _ := netlink.RuleList(netlink.FAMILY_ALL)
-	for _, r := range rules {
-		b.WriteString("rule " + r.String() + "\n")
-	}
-	return b.String()
-}
+func hostSnapshot() string { return hostcheck.Snapshot() }
 
 // Topo is a topology a test brought up.
 type Topo struct {

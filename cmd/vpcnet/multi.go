@@ -63,7 +63,7 @@ func agentCmd() *cobra.Command {
 		Long: "Run this machine's part of a network kept in etcd (settings.store). The agent builds the namespaces " +
 			"and ENIs of the instances that settings.placement puts on --host, forwards their frames, carries frames " +
 			"to the other machines in Geneve (UDP 6081, a VNI per VPC), and applies every change made through the " +
-			"EC2 endpoint or `vpcnet ec2` on any machine. SIGTERM takes this machine's part down; the network stays " +
+			"EC2 endpoint or `vpcnet <operation>` on any machine. SIGTERM takes this machine's part down; the network stays " +
 			"in the store.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
