@@ -475,3 +475,20 @@ func OpenUDP(ns Handle, port int) (int, error) {
 	})
 	return fd, err
 }
+
+// SourceToward is the source address the kernel of namespace ns picks
+// toward dst: the agent's address on the machines' network when
+// --underlay is not given.
+func SourceToward(ns Handle, dst net.IP) (netip.Addr, error) {
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	defer h.Delete()
+	routes, err := h.RouteGet(dst)
+	if err != nil || len(routes) == 0 || routes[0].Src == nil {
+		return netip.Addr{}, fmt.Errorf("no route toward %s gives a source address: %v", dst, err)
+	}
+	a, _ := netip.AddrFromSlice(routes[0].Src.To4())
+	return a, nil
+}

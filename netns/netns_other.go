@@ -52,3 +52,5 @@ func OpenUDP(ns Handle, port int) (int, error) { return -1, ErrUnsupported }
 func Dialer(ns Handle) func(ctx context.Context, addr string) (net.Conn, error) {
 	return func(context.Context, string) (net.Conn, error) { return nil, ErrUnsupported }
 }
+
+func SourceToward(ns Handle, dst net.IP) (netip.Addr, error) { return netip.Addr{}, ErrUnsupported }

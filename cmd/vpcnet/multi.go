@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/vishvananda/netlink"
 
 	"github.com/vpcnet/vpcnet/daemon"
 	"github.com/vpcnet/vpcnet/netns"
@@ -147,16 +146,10 @@ func underlayAddr(flag string, s *store.Store, ns netns.Handle) (netip.Addr, err
 	if err != nil || len(ips) == 0 {
 		return netip.Addr{}, fmt.Errorf("--underlay not given and %s does not resolve: %v", host, err)
 	}
-	h, err := netlink.NewHandleAt(ns)
+	a, err := netns.SourceToward(ns, ips[0])
 	if err != nil {
-		return netip.Addr{}, err
+		return netip.Addr{}, fmt.Errorf("--underlay not given and %w", err)
 	}
-	defer h.Delete()
-	routes, err := h.RouteGet(ips[0])
-	if err != nil || len(routes) == 0 || routes[0].Src == nil {
-		return netip.Addr{}, fmt.Errorf("--underlay not given and no route toward %s gives a source address: %v", ips[0], err)
-	}
-	a, _ := netip.AddrFromSlice(routes[0].Src.To4())
 	return a, nil
 }
 

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package hostcheck lists what the network-safety rule keeps unchanged in
 // the host's own namespace: its links, addresses, routes and rules. The
 // end-to-end suites (test/, test/multihost/) compare a Snapshot taken
