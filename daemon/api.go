@@ -41,6 +41,9 @@ type InstanceStatus struct {
 	Subnet    string      `json:"subnet"`
 	AZ        string      `json:"az"`
 	ENIs      []ENIStatus `json:"enis"`
+	// Host is the machine the instance runs on when it is not this one
+	// (a machine's agent, issue 16); "" here.
+	Host string `json:"host,omitempty"`
 }
 
 // ENIStatus is one ENI as an instance shows it (ENI-7).
@@ -80,13 +83,16 @@ func (d *Daemon) status() Status {
 	for _, v := range n.VPCs {
 		for _, i := range v.Instances {
 			is := InstanceStatus{Name: i.Name, ID: i.ID, Namespace: i.Namespace, State: ec2.InstanceState(i), Subnet: i.Subnet.Name, AZ: i.Subnet.AZ}
+			if m := d.agent.machineName(); m != "" && n.HostOf(i) != m {
+				is.Host = n.HostOf(i) // another machine's: its devices are there
+			}
 			var links map[string]bool
-			if !i.Stopped {
+			if !i.Stopped && is.Host == "" {
 				links, _ = netns.LinkNames(i.Namespace)
 			}
 			for _, e := range i.ENIs {
 				es := eniStatus(fmt.Sprintf("eth%d", e.DeviceIndex), e)
-				if !i.Stopped && !links[es.Device] {
+				if !i.Stopped && is.Host == "" && !links[es.Device] {
 					// Deleted by hand (or the namespace is gone): say so,
 					// rather than show a device that is not there.
 					es.Missing = true

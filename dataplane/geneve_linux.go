@@ -57,8 +57,10 @@ const (
 	geneveBuffers  = 512 // datagrams read and not yet taken by a worker
 	// geneveQueue is a port's share of them: a worker that falls behind
 	// loses its own frames (full) and never holds every buffer, which
-	// would stop the reader and so every other tunnel.
-	geneveQueue = geneveBuffers / 8
+	// would stop the reader and so every other tunnel. Half: a flood of
+	// 64-byte datagrams received 39 kpps with an eighth, 68 with half
+	// (BENCHMARKS.md, more than one machine).
+	geneveQueue = geneveBuffers / 2
 )
 
 // MaxGeneveInnerFrame is the largest Ethernet frame the tunnel carries

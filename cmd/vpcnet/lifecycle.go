@@ -337,6 +337,9 @@ func printStatus(out io.Writer, st *daemon.Status) {
 	for _, i := range st.Instances {
 		for k, e := range i.ENIs {
 			name, ns, state := i.Name, i.Namespace, i.State
+			if i.Host != "" {
+				state += " (on " + i.Host + ")" // a machine's agent: another machine runs it (issue 16)
+			}
 			if k > 0 {
 				name, ns, state = "", "", ""
 			}

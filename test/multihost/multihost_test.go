@@ -3,6 +3,7 @@ package multihost
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -139,6 +140,29 @@ func TestMultiHost(t *testing.T) {
 		for _, h := range hosts {
 			if !lineWith(out, h, "up", l.IP(h)) {
 				t.Errorf("status shows no line with machine %s up at %s:\n%s", h, l.IP(h), out)
+			}
+		}
+		// One machine's own status: its instances as on one machine, the
+		// others' marked with where they run, none called impaired.
+		js, code := l.Vpcnet(t, "h1", l.runEnv("h1"), "status", "--json", "--topology", l.Topo)
+		if code != 0 {
+			t.Fatalf("status of h1's agent: exit %d\n%s", code, js)
+		}
+		var st []struct {
+			Instances []struct {
+				Name, State, Host string
+			} `json:"instances"`
+		}
+		if err := json.Unmarshal([]byte(js), &st); err != nil || len(st) != 1 {
+			t.Fatalf("status --json: %v\n%s", err, js)
+		}
+		for _, i := range st[0].Instances {
+			want := placed[i.Name]
+			if want == "h1" {
+				want = ""
+			}
+			if i.Host != want || i.State != "running" {
+				t.Errorf("h1's status: %s is %s on %q, want running on %q", i.Name, i.State, i.Host, want)
 			}
 		}
 	})
