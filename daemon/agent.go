@@ -106,8 +106,15 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 		}
 	}()
 	for {
+		var stopped <-chan struct{} // the daemon's end: `vpcnet down` on this machine
+		if d != nil {
+			stopped = d.Done()
+		}
 		select {
 		case <-ctx.Done():
+			return nil
+		case <-stopped:
+			cfg.Logf("this machine's part of %s was taken down here (vpcnet down): the agent ends; the network stays in the store", cfg.Topology)
 			return nil
 		case ms, ok := <-machines:
 			if !ok {
