@@ -4,8 +4,9 @@ package daemon
 // network's desired state lives in etcd (settings.store, the store
 // package); every machine runs `vpcnet agent --host NAME`, which keeps a
 // daemon for what the placement puts on its machine: the namespaces and
-// ENIs of its instances, the forwarder, the VPCs' services, and a geneve
-// device to every other machine under every VNI (dataplane/tunnel.go).
+// ENIs of its instances, the forwarder, the VPCs' services, and a Geneve
+// port to every other machine under every VNI (dataplane/tunnel.go,
+// dataplane/geneve_linux.go).
 //
 // Every change, from `vpcnet <operation>` or the EC2 endpoint of any machine, is a
 // transaction on the stored document (callStore): the operation runs on
@@ -22,6 +23,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -56,6 +58,7 @@ type agent struct {
 	peers   map[string]netip.Addr // machine → underlay, the last known
 	geneve  *dataplane.Geneve     // the tunnels' socket in the underlay's namespace
 	tunnels map[dataplane.TunnelKey]netip.Addr
+	failed  map[string]bool // instances (by id) whose build failed: not reported built, tried again
 }
 
 // machineName is "" for a nil agent: a daemon on a single machine.
@@ -78,14 +81,16 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 	if err := topology.CheckHostName("--host", cfg.Machine); err != nil {
 		return err
 	}
-	if !cfg.Address.Is4() {
-		return fmt.Errorf("--underlay %s: an IPv4 address of this machine is needed for Geneve", cfg.Address)
+	if !underlayAddr(cfg.Address) {
+		return fmt.Errorf("--underlay %s: give this machine's IPv4 address toward the others (not loopback, multicast or unspecified): "+
+			"the other machines send this one's frames there", cfg.Address)
 	}
-	a := &agent{cfg: cfg, peers: map[string]netip.Addr{}, tunnels: map[dataplane.TunnelKey]netip.Addr{}}
+	a := &agent{cfg: cfg, peers: map[string]netip.Addr{}, tunnels: map[dataplane.TunnelKey]netip.Addr{}, failed: map[string]bool{}}
 	a.cond = sync.NewCond(&a.mu)
-	fd, err := netns.OpenUDP(cfg.Underlay, dataplane.GenevePort)
+	fd, err := netns.OpenUDP(cfg.Underlay, cfg.Address, dataplane.GenevePort)
 	if err != nil {
-		return fmt.Errorf("the tunnels' socket (UDP %d): %w", dataplane.GenevePort, err)
+		return fmt.Errorf("the tunnels' socket, UDP %s:%d: %w (another agent on this machine holds it? an agent serves one network)",
+			cfg.Address, dataplane.GenevePort, err)
 	}
 	if a.geneve, err = dataplane.OpenGeneve(fd); err != nil {
 		return err
@@ -94,9 +99,7 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	self := store.Machine{Name: cfg.Machine, Underlay: cfg.Address, PID: os.Getpid(), Started: time.Now()}
-	if _, err := cfg.Store.Register(ctx, self, 3*time.Second); err != nil {
-		cfg.Logf("registering %s in the store: %v (retrying in the background)", cfg.Machine, err)
-	}
+	go a.register(ctx, self)
 	specs := cfg.Store.Watch(ctx, cfg.Topology)
 	machines := cfg.Store.WatchMachines(ctx)
 	var d *Daemon
@@ -138,6 +141,33 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 	}
 }
 
+// register puts this machine into the store (its underlay, under a lease
+// the store keeps alive), retrying until the store answers: an agent may
+// start while etcd is down.
+func (a *agent) register(ctx context.Context, self store.Machine) {
+	wait := 100 * time.Millisecond
+	for {
+		_, err := a.cfg.Store.Register(ctx, self, 3*time.Second)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		a.cfg.Logf("registering %s in the store: %v (retrying in %s)", self.Name, err, wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// underlayAddr reports whether a is usable as a machine's address toward
+// the others: a peer that registered loopback would make every machine
+// send to itself.
+func underlayAddr(a netip.Addr) bool {
+	return a.Is4() && !a.IsLoopback() && !a.IsUnspecified() && !a.IsMulticast() && !a.IsLinkLocalUnicast()
+}
+
 // apply makes the daemon run ev's document: up on the first, reconcile
 // after, down when the network was taken out of the store.
 func (a *agent) apply(d *Daemon, ev store.Event) (*Daemon, error) {
@@ -156,8 +186,14 @@ func (a *agent) apply(d *Daemon, ev store.Event) (*Daemon, error) {
 	if err != nil {
 		return d, fmt.Errorf("the stored network (revision %d) is not valid, keeping the last one: %v", ev.Rev, err)
 	}
-	if n.Name != a.cfg.Topology || !n.Distributed() {
-		return d, fmt.Errorf("the stored document (revision %d) is network %q without settings.store: ignored", ev.Rev, n.Name)
+	if n.Name != a.cfg.Topology {
+		return d, fmt.Errorf("the stored document of %s (revision %d) names network %q: ignored", a.cfg.Topology, ev.Rev, n.Name)
+	}
+	if !n.Distributed() {
+		return d, fmt.Errorf("the stored network %s (revision %d) has no settings.store: ignored", n.Name, ev.Rev)
+	}
+	if !slices.Contains(n.Machines(), a.cfg.Machine) {
+		a.cfg.Logf("revision %d: settings.placement names no machine %q (it names %s): nothing runs here", ev.Rev, a.cfg.Machine, strings.Join(n.Machines(), ", "))
 	}
 	if d == nil {
 		d, err = up(n, a.cfg.Exe, ev.Spec, a)
@@ -165,11 +201,11 @@ func (a *agent) apply(d *Daemon, ev store.Event) (*Daemon, error) {
 			return nil, fmt.Errorf("bringing up this machine's part of %s: %w", n.Name, err)
 		}
 		go d.Serve()
-		d.syncTunnels()
 		a.cfg.Logf("up: %d instances here, revision %d", len(localInstances(n, a.cfg.Machine)), ev.Rev)
 	} else if err := d.reconcile(n); err != nil {
 		a.cfg.Logf("revision %d: %v", ev.Rev, err)
 	}
+	d.syncTunnels() // here, in order: a new VPC needs its VNI's ports
 	a.setApplied(ev.Rev)
 	a.report(n, ev.Rev)
 	return d, nil
@@ -199,9 +235,13 @@ func (a *agent) waitApplied(rev int64, wait time.Duration) {
 // `vpcnet status`.
 func (a *agent) report(n *topology.Network, rev int64) {
 	var names []string
+	a.mu.Lock()
 	for _, i := range localInstances(n, a.cfg.Machine) {
-		names = append(names, i.Name)
+		if !a.failed[i.ID] { // BUILT means built
+			names = append(names, i.Name)
+		}
 	}
+	a.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	if err := a.cfg.Store.Report(ctx, a.cfg.Topology, a.cfg.Machine, store.Applied{Revision: rev, Instances: names, Updated: time.Now()}); err != nil {
@@ -215,8 +255,16 @@ func (a *agent) report(n *topology.Network, rev int64) {
 func (a *agent) learnPeers(ms []store.Machine) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	live := map[netip.Addr]bool{}
 	for _, m := range ms {
-		if m.Name != a.cfg.Machine && m.Underlay.Is4() {
+		if m.Alive {
+			live[m.Underlay] = true
+		}
+	}
+	for _, m := range ms {
+		// A lapsed record whose address a live machine now holds is that
+		// machine's old name: one tunnel per address.
+		if m.Name != a.cfg.Machine && underlayAddr(m.Underlay) && m.Underlay != a.cfg.Address && (m.Alive || !live[m.Underlay]) {
 			a.peers[m.Name] = m.Underlay
 		}
 	}
@@ -288,8 +336,13 @@ func (d *Daemon) reconcile(n *topology.Network) error {
 	for _, i := range localInstances(n, m) {
 		now[i.ID] = i
 	}
+	a := d.agent
+	a.mu.Lock()
+	failed := a.failed
+	a.failed = map[string]bool{}
+	a.mu.Unlock()
 	for id, i := range old {
-		if j := now[id]; j == nil || devicesOf(i) != devicesOf(j) {
+		if j := now[id]; j == nil || devicesOf(i) != devicesOf(j) || failed[id] {
 			d.RemoveInstance(i)
 		}
 	}
@@ -319,19 +372,18 @@ func (d *Daemon) reconcile(n *topology.Network) error {
 	sort.Strings(ids)
 	for _, id := range ids {
 		i := now[id]
-		if o := old[id]; o != nil && devicesOf(o) == devicesOf(i) {
+		if o := old[id]; o != nil && devicesOf(o) == devicesOf(i) && !failed[id] {
 			continue
 		}
 		if err := d.LaunchInstance(i); err != nil {
 			errs = append(errs, fmt.Errorf("instance %s: %w", i.Name, err))
+			a.mu.Lock()
+			a.failed[id] = true // tried again at the next revision
+			a.mu.Unlock()
 		}
 	}
 	d.refreshServices()
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	go d.syncTunnels() // a new VPC needs its VNI's devices
-	return nil
+	return errors.Join(errs...)
 }
 
 // devicesOf is what an instance's namespace is made of: its ENIs' devices,

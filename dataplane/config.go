@@ -231,7 +231,7 @@ type state struct {
 	table  *policy.Table             // bounds tracked flows of every ENI (SG-4)
 	gids   map[string]policy.GroupID // sg- id → registry id
 	opts   Options
-	// tunnels are the packet ports of the geneve devices to other machines,
+	// tunnels are the Geneve ports to other machines (geneve_linux.go),
 	// peers what is known of those machines (tunnel.go).
 	tunnels map[TunnelKey]Port
 	peers   map[string]*peerState

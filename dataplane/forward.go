@@ -79,14 +79,16 @@ type worker struct {
 	uwTried bool // endBatch tried to make uw
 	// tunnelled: the frame came from another machine and no gateway here
 	// has translated it yet (tunnel.go): it may not go back to the underlay.
-	tunnelled bool
+	// crossed: it came from another machine at all; sent on after a
+	// translation, it loses a TTL (tunnel.go: a loop between machines ends).
+	tunnelled, crossed bool
 }
 
 // handle runs one frame through the pipeline.
 func (w *worker) handle(cfg *config, frame []byte) {
 	f := w.f
 	f.stages[stageParse].Add(1)
-	w.tunnelled = false
+	w.tunnelled, w.crossed = false, false
 	var tun *tunnelCfg
 	if cfg.tunnels != nil {
 		if tun = cfg.tunnels[w.id]; tun != nil && isHeartbeat(frame) {
@@ -573,6 +575,7 @@ func (w *worker) natRST(cfg *config, g *natCfg, hops int) {
 	if r == nil || w.parse(r) != dropNone {
 		return
 	}
+	w.tunnelled = false // the gateway's own frame: it may cross to its instance's machine
 	w.route(cfg, g.eni.subnet, g.eni, hops+1)
 }
 

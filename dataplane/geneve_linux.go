@@ -64,7 +64,8 @@ const (
 )
 
 // MaxGeneveInnerFrame is the largest Ethernet frame the tunnel carries
-// whole; the agent caps its instances' GSO size below it.
+// whole (Linux TCP's super-frames stay below it); a larger one is refused
+// and counted, never cut.
 const MaxGeneveInnerFrame = geneveMaxInner
 
 type geneveKey struct {

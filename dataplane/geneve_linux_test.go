@@ -114,14 +114,14 @@ func newGeneveRig(t *testing.T, mtu int) *geneveRig {
 	}
 	up(ha, r.devA, r.ipA)
 	up(hb, "gnv1", r.ipB, r.ipStranger)
-	r.a = openGeneveIn(t, r.hA)
-	r.b = openGeneveIn(t, r.hB)
+	r.a = openGeneveIn(t, r.hA, r.ipA)
+	r.b = openGeneveIn(t, r.hB, r.ipB)
 	return r
 }
 
-func openGeneveIn(t *testing.T, ns netns.Handle) *Geneve {
+func openGeneveIn(t *testing.T, ns netns.Handle, addr netip.Addr) *Geneve {
 	t.Helper()
-	fd, err := netns.OpenUDP(ns, GenevePort)
+	fd, err := netns.OpenUDP(ns, addr, GenevePort)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,13 +11,11 @@ package dataplane
 // Each ENI's tracked flows thus live where its instance runs, as a
 // stateful group needs.
 //
-// The kernel's own geneve devices do the encapsulation, one per (peer
-// machine, VNI): the daemon makes them in the underlay's namespace and
-// hands the forwarder a packet socket on each (packet_linux.go), so a GSO
-// super-frame goes into the tunnel whole with its virtio-net header, and
-// the kernel segments the UDP-encapsulated frames (UDP tunnel GSO) where
-// the underlay needs it. A VPC's frames travel under its VNI (VNIs); the
-// emulated internet's under InternetVNI.
+// The encapsulation is geneve_linux.go's: one UDP socket per machine in
+// the underlay's namespace, a Port per (peer machine, VNI), a GSO
+// super-frame whole in one datagram with its virtio-net header in a Geneve
+// option. A VPC's frames travel under its VNI (VNIs); the emulated
+// internet's under InternetVNI.
 //
 // The inner Ethernet addresses carry what the receiver needs: the
 // destination MAC is the ENI the sender's route chose (the instance, or a
@@ -107,7 +105,7 @@ type TunnelKey struct {
 
 func tunnelID(machine string, vni uint32) string { return fmt.Sprintf("tunnel:%s:%d", machine, vni) }
 
-// AttachTunnel gives the forwarder the packet port of the geneve device to
+// AttachTunnel gives the forwarder the Geneve port to
 // machine under vni, and starts its worker and the heartbeats.
 func (f *Forwarder) AttachTunnel(machine string, vni uint32, p Port) {
 	f.mu.Lock()
@@ -227,7 +225,14 @@ func (w *worker) tunnel(t *tunnelCfg, c *counters, dst, src []byte) {
 		w.drop(c, dropNoPeer)
 	case !t.peer.alive(w.now):
 		w.drop(c, dropPeerUnreachable)
+	case w.crossed && w.p.ip.TTL() <= 1:
+		// Translated here and sent on again: two gateways on two machines
+		// routing to each other would pass it back and forth for ever.
+		w.drop(c, dropHopLimit)
 	default:
+		if w.crossed {
+			w.p.ip.DecTTL()
+		}
 		w.deliver(t.port, &t.peer.ctr, dst, src)
 	}
 }
@@ -236,7 +241,7 @@ func (w *worker) tunnel(t *tunnelCfg, c *counters, dst, src []byte) {
 // VPC's frame goes to the rest of the pipeline at the receiving ENI, the
 // internet's onto the emulated internet.
 func (w *worker) fromTunnel(cfg *config, t *tunnelCfg) {
-	w.tunnelled = true
+	w.tunnelled, w.crossed = true, true
 	c := &t.peer.ctr
 	c.rxFrames.Add(1)
 	c.rxBytes.Add(uint64(len(w.p.frame) - header.VnetHdrLen))
@@ -256,6 +261,12 @@ func (w *worker) fromTunnel(cfg *config, t *tunnelCfg) {
 		return
 	}
 	from := v.byMAC[mac6(eth.Src())] // nil: it came in through the internet gateway
+	if from != nil && (from.remote == nil || from.remote.peer != t.peer) {
+		// Only the machine that holds an ENI sends as it: a frame naming
+		// another's (a same-subnet one, to pass no NACL) is from outside
+		// the subnet (NACL-4).
+		from = nil
+	}
 	var s *subnetCfg
 	if from != nil {
 		s = from.subnet

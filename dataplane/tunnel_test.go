@@ -349,3 +349,31 @@ func TestMULTI_VNIsAreStableAndDistinct(t *testing.T) {
 		}
 	}
 }
+
+// A frame from another machine that names, as its sender, an ENI that
+// machine does not hold (here a1, on h1 itself, in the destination's
+// subnet, so that no NACL would apply) is taken as from outside the
+// subnet: acl-a's deny of UDP 9999 still drops it (NACL-4).
+func TestMULTI_SpoofedSenderMACDoesNotSkipTheNACL(t *testing.T) {
+	m := newMachines(t)
+	a1 := m.eni("a1")
+	natENI := m.n.VPCs[0].NATs[0].ENI
+	vni := VNIs(m.n)[m.n.VPCs[0].ID]
+	tun := m.fwd["h1"].cfg.Load().tunnels[tunnelID("h2", vni)]
+	tun.port.(*FakePort).Inject(frame(t, a1.MAC, natENI.MAC, "10.0.2.10", "198.51.100.10",
+		&layers.UDP{SrcPort: 5000, DstPort: 9999}, gopacket.Payload("s")))
+	total := func() (n uint64) {
+		for _, e := range m.fwd["h1"].Stats().Endpoints {
+			n += e.Drops[dropNACLIngress.String()]
+		}
+		return n
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for total() == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := total(); got != 1 {
+		t.Fatalf("h1 counted %d NACL ingress drops, want 1: the spoofed sender skipped the subnet's NACL", got)
+	}
+	m.expectNone("inet")
+}

@@ -455,9 +455,11 @@ func Dialer(ns Handle) func(ctx context.Context, addr string) (net.Conn, error) 
 	}
 }
 
-// OpenUDP returns a UDP socket made in namespace ns and bound to port on
-// every address there, blocking, for dataplane.OpenGeneve.
-func OpenUDP(ns Handle, port int) (int, error) {
+// OpenUDP returns a UDP socket made in namespace ns and bound to addr and
+// port there, blocking, for dataplane.OpenGeneve. Bound to the one
+// address, the machine sends from the address its peers know; without
+// SO_REUSEADDR, a second agent on the port fails instead of taking it.
+func OpenUDP(ns Handle, addr netip.Addr, port int) (int, error) {
 	fd := -1
 	err := Do(ns, func() error {
 		var err error
@@ -465,11 +467,10 @@ func OpenUDP(ns Handle, port int) (int, error) {
 		if err != nil {
 			return err
 		}
-		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-		if err := unix.Bind(fd, &unix.SockaddrInet4{Port: port}); err != nil {
+		if err := unix.Bind(fd, &unix.SockaddrInet4{Port: port, Addr: addr.As4()}); err != nil {
 			unix.Close(fd)
 			fd = -1
-			return fmt.Errorf("bind UDP port %d: %w", port, err)
+			return fmt.Errorf("bind UDP %s:%d: %w", addr, port, err)
 		}
 		return nil
 	})

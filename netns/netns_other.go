@@ -47,8 +47,8 @@ func LinkNames(name string) (map[string]bool, error) { return nil, ErrUnsupporte
 
 func Current() (Handle, error) { return -1, ErrUnsupported }
 
-func Open(name string) (Handle, error)         { return -1, ErrUnsupported }
-func OpenUDP(ns Handle, port int) (int, error) { return -1, ErrUnsupported }
+func Open(name string) (Handle, error)                          { return -1, ErrUnsupported }
+func OpenUDP(ns Handle, addr netip.Addr, port int) (int, error) { return -1, ErrUnsupported }
 func Dialer(ns Handle) func(ctx context.Context, addr string) (net.Conn, error) {
 	return func(context.Context, string) (net.Conn, error) { return nil, ErrUnsupported }
 }

@@ -318,8 +318,8 @@ func (s *Store) Applied(ctx context.Context, topo string) (map[string]Applied, e
 				continue
 			}
 			var a Applied
-			if err := json.Unmarshal(kv.Value, &a); err != nil {
-				return s.errorf(op, fmt.Errorf("%s: %w", kv.Key, err))
+			if json.Unmarshal(kv.Value, &a) != nil {
+				continue // not a report of ours: one bad key must not hide the others
 			}
 			out[host] = a
 		}
@@ -355,8 +355,8 @@ func (s *Store) machines(ctx context.Context) ([]Machine, int64, error) {
 					continue
 				}
 				var j machineJSON
-				if err := json.Unmarshal(kv.Value, &j); err != nil {
-					return s.errorf(op, fmt.Errorf("%s: %w", kv.Key, err))
+				if json.Unmarshal(kv.Value, &j) != nil {
+					continue // not a record of ours: one bad key must not hide every machine
 				}
 				m := Machine{Name: name, PID: j.PID, Alive: prefix == machinesPrefix}
 				m.Underlay, _ = netip.ParseAddr(j.Underlay)

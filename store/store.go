@@ -262,14 +262,9 @@ func unavailable(err error) bool {
 // checkTopo validates a topology name before it becomes part of a key.
 func checkTopo(name string) error { return topology.CheckName(name) }
 
-// checkHost validates a host name: the topology names' rule, so that it
-// is one key element.
-func checkHost(name string) error {
-	if topology.CheckName(name) != nil {
-		return fmt.Errorf("host name %q must match [a-z0-9-]{1,12}", name)
-	}
-	return nil
-}
+// checkHost validates a machine name before it becomes one key element:
+// the rule of settings.placement and --host (topology.CheckHostName).
+func checkHost(name string) error { return topology.CheckHostName("machine", name) }
 
 func topoKey(topo string) string          { return topologiesPrefix + topo }
 func machineKey(host string) string       { return machinesPrefix + host }

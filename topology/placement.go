@@ -114,6 +114,11 @@ func (r *resolver) placement() {
 	} else if s.Store != "" {
 		r.errf("settings.store", RuleFormat, "a network in a store needs settings.placement: which machine runs which availability zone")
 	}
+	if s.Store != "" && len(r.t.LocalGateways) > 0 {
+		// The on-premises side of a local gateway is wired on one machine
+		// only (lgw.go); over several it would drop silently.
+		r.errf("local_gateways", RuleFormat, "local gateways (Outposts, COIP) run on one machine only: not with settings.store")
+	}
 }
 
 // checkInstanceHost resolves an instance's "host" at path.

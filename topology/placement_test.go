@@ -101,3 +101,12 @@ func TestPlacementRefusals(t *testing.T) {
 		t.Errorf("a store without placement: %v", err)
 	}
 }
+
+// Local gateways are wired on one machine only: refused with a store.
+func TestPlacementRefusesLocalGateways(t *testing.T) {
+	src := strings.Replace(placedTopo, `"internet": {"hosts"`, `"local_gateways": [{"name": "lgw", "outpost_arn": "arn:aws:outposts:us-east-1:111122223333:outpost/op-0123456789abcdef0"}], "internet": {"hosts"`, 1)
+	_, err := Load([]byte(src))
+	if err == nil || !strings.Contains(err.Error(), "run on one machine only") {
+		t.Fatalf("local gateways with a store: %v", err)
+	}
+}

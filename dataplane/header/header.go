@@ -137,6 +137,13 @@ func (ip IPv4) SrcBytes() []byte     { return ip[12:16] }
 func (ip IPv4) DstBytes() []byte     { return ip[16:20] }
 func (ip IPv4) SetChecksum(c uint16) { binary.BigEndian.PutUint16(ip[10:], c) }
 
+// DecTTL lowers the TTL by one and updates the header checksum (RFC 1624).
+func (ip IPv4) DecTTL() {
+	old := binary.BigEndian.Uint16(ip[8:])
+	ip[8]--
+	ip.SetChecksum(UpdateChecksum16(ip.Checksum(), old, binary.BigEndian.Uint16(ip[8:])))
+}
+
 // FragOffset returns the fragment offset in bytes; MoreFragments the MF bit.
 func (ip IPv4) FragOffset() int     { return int(binary.BigEndian.Uint16(ip[6:])&0x1fff) * 8 }
 func (ip IPv4) MoreFragments() bool { return ip[6]&0x20 != 0 }

@@ -459,6 +459,54 @@ func TestMultiHost(t *testing.T) {
 	// AgentsAliveAndCurrent: after all of the above, every agent still
 	// runs, every machine applied the same revision, and no agent holds a
 	// socket in the host's namespace.
+	// The live lifecycle across machines: run-instances through h2's agent
+	// into a subnet placed on h3 is built on h3 (reconcile) and reachable
+	// from h1; terminate-instances through h1's agent removes it on h3.
+	t.Run("RunInstances_ThroughH2_BuiltOnH3_TerminatedThroughH1", func(t *testing.T) {
+		var imgs struct{ Images []struct{ ImageId string } }
+		l.Ec2OK(t, "h2", &imgs, "describe-images")
+		var subs struct{ Subnets []struct{ SubnetId, CidrBlock string } }
+		l.Ec2OK(t, "h2", &subs, "describe-subnets")
+		var sub string
+		for _, s := range subs.Subnets {
+			if s.CidrBlock == "10.5.3.0/24" { // sn-data, us-east-1c: h3
+				sub = s.SubnetId
+			}
+		}
+		var sgs struct{ SecurityGroups []struct{ GroupId, GroupName string } }
+		l.Ec2OK(t, "h2", &sgs, "describe-security-groups")
+		var sg string
+		for _, g := range sgs.SecurityGroups {
+			if g.GroupName == "db-sg" {
+				sg = g.GroupId
+			}
+		}
+		if len(imgs.Images) == 0 || sub == "" || sg == "" {
+			t.Fatalf("image %v, subnet %q, group %q", imgs.Images, sub, sg)
+		}
+		var run struct{ Instances []struct{ InstanceId, PrivateIpAddress string } }
+		l.Ec2OK(t, "h2", &run, "run-instances", "--image-id", imgs.Images[0].ImageId, "--count", "1", "--subnet-id", sub,
+			"--security-group-ids", sg, "--private-ip-address", "10.5.3.77",
+			"--tag-specifications", "ResourceType=instance,Tags=[{Key=Name,Value=late}]")
+		if len(run.Instances) != 1 {
+			t.Fatalf("run-instances: %+v", run)
+		}
+		ns := l.Topo + "-late"
+		if !poll(10*time.Second, func() bool { return len(namespacesWithPrefix(ns)) == 1 }) {
+			t.Fatalf("namespace %s never appeared", ns)
+		}
+		if !lineWith(l.Status(t), "late", "h3", "yes") {
+			t.Errorf("status does not show late built on h3:\n%s", l.Status(t))
+		}
+		if !l.PingEventually(t, 10*time.Second, "web", "10.5.3.77") {
+			t.Fatalf("web (h1) cannot ping late (h3)")
+		}
+		l.Ec2OK(t, "h1", nil, "terminate-instances", "--instance-ids", run.Instances[0].InstanceId)
+		if !poll(10*time.Second, func() bool { return len(namespacesWithPrefix(ns)) == 0 }) {
+			t.Fatalf("namespace %s still there after terminate-instances through h1", ns)
+		}
+	})
+
 	t.Run("AgentsAliveAndCurrent", func(t *testing.T) {
 		for _, h := range hosts {
 			if !l.AgentAlive(h) {
