@@ -465,7 +465,9 @@ func TestMultiHost(t *testing.T) {
 	t.Run("RunInstances_ThroughH2_BuiltOnH3_TerminatedThroughH1", func(t *testing.T) {
 		var imgs struct{ Images []struct{ ImageId string } }
 		l.Ec2OK(t, "h2", &imgs, "describe-images")
-		var subs struct{ Subnets []struct{ SubnetId, CidrBlock string } }
+		var subs struct {
+			Subnets []struct{ SubnetId, CidrBlock string }
+		}
 		l.Ec2OK(t, "h2", &subs, "describe-subnets")
 		var sub string
 		for _, s := range subs.Subnets {
@@ -473,7 +475,9 @@ func TestMultiHost(t *testing.T) {
 				sub = s.SubnetId
 			}
 		}
-		var sgs struct{ SecurityGroups []struct{ GroupId, GroupName string } }
+		var sgs struct {
+			SecurityGroups []struct{ GroupId, GroupName string }
+		}
 		l.Ec2OK(t, "h2", &sgs, "describe-security-groups")
 		var sg string
 		for _, g := range sgs.SecurityGroups {
@@ -484,7 +488,9 @@ func TestMultiHost(t *testing.T) {
 		if len(imgs.Images) == 0 || sub == "" || sg == "" {
 			t.Fatalf("image %v, subnet %q, group %q", imgs.Images, sub, sg)
 		}
-		var run struct{ Instances []struct{ InstanceId, PrivateIpAddress string } }
+		var run struct {
+			Instances []struct{ InstanceId, PrivateIpAddress string }
+		}
 		l.Ec2OK(t, "h2", &run, "run-instances", "--image-id", imgs.Images[0].ImageId, "--count", "1", "--subnet-id", sub,
 			"--security-group-ids", sg, "--private-ip-address", "10.5.3.77",
 			"--tag-specifications", "ResourceType=instance,Tags=[{Key=Name,Value=late}]")
