@@ -377,3 +377,35 @@ func TestMULTI_SpoofedSenderMACDoesNotSkipTheNACL(t *testing.T) {
 	}
 	m.expectNone("inet")
 }
+
+// The receiver's side of a frame from another machine allocates nothing.
+func TestMULTI_ReceiverSideAllocatesNothing(t *testing.T) {
+	n, err := topology.Load([]byte(multiTopo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := New(n, Options{Machine: "h2"})
+	vni := VNIs(n)[n.VPCs[0].ID]
+	tp := &nullPort{}
+	f.AttachTunnel("h1", vni, tp)
+	b1 := n.InstanceByName["b1"].Primary()
+	dst := &nullPort{}
+	f.AttachPort(b1.ID, dst)
+	f.Stop()
+	cfg := f.cfg.Load()
+	w := &worker{f: f, port: tp, id: tunnelID("h1", vni), now: clock()}
+	a1 := n.InstanceByName["a1"].Primary()
+	in := frame(t, a1.MAC, b1.MAC, "10.0.1.10", "10.0.2.10", tcpSYN(80))
+	buf := make([]byte, len(in))
+	run := func() {
+		copy(buf, in)
+		w.handle(cfg, buf)
+	}
+	run()
+	if dst.n != 1 {
+		t.Fatalf("the tunnelled frame did not reach b1 (%d)", dst.n)
+	}
+	if allocs := testing.AllocsPerRun(1000, run); allocs != 0 {
+		t.Fatalf("the receiver's side allocates %.1f per frame", allocs)
+	}
+}
