@@ -466,7 +466,7 @@ func TestMachines(t *testing.T) {
 	_, err = a.Register(ctx, m, ttl)
 	wantErr(t, "second Register in one store", err, ErrExists, a)
 	_, err = a.Register(ctx, Machine{Name: "../h", Underlay: m.Underlay}, ttl)
-	if err == nil || !strings.Contains(err.Error(), "host name") {
+	if err == nil || !strings.Contains(err.Error(), "machine name") {
 		t.Errorf("Register of a bad name: %v", err)
 	}
 
