@@ -100,21 +100,34 @@ func (r *rig) send(from string, f []byte) { r.ports[from].Inject(f) }
 
 func (r *rig) expect(to string) []byte {
 	r.t.Helper()
-	select {
-	case f := <-r.ports[to].Sent():
-		return f
-	case <-time.After(2 * time.Second):
-		r.t.Fatalf("no frame arrived at %s", to)
-		return nil
-	}
+	return expectAt(r.t, r.ports[to], to)
 }
 
 func (r *rig) expectNone(to string) {
 	r.t.Helper()
+	expectNoneAt(r.t, r.ports[to], to, 100*time.Millisecond)
+}
+
+// expectAt returns the next frame written to p (named to), failing t if
+// none comes within 2 s.
+func expectAt(t testing.TB, p *FakePort, to string) []byte {
+	t.Helper()
 	select {
-	case f := <-r.ports[to].Sent():
-		r.t.Fatalf("unexpected frame at %s: % x", to, f)
-	case <-time.After(100 * time.Millisecond):
+	case f := <-p.Sent():
+		return f
+	case <-time.After(2 * time.Second):
+		t.Fatalf("no frame arrived at %s", to)
+		return nil
+	}
+}
+
+// expectNoneAt fails t if a frame is written to p within wait.
+func expectNoneAt(t testing.TB, p *FakePort, to string, wait time.Duration) {
+	t.Helper()
+	select {
+	case f := <-p.Sent():
+		t.Fatalf("unexpected frame at %s: % x", to, f)
+	case <-time.After(wait):
 	}
 }
 

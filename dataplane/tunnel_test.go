@@ -133,22 +133,12 @@ func (m *machines) eni(name string) *topology.ENI { return m.n.InstanceByName[na
 
 func (m *machines) expect(to string) []byte {
 	m.t.Helper()
-	select {
-	case f := <-m.ports[to].Sent():
-		return f
-	case <-time.After(2 * time.Second):
-		m.t.Fatalf("no frame arrived at %s", to)
-		return nil
-	}
+	return expectAt(m.t, m.ports[to], to)
 }
 
 func (m *machines) expectNone(to string) {
 	m.t.Helper()
-	select {
-	case f := <-m.ports[to].Sent():
-		m.t.Fatalf("unexpected frame at %s: % x", to, f)
-	case <-time.After(150 * time.Millisecond):
-	}
+	expectNoneAt(m.t, m.ports[to], to, 150*time.Millisecond)
 }
 
 func (m *machines) drops(machine, endpoint string, r dropReason) uint64 {
@@ -304,36 +294,59 @@ func TestMULTI_MisdirectedIsNotSentBack(t *testing.T) {
 	m.expectNone("b1")
 }
 
-// The sender's side of a frame that crosses machines allocates nothing.
-func TestMULTI_TunnelPathAllocatesNothing(t *testing.T) {
+// A frame crossing machines allocates nothing on either side: handled by
+// machine's forwarder, read from port from (an ENI id or a tunnel's), to
+// out, the port it must leave by.
+func tunnelAllocs(t *testing.T, machine, peer, from, out string, f func(n *topology.Network) []byte) {
+	t.Helper()
 	n, err := topology.Load([]byte(multiTopo))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := New(n, Options{Machine: "h1"})
-	tp := &nullPort{}
+	fw := New(n, Options{Machine: machine})
 	vni := VNIs(n)[n.VPCs[0].ID]
-	f.AttachTunnel("h2", vni, tp)
-	a1 := n.InstanceByName["a1"].Primary()
-	src := &nullPort{}
-	f.AttachPort(a1.ID, src)
-	f.Stop()
-	cfg := f.cfg.Load()
-	cfg.tunnels[tunnelID("h2", vni)].peer.lastSeen.Store(clock())
-	w := &worker{f: f, port: src, id: a1.ID, now: clock()}
-	routed := frame(t, a1.MAC, a1.Subnet.RouterMAC, "10.0.1.10", "10.0.2.10", &layers.UDP{SrcPort: 5000, DstPort: 80}, gopacket.Payload("z"))
-	buf := make([]byte, len(routed))
+	tp, enip := &nullPort{}, &nullPort{}
+	fw.AttachTunnel(peer, vni, tp)
+	name := from
+	if from == "tunnel" {
+		name = out
+	}
+	eni := n.InstanceByName[name].Primary()
+	fw.AttachPort(eni.ID, enip)
+	fw.Stop()
+	cfg := fw.cfg.Load()
+	cfg.tunnels[tunnelID(peer, vni)].peer.lastSeen.Store(clock())
+	rd, wr, id := Port(enip), tp, eni.ID
+	if from == "tunnel" {
+		rd, wr, id = tp, enip, tunnelID(peer, vni)
+	}
+	w := &worker{f: fw, port: rd, id: id, now: clock()}
+	in := f(n)
+	buf := make([]byte, len(in))
 	run := func() {
-		copy(buf, routed)
+		copy(buf, in)
 		w.handle(cfg, buf)
 	}
 	run()
-	if tp.n != 1 {
-		t.Fatalf("the frame did not go into the tunnel (%d)", tp.n)
+	if wr.n != 1 {
+		t.Fatalf("the frame did not leave by %s (%d)", out, wr.n)
 	}
 	if allocs := testing.AllocsPerRun(1000, run); allocs != 0 {
-		t.Fatalf("the tunnel path allocates %.1f per frame", allocs)
+		t.Fatalf("%s → %s allocates %.1f per frame", from, out, allocs)
 	}
+}
+
+// The sender's side (a1 on h1 into the tunnel to h2) and the receiver's
+// (from the tunnel to b1 on h2) allocate nothing.
+func TestMULTI_TunnelPathsAllocateNothing(t *testing.T) {
+	tunnelAllocs(t, "h1", "h2", "a1", "tunnel", func(n *topology.Network) []byte {
+		a1 := n.InstanceByName["a1"].Primary()
+		return frame(t, a1.MAC, a1.Subnet.RouterMAC, "10.0.1.10", "10.0.2.10", &layers.UDP{SrcPort: 5000, DstPort: 80}, gopacket.Payload("z"))
+	})
+	tunnelAllocs(t, "h2", "h1", "tunnel", "b1", func(n *topology.Network) []byte {
+		a1, b1 := n.InstanceByName["a1"].Primary(), n.InstanceByName["b1"].Primary()
+		return frame(t, a1.MAC, b1.MAC, "10.0.1.10", "10.0.2.10", tcpSYN(80))
+	})
 }
 
 // VNIs are the same on every machine and distinct per VPC.
@@ -376,36 +389,4 @@ func TestMULTI_SpoofedSenderMACDoesNotSkipTheNACL(t *testing.T) {
 		t.Fatalf("h1 counted %d NACL ingress drops, want 1: the spoofed sender skipped the subnet's NACL", got)
 	}
 	m.expectNone("inet")
-}
-
-// The receiver's side of a frame from another machine allocates nothing.
-func TestMULTI_ReceiverSideAllocatesNothing(t *testing.T) {
-	n, err := topology.Load([]byte(multiTopo))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := New(n, Options{Machine: "h2"})
-	vni := VNIs(n)[n.VPCs[0].ID]
-	tp := &nullPort{}
-	f.AttachTunnel("h1", vni, tp)
-	b1 := n.InstanceByName["b1"].Primary()
-	dst := &nullPort{}
-	f.AttachPort(b1.ID, dst)
-	f.Stop()
-	cfg := f.cfg.Load()
-	w := &worker{f: f, port: tp, id: tunnelID("h1", vni), now: clock()}
-	a1 := n.InstanceByName["a1"].Primary()
-	in := frame(t, a1.MAC, b1.MAC, "10.0.1.10", "10.0.2.10", tcpSYN(80))
-	buf := make([]byte, len(in))
-	run := func() {
-		copy(buf, in)
-		w.handle(cfg, buf)
-	}
-	run()
-	if dst.n != 1 {
-		t.Fatalf("the tunnelled frame did not reach b1 (%d)", dst.n)
-	}
-	if allocs := testing.AllocsPerRun(1000, run); allocs != 0 {
-		t.Fatalf("the receiver's side allocates %.1f per frame", allocs)
-	}
 }
