@@ -123,17 +123,6 @@ func (f *Forwarder) DetachTunnel(machine string, vni uint32) {
 	f.DetachPort(tunnelID(machine, vni))
 }
 
-// Tunnels lists the (machine, VNI) pairs that have a port.
-func (f *Forwarder) Tunnels() map[string][]uint32 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := map[string][]uint32{}
-	for k := range f.st.tunnels {
-		out[k.Machine] = append(out[k.Machine], k.VNI)
-	}
-	return out
-}
-
 // PeerAlive reports whether machine was heard within peerTimeout.
 func (f *Forwarder) PeerAlive(machine string) bool {
 	f.mu.Lock()
@@ -177,27 +166,19 @@ func (st *state) compileTunnels(c *config, n *topology.Network) {
 		}
 		return t
 	}
+	byVNI := make(map[uint32]*vpcCfg, len(c.vpcs))
+	for _, vc := range c.vpcs {
+		vc.vni = vnis[vc.id]
+		byVNI[vc.vni] = vc
+	}
 	for k := range st.tunnels { // every port has its receiving side, placed or not
-		var vc *vpcCfg
-		for _, v := range c.vpcs {
-			if vnis[v.id] == k.VNI {
-				vc = v
-			}
-		}
-		tunnel(k.Machine, k.VNI, vc)
+		tunnel(k.Machine, k.VNI, byVNI[k.VNI])
 	}
 	for _, v := range n.VPCs {
-		var vc *vpcCfg
-		for _, x := range c.vpcs {
-			if x.id == v.ID {
-				vc = x
-			}
-		}
-		vc.vni = vnis[v.ID]
 		for _, e := range v.ENIs {
 			if m := n.ENIHost(e); m != self {
 				ec := c.eniByID[e.ID]
-				ec.remote = tunnel(m, vc.vni, vc)
+				ec.remote = tunnel(m, ec.vpc.vni, ec.vpc)
 				ec.port = nil
 				tunnel(m, InternetVNI, nil) // the internet gateway's way there (fromIGW)
 			}

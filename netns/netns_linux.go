@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
@@ -453,6 +454,19 @@ func Dialer(ns Handle) func(ctx context.Context, addr string) (net.Conn, error) 
 		})
 		return conn, err
 	}
+}
+
+// DialIn opens a TCP connection from inside the named namespace to addr
+// ("ip:port") within timeout: a test's client in an instance.
+func DialIn(name, addr string, timeout time.Duration) (net.Conn, error) {
+	h, err := Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return Dialer(h)(ctx, addr)
 }
 
 // OpenUDP returns a UDP socket made in namespace ns and bound to addr and

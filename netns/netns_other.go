@@ -54,3 +54,5 @@ func Dialer(ns Handle) func(ctx context.Context, addr string) (net.Conn, error) 
 }
 
 func SourceToward(ns Handle, dst net.IP) (netip.Addr, error) { return netip.Addr{}, ErrUnsupported }
+
+func DialIn(name, addr string, timeout time.Duration) (net.Conn, error) { return nil, ErrUnsupported }

@@ -32,13 +32,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "build vpcnet: %v\n%s", err, out)
 			os.Exit(1)
 		}
-		before := hostSnapshot()
-		code := m.Run()
-		// Network safety: the host namespace is as it was.
-		if after := hostSnapshot(); after != before {
-			fmt.Fprintf(os.Stderr, "HOST NAMESPACE CHANGED\nbefore:\n%s\nafter:\n%s\n", before, after)
-			code = 1
-		}
+		code := hostcheck.Guard(m.Run)
 		os.RemoveAll(dir)
 		os.Exit(code)
 	}
@@ -52,9 +46,6 @@ func RequireRoot(t *testing.T) {
 		t.Skip("needs root: network namespaces")
 	}
 }
-
-// hostSnapshot lists the host namespace's links, addresses, routes and rules.
-func hostSnapshot() string { return hostcheck.Snapshot() }
 
 // Topo is a topology a test brought up.
 type Topo struct {

@@ -4,12 +4,11 @@ import (
 	"bufio"
 	"fmt"
 	"net"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	vnetns "github.com/vishvananda/netns"
+	"github.com/vpcnet/vpcnet/netns"
 )
 
 // secure: server in subnet b (default NACL); nsrv and c2 in subnet c behind
@@ -61,35 +60,13 @@ type echoConn struct {
 	r *bufio.Reader
 }
 
-// dialIn connects to addr from inside instance name. The dial runs on a
-// locked thread switched into the namespace, never on the test goroutine;
-// the thread is discarded afterwards. The socket works from anywhere.
+// dialIn connects to addr from inside instance name (netns.DialIn).
 func (tp *Topo) dialIn(name, addr string, timeout time.Duration) (*echoConn, error) {
-	type res struct {
-		c   net.Conn
-		err error
+	c, err := netns.DialIn(tp.Name+"-"+name, addr, timeout)
+	if err != nil {
+		return nil, err
 	}
-	ch := make(chan res, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		ns, err := vnetns.GetFromName(tp.Name + "-" + name)
-		if err != nil {
-			ch <- res{nil, err}
-			return
-		}
-		defer ns.Close()
-		if err := vnetns.Set(ns); err != nil {
-			ch <- res{nil, err}
-			return
-		}
-		c, err := net.DialTimeout("tcp4", addr, timeout)
-		ch <- res{c, err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		return nil, r.err
-	}
-	return &echoConn{Conn: r.c, r: bufio.NewReader(r.c)}, nil
+	return &echoConn{Conn: c, r: bufio.NewReader(c)}, nil
 }
 
 // dialEventually retries while the server may still be starting.

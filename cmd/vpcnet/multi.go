@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -153,32 +154,9 @@ func underlayAddr(flag string, s *store.Store, ns netns.Handle) (netip.Addr, err
 	return a, nil
 }
 
-// storeUp puts network n (the file's bytes, data) into its store.
-func storeUp(out io.Writer, n *topology.Network, data []byte) error {
-	s, err := openStore(n.Settings.Store)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	rev, err := s.Create(ctx, n.Name, data)
-	if errors.Is(err, store.ErrExists) {
-		return &exitError{exitFail, fmt.Errorf("network %q is already in the store at %s: `vpcnet down --store %s %s` first",
-			n.Name, s.URL(), s.URL(), n.Name)}
-	}
-	if err != nil {
-		return &exitError{exitFail, err}
-	}
-	fmt.Fprintf(out, "network %s is in the store at %s (revision %d); each machine's agent builds its part:\n", n.Name, s.URL(), rev)
-	for _, m := range n.Machines() {
-		fmt.Fprintf(out, "  sudo vpcnet agent --store %s --host %s --topology %s\n", s.URL(), m, n.Name)
-	}
-	return nil
-}
-
-// storeDown takes network name out of the store at url.
-func storeDown(out io.Writer, url, name string) error {
+// inStore runs fn on the store at url with a 10-second deadline, and
+// closes it.
+func inStore(url string, fn func(ctx context.Context, s *store.Store) error) error {
 	s, err := openStore(url)
 	if err != nil {
 		return err
@@ -186,44 +164,85 @@ func storeDown(out io.Writer, url, name string) error {
 	defer s.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := s.Delete(ctx, name); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return &exitError{exitFail, err}
-	}
-	fmt.Fprintf(out, "network %s is out of the store; its agents take their parts down\n", name)
-	return nil
+	return fn(ctx, s)
+}
+
+// storeUp puts network n (the file's bytes, data) into its store.
+func storeUp(out io.Writer, n *topology.Network, data []byte) error {
+	return inStore(n.Settings.Store, func(ctx context.Context, s *store.Store) error {
+		rev, err := s.Create(ctx, n.Name, data)
+		if errors.Is(err, store.ErrExists) {
+			return &exitError{exitFail, fmt.Errorf("network %q is already in the store at %s: `vpcnet down --store %s %s` first",
+				n.Name, s.URL(), s.URL(), n.Name)}
+		}
+		if err != nil {
+			return &exitError{exitFail, err}
+		}
+		fmt.Fprintf(out, "network %s is in the store at %s (revision %d); each machine's agent builds its part:\n", n.Name, s.URL(), rev)
+		for _, m := range n.Machines() {
+			fmt.Fprintf(out, "  sudo vpcnet agent --store %s --host %s --topology %s\n", s.URL(), m, n.Name)
+		}
+		return nil
+	})
+}
+
+// storeDown takes network name out of the store at url.
+func storeDown(out io.Writer, url, name string) error {
+	return inStore(url, func(ctx context.Context, s *store.Store) error {
+		if err := s.Delete(ctx, name); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return &exitError{exitFail, err}
+		}
+		fmt.Fprintf(out, "network %s is out of the store; its agents take their parts down\n", name)
+		return nil
+	})
 }
 
 // storeStatus prints the machines of the store at url and where each
 // instance of network name runs.
 func storeStatus(out io.Writer, url, name string) error {
-	s, err := openStore(url)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	spec, rev, err := s.Get(ctx, name)
-	if err != nil {
-		return &exitError{exitFail, err}
-	}
-	n, err := topology.Load(spec)
-	if err != nil {
-		return &exitError{exitFail, fmt.Errorf("the stored network %s is not valid: %w", name, err)}
-	}
-	machines, err := s.Machines(ctx)
-	if err != nil {
-		return &exitError{exitFail, err}
-	}
-	applied, err := s.Applied(ctx, name)
-	if err != nil {
-		return &exitError{exitFail, err}
-	}
+	return inStore(url, func(ctx context.Context, s *store.Store) error {
+		spec, rev, err := s.Get(ctx, name)
+		if err != nil {
+			return &exitError{exitFail, err}
+		}
+		n, err := topology.Load(spec)
+		if err != nil {
+			return &exitError{exitFail, fmt.Errorf("the stored network %s is not valid: %w", name, err)}
+		}
+		machines, err := s.Machines(ctx)
+		if err != nil {
+			return &exitError{exitFail, err}
+		}
+		applied, err := s.Applied(ctx, name)
+		if err != nil {
+			return &exitError{exitFail, err}
+		}
+		fmt.Fprintf(out, "network %s in %s, revision %d\n", name, s.URL(), rev)
+		printPlacement(out, n, machines, applied)
+		return nil
+	})
+}
+
+// printPlacement prints every machine of n (its agent, underlay, applied
+// revision, instances) and every instance with the machine it runs on.
+func printPlacement(out io.Writer, n *topology.Network, machines []store.Machine, applied map[string]store.Applied) {
 	alive := map[string]store.Machine{}
 	for _, m := range machines {
 		alive[m.Name] = m
 	}
-	fmt.Fprintf(out, "network %s in %s, revision %d\n", name, s.URL(), rev)
+	count := map[string]int{}
+	var rows []string
+	for _, v := range n.VPCs {
+		for _, i := range v.Instances {
+			m := n.HostOf(i)
+			count[m]++
+			built := "no"
+			if slices.Contains(applied[m].Instances, i.Name) {
+				built = "yes"
+			}
+			rows = append(rows, fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", i.Name, m, i.Subnet.Name, i.Subnet.AZ, i.Primary().PrimaryIP, built))
+		}
+	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "MACHINE\tAGENT\tUNDERLAY\tAPPLIED\tINSTANCES")
 	for _, m := range n.Machines() {
@@ -234,23 +253,12 @@ func storeStatus(out io.Writer, url, name string) error {
 		if a, ok := applied[m]; ok {
 			ap = fmt.Sprint(a.Revision)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", m, st, ul, ap, countOn(n, m))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", m, st, ul, ap, count[m])
 	}
 	tw.Flush()
 	fmt.Fprintln(out)
 	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "INSTANCE\tHOST\tSUBNET\tAZ\tPRIVATE IP\tBUILT")
-	var rows []string
-	for _, v := range n.VPCs {
-		for _, i := range v.Instances {
-			m := n.HostOf(i)
-			built := "no"
-			if a, ok := applied[m]; ok && contains(a.Instances, i.Name) {
-				built = "yes"
-			}
-			rows = append(rows, fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", i.Name, m, i.Subnet.Name, i.Subnet.AZ, i.Primary().PrimaryIP, built))
-		}
-	}
 	sort.Strings(rows)
 	for _, r := range rows {
 		fmt.Fprintln(tw, r)
@@ -262,26 +270,5 @@ func storeStatus(out io.Writer, url, name string) error {
 		}
 		fmt.Fprintf(tw, "(internet: %s)\t%s\t-\t-\t-\t-\n", strings.Join(hs, ","), n.InternetHost())
 	}
-	return tw.Flush()
-}
-
-func countOn(n *topology.Network, m string) int {
-	c := 0
-	for _, v := range n.VPCs {
-		for _, i := range v.Instances {
-			if n.HostOf(i) == m {
-				c++
-			}
-		}
-	}
-	return c
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	tw.Flush()
 }

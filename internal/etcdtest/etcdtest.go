@@ -187,13 +187,7 @@ func (c *Cluster) Dial(ctx context.Context, addr string) (net.Conn, error) {
 		return nil, fmt.Errorf("etcdtest: dial %s: namespace %s: %w", addr, ns, err)
 	}
 	defer h.Close()
-	var conn net.Conn
-	err = netns.Do(h, func() error {
-		var d net.Dialer
-		var err error
-		conn, err = d.DialContext(ctx, "tcp", addr)
-		return err
-	})
+	conn, err := netns.Dialer(h)(ctx, addr)
 	if err != nil {
 		return nil, fmt.Errorf("etcdtest: dial %s in namespace %s: %w", addr, ns, err)
 	}

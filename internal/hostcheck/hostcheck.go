@@ -8,6 +8,7 @@ package hostcheck
 
 import (
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -42,6 +43,19 @@ func Snapshot() string {
 		b.WriteString("rule " + r.String() + "\n")
 	}
 	return b.String()
+}
+
+// Guard runs run (a test binary's m.Run) and makes its exit code 1 when
+// the host namespace differs afterwards (network safety), printing both
+// snapshots.
+func Guard(run func() int) int {
+	before := Snapshot()
+	code := run()
+	if after := Snapshot(); after != before {
+		fmt.Fprintf(os.Stderr, "HOST NAMESPACE CHANGED\nbefore:\n%s\nafter:\n%s\n", before, after)
+		code = 1
+	}
+	return code
 }
 
 func writeSorted(b *strings.Builder, lines []string) {

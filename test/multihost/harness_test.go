@@ -20,11 +20,10 @@ import (
 	"testing"
 	"time"
 
-	vnetns "github.com/vishvananda/netns"
-
 	"github.com/vpcnet/vpcnet/dataplane"
 	"github.com/vpcnet/vpcnet/internal/etcdtest"
 	"github.com/vpcnet/vpcnet/internal/hostcheck"
+	"github.com/vpcnet/vpcnet/netns"
 )
 
 var (
@@ -44,13 +43,7 @@ func TestMain(m *testing.M) {
 		if out, err := exec.Command("go", "build", "-o", vpcnetBin, "../../cmd/vpcnet").CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("build vpcnet: %v\n%s", err, out)
 		}
-		before := hostSnapshot()
-		code := m.Run()
-		// Network safety: the host namespace is as it was.
-		if after := hostSnapshot(); after != before {
-			fmt.Fprintf(os.Stderr, "HOST NAMESPACE CHANGED\nbefore:\n%s\nafter:\n%s\n", before, after)
-			code = 1
-		}
+		code := hostcheck.Guard(m.Run)
 		os.RemoveAll(dir)
 		os.Exit(code)
 	}
@@ -69,9 +62,6 @@ func requireRoot(t *testing.T) {
 		}
 	}
 }
-
-// hostSnapshot lists the host namespace's links, addresses, routes and rules.
-func hostSnapshot() string { return hostcheck.Snapshot() }
 
 // randHex returns n random hex digits.
 func randHex(n int) string {
@@ -522,33 +512,10 @@ func (l *Lab) Opens(t *testing.T, name, addr, port string) bool {
 	return err == nil
 }
 
-// Dial opens a TCP connection from inside name to addr ("ip:port") within
-// timeout. The dial runs on a locked thread switched into the namespace,
-// never on the test goroutine; the thread is discarded afterwards (never
-// unlocked). The socket keeps its namespace and works from anywhere.
+// Dial opens a TCP connection from inside instance name to addr
+// ("ip:port") within timeout (netns.DialIn).
 func (l *Lab) Dial(name, addr string, timeout time.Duration) (net.Conn, error) {
-	type res struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		runtime.LockOSThread()
-		ns, err := vnetns.GetFromName(l.Topo + "-" + name)
-		if err != nil {
-			ch <- res{nil, err}
-			return
-		}
-		defer ns.Close()
-		if err := vnetns.Set(ns); err != nil {
-			ch <- res{nil, err}
-			return
-		}
-		c, err := net.DialTimeout("tcp4", addr, timeout)
-		ch <- res{c, err}
-	}()
-	r := <-ch
-	return r.c, r.err
+	return netns.DialIn(l.Topo+"-"+name, addr, timeout)
 }
 
 // Dials reports whether a TCP connection from name to addr opens within
