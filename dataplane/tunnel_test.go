@@ -1,6 +1,10 @@
 package dataplane
 
 import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -351,15 +355,38 @@ func TestMULTI_TunnelPathsAllocateNothing(t *testing.T) {
 
 // VNIs are the same on every machine and distinct per VPC.
 func TestMULTI_VNIsAreStableAndDistinct(t *testing.T) {
-	n, err := topology.Load([]byte(multiTopo))
+	var vpcs []string
+	for i := range 200 {
+		vpcs = append(vpcs, fmt.Sprintf(`{"name": "v%d", "cidr": "10.%d.0.0/16"}`, i, i))
+	}
+	src := `{"name": "vn", "region": "us-east-1", "settings": {"quotas": {"vpcs": 1000}}, "vpcs": [` + strings.Join(vpcs, ",") + `]}`
+	n, err := topology.Load([]byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
 	a, b := VNIs(n), VNIs(n)
+	if len(a) != 200 {
+		t.Fatalf("%d VNIs for 200 VPCs", len(a))
+	}
+	seen := map[uint32]string{}
 	for id, v := range a {
 		if b[id] != v || v == 0 || v == InternetVNI || v > 0xffffff {
 			t.Errorf("VNI of %s: %d then %d", id, v, b[id])
 		}
+		if o, dup := seen[v]; dup {
+			t.Errorf("VPCs %s and %s share VNI %d", o, id, v)
+		}
+		seen[v] = id
+	}
+	// Every machine computes them from the VPC ids alone: the order of
+	// the VPCs in the document does not matter.
+	slices.Reverse(vpcs)
+	m, err := topology.Load([]byte(`{"name": "vn", "region": "us-east-1", "settings": {"quotas": {"vpcs": 1000}}, "vpcs": [` + strings.Join(vpcs, ",") + `]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(VNIs(m), a) {
+		t.Error("the VNIs changed with the order of the VPCs")
 	}
 }
 
